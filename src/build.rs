@@ -1,0 +1,74 @@
+//! One feed build, the job the `build` command and the daemon's schedule both run: scan the
+//! store (through the index cache), make the catalog as of `now`, write the feeds. Also the
+//! read-only survey behind `check`.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use chrono::{DateTime, Utc};
+
+use crate::config::Config;
+use crate::feeds::{self, Published};
+use crate::store::classify::Classifier;
+use crate::store::scan::{Scan, scan};
+use crate::store::{Catalog, ParseContext, Problem, index};
+
+/// The store as found, and what is published from it.
+pub struct Survey {
+    /// Files read and reused.
+    pub scan: Scan,
+    /// Published articles and problems.
+    pub catalog: Catalog,
+}
+
+impl Survey {
+    /// Every error: unreadable entries, broken files, duplicates.
+    pub fn errors(&self) -> impl Iterator<Item = &Problem> {
+        self.scan.walk_problems.iter().chain(&self.catalog.errors)
+    }
+}
+
+/// What a build did.
+pub struct BuildReport {
+    /// The survey it published from.
+    pub survey: Survey,
+    /// What was written.
+    pub published: Published,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// Scans the store and makes the catalog as of `now`, keeping the index cache up to date.
+pub fn survey(config: &Config, now: DateTime<Utc>) -> Result<Survey> {
+    let classifier = Classifier::new(&config.sectors);
+    survey_with(&ParseContext { config, classifier: &classifier }, now)
+}
+
+fn survey_with(ctx: &ParseContext, now: DateTime<Utc>) -> Result<Survey> {
+    let config = ctx.config;
+    let dir = &config.store.dir;
+    if !dir.is_dir() {
+        bail!("store folder {} does not exist (store.dir in {})", dir.display(), config.path.display());
+    }
+    let fingerprint = index::fingerprint(config);
+    let cached = index::load(&config.store.index, &fingerprint);
+    let scan = scan(ctx, cached);
+    let catalog = Catalog::new(config, &scan.records, now.timestamp());
+    if scan.is_changed {
+        // The cache only saves time: failing to write it must not fail the build.
+        if let Err(e) = index::save(&config.store.index, &fingerprint, &scan.records) {
+            tracing::warn!(error = format!("{e:#}"), "index cache not saved");
+        }
+    }
+    Ok(Survey { scan, catalog })
+}
+
+/// Builds every feed from the store as of `now`.
+pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport> {
+    let started = Instant::now();
+    let classifier = Classifier::new(&config.sectors);
+    let ctx = ParseContext { config, classifier: &classifier };
+    let survey = survey_with(&ctx, now)?;
+    let published = feeds::publish(config, &survey.catalog, &ctx)?;
+    Ok(BuildReport { survey, published, elapsed: started.elapsed() })
+}

@@ -1,0 +1,132 @@
+//! The command line: global options and the subcommands. Each subcommand calls the same
+//! library function the daemon calls; this module only turns arguments into settings and
+//! results into output and an exit code.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use chrono::Utc;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::build;
+use crate::config::Config;
+
+/// gazette: publishes a news office's articles as feeds and email digests.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(long, global = true, env = "GAZETTE_CONFIG", default_value = "config.toml")]
+    pub config: PathBuf,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One readable line per event (journald adds its own timestamps).
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build every feed from the article store; problems are reported and skipped.
+    Build(PathArgs),
+    /// Check the article store and list every problem; exits 1 if there is one.
+    Check(PathArgs),
+}
+
+/// Paths that override config.
+#[derive(Debug, Args)]
+pub struct PathArgs {
+    /// The article store folder (overrides store.dir).
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+    /// The feeds output folder (overrides feeds.dir).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+impl PathArgs {
+    fn apply(&self, config: &mut Config) {
+        if let Some(store) = &self.store {
+            config.store.dir.clone_from(store);
+        }
+        if let Some(out) = &self.out {
+            config.feeds.dir.clone_from(out);
+        }
+    }
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let mut config = Config::from_file(&cli.config)?;
+    match &cli.command {
+        Command::Build(paths) => {
+            paths.apply(&mut config);
+            run_build(&config)
+        }
+        Command::Check(paths) => {
+            paths.apply(&mut config);
+            run_check(&config)
+        }
+    }
+}
+
+fn run_build(config: &Config) -> Result<ExitCode> {
+    let report = build::build(config, Utc::now())?;
+    let survey = &report.survey;
+    for problem in survey.errors().chain(&report.published.problems) {
+        tracing::error!("{problem}");
+    }
+    for notice in &survey.catalog.notices {
+        tracing::warn!("{notice}");
+    }
+    let errors = survey.errors().count() + report.published.problems.len();
+    tracing::info!(
+        feeds = report.published.feeds,
+        articles = survey.catalog.articles.len(),
+        shown = report.published.articles_shown,
+        files_read = survey.scan.files_read,
+        files_cached = survey.scan.files_reused,
+        changed = report.published.changed.len(),
+        unchanged = report.published.unchanged,
+        drafts = survey.catalog.drafts,
+        held_back = survey.catalog.held_back,
+        errors,
+        elapsed_ms = report.elapsed.as_millis() as u64,
+        "built feeds into {}",
+        config.feeds.dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_check(config: &Config) -> Result<ExitCode> {
+    let survey = build::survey(config, Utc::now())?;
+    let mut errors = 0;
+    for problem in survey.errors() {
+        println!("error: {problem}");
+        errors += 1;
+    }
+    for notice in &survey.catalog.notices {
+        println!("notice: {notice}");
+    }
+    println!(
+        "{} articles publishable, {} drafts, {} held back until their date, {} errors, {} notices",
+        survey.catalog.articles.len(),
+        survey.catalog.drafts,
+        survey.catalog.held_back,
+        errors,
+        survey.catalog.notices.len()
+    );
+    Ok(if errors == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

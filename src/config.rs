@@ -1,0 +1,418 @@
+//! `config.toml`: the raw TOML shape (strict: unknown keys are errors) and the validated
+//! [`Config`] the rest of gazette uses, with time zone, URLs and schedules parsed and every
+//! relative path resolved against the folder that holds the config file.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use url::Url;
+
+use crate::schedule::CronSchedule;
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config file this was read from (used in messages).
+    pub path: PathBuf,
+    /// Site-wide settings.
+    pub site: Site,
+    /// Published languages, in a stable order (the default language first).
+    pub languages: Vec<Language>,
+    /// Sectors in a stable order (sorted by id).
+    pub sectors: Vec<Sector>,
+    /// The article store.
+    pub store: StoreConfig,
+    /// The feed writer.
+    pub feeds: FeedsConfig,
+}
+
+/// `[site]`: where the site lives and how its dates read.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// Absolute base URL with no trailing slash, e.g. `https://news.example.gov.cn`.
+    pub base_url: String,
+    /// The host part of `base_url`, used in `tag:` ids.
+    pub host: String,
+    /// The time zone in which dates without a time or offset are read and feed dates are written.
+    pub timezone: Tz,
+    /// The language of `<slug>.md` files that carry no language suffix.
+    pub default_language: String,
+}
+
+/// `[languages.<code>]`: one published language.
+#[derive(Debug, Clone)]
+pub struct Language {
+    /// The language code used in file names, URLs and `xml:lang` (`zh`, `en`).
+    pub code: String,
+    /// Feed title.
+    pub title: String,
+    /// Feed description / subtitle.
+    pub description: String,
+    /// The publisher named as the feed's author.
+    pub author: String,
+}
+
+/// `[sectors.<id>]`: a topic with a feed of its own.
+#[derive(Debug, Clone)]
+pub struct Sector {
+    /// The id used in front matter, URLs and feed paths (`trade`).
+    pub id: String,
+    /// Display names by language code.
+    pub names: BTreeMap<String, String>,
+    /// Words that put an article with no `sectors` in its front matter into this sector.
+    pub keywords: Vec<String>,
+}
+
+/// `[store]`: where articles are read from.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// The article folder, read recursively.
+    pub dir: PathBuf,
+    /// The index cache file that lets a rebuild skip unchanged articles.
+    pub index: PathBuf,
+}
+
+/// `[feeds]`: what is written and where.
+#[derive(Debug, Clone)]
+pub struct FeedsConfig {
+    /// Output folder.
+    pub dir: PathBuf,
+    /// Entries per feed.
+    pub items: usize,
+    /// Longest generated summary, in characters.
+    pub summary_chars: usize,
+    /// When the daemon rebuilds the feeds.
+    pub schedule: Option<CronSchedule>,
+}
+
+impl Sector {
+    /// The sector's name in `lang`, falling back to the default language's name, then the id.
+    pub fn name<'a>(&'a self, lang: &str, default_language: &str) -> &'a str {
+        self.names.get(lang).or_else(|| self.names.get(default_language)).map_or(self.id.as_str(), String::as_str)
+    }
+}
+
+impl Config {
+    /// Reads and validates the config file at `path`.
+    pub fn from_file(path: &Path) -> Result<Config> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+        Config::parse(&text, path).with_context(|| format!("invalid config file {}", path.display()))
+    }
+
+    /// Parses config text; `path` locates the file (relative paths resolve against its folder).
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let base = if base.as_os_str().is_empty() { Path::new(".") } else { base };
+        raw.validate(path, base)
+    }
+
+    /// The language with code `code`, if it is published.
+    pub fn language(&self, code: &str) -> Option<&Language> {
+        self.languages.iter().find(|l| l.code == code)
+    }
+
+    /// The sector with id `id`, if configured.
+    pub fn sector(&self, id: &str) -> Option<&Sector> {
+        self.sectors.iter().find(|s| s.id == id)
+    }
+}
+
+/// Turns a TOML error into one line naming the line and column, plus the parser's message.
+fn toml_error(text: &str, e: &toml::de::Error) -> anyhow::Error {
+    let mut msg = String::new();
+    if let Some(span) = e.span() {
+        let (line, col) = line_col(text, span.start);
+        let _ = write!(msg, "line {line}, column {col}: ");
+    }
+    msg.push_str(e.message());
+    anyhow::anyhow!(msg)
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    site: RawSite,
+    languages: BTreeMap<String, RawLanguage>,
+    #[serde(default)]
+    sectors: BTreeMap<String, RawSector>,
+    #[serde(default)]
+    store: RawStore,
+    #[serde(default)]
+    feeds: RawFeeds,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSite {
+    base_url: String,
+    timezone: String,
+    default_language: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLanguage {
+    title: String,
+    #[serde(default)]
+    description: String,
+    author: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSector {
+    #[serde(default)]
+    name: BTreeMap<String, String>,
+    #[serde(default)]
+    keywords: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    #[serde(default = "default_store_dir")]
+    dir: PathBuf,
+    #[serde(default = "default_index")]
+    index: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeeds {
+    #[serde(default = "default_feeds_dir")]
+    dir: PathBuf,
+    #[serde(default = "default_items")]
+    items: usize,
+    #[serde(default = "default_summary_chars")]
+    summary_chars: usize,
+    schedule: Option<String>,
+}
+
+fn default_store_dir() -> PathBuf {
+    PathBuf::from("articles")
+}
+fn default_index() -> PathBuf {
+    PathBuf::from(".cache/store-index")
+}
+fn default_feeds_dir() -> PathBuf {
+    PathBuf::from("feeds")
+}
+fn default_items() -> usize {
+    50
+}
+fn default_summary_chars() -> usize {
+    200
+}
+
+impl Default for RawStore {
+    fn default() -> Self {
+        RawStore { dir: default_store_dir(), index: default_index() }
+    }
+}
+
+impl Default for RawFeeds {
+    fn default() -> Self {
+        RawFeeds {
+            dir: default_feeds_dir(),
+            items: default_items(),
+            summary_chars: default_summary_chars(),
+            schedule: None,
+        }
+    }
+}
+
+/// Is `code` usable as a language code in file names and `xml:lang` (`zh`, `en`, `zh-hant`)?
+pub fn is_language_code(code: &str) -> bool {
+    let mut parts = code.split('-');
+    let primary_ok =
+        parts.next().is_some_and(|p| (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_lowercase()));
+    primary_ok && parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// Is `id` usable as a sector id (a URL path segment)?
+fn is_sector_id(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+impl RawConfig {
+    fn validate(self, path: &Path, base: &Path) -> Result<Config> {
+        let url = Url::parse(&self.site.base_url)
+            .with_context(|| format!("site.base_url: not an absolute URL: '{}'", self.site.base_url))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            bail!("site.base_url: must be http or https, not '{}'", url.scheme());
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            bail!("site.base_url: must not have a query or fragment: '{}'", self.site.base_url);
+        }
+        let host = url.host_str().context("site.base_url: has no host")?.to_owned();
+        let base_url = url.as_str().trim_end_matches('/').to_owned();
+
+        let timezone: Tz = self
+            .site
+            .timezone
+            .parse()
+            .map_err(|_| anyhow::anyhow!("site.timezone: unknown time zone '{}'", self.site.timezone))?;
+
+        if self.languages.is_empty() {
+            bail!("languages: at least one [languages.<code>] table is required");
+        }
+        for code in self.languages.keys() {
+            if !is_language_code(code) {
+                bail!("languages.{code}: not a language code (expected e.g. 'zh', 'en', 'zh-hant')");
+            }
+        }
+        let default_language = self.site.default_language;
+        if !self.languages.contains_key(&default_language) {
+            bail!("site.default_language: '{default_language}' has no [languages.{default_language}] table");
+        }
+        let mut languages: Vec<Language> = self
+            .languages
+            .into_iter()
+            .map(|(code, raw)| {
+                for (key, value) in [("title", &raw.title), ("author", &raw.author)] {
+                    if value.trim().is_empty() {
+                        bail!("languages.{code}.{key}: must not be empty");
+                    }
+                }
+                Ok(Language { code, title: raw.title, description: raw.description, author: raw.author })
+            })
+            .collect::<Result<_>>()?;
+        // The default language first, then the rest by code: a stable order for every listing.
+        languages.sort_by_key(|l| (l.code != default_language, l.code.clone()));
+
+        let mut sectors = Vec::with_capacity(self.sectors.len());
+        for (id, raw) in self.sectors {
+            if !is_sector_id(&id) {
+                bail!("sectors.{id}: a sector id may hold only a-z, 0-9, '-' and '_'");
+            }
+            for lang in raw.name.keys() {
+                if !languages.iter().any(|l| &l.code == lang) {
+                    bail!("sectors.{id}.name.{lang}: '{lang}' is not a configured language");
+                }
+            }
+            if let Some(k) = raw.keywords.iter().find(|k| k.trim().is_empty()) {
+                bail!("sectors.{id}.keywords: empty keyword {k:?}");
+            }
+            sectors.push(Sector { id, names: raw.name, keywords: raw.keywords });
+        }
+
+        if self.feeds.items == 0 {
+            bail!("feeds.items: must be at least 1");
+        }
+        if self.feeds.summary_chars < 10 {
+            bail!("feeds.summary_chars: must be at least 10");
+        }
+        let schedule =
+            self.feeds.schedule.as_deref().map(|s| CronSchedule::parse(s).context("feeds.schedule")).transpose()?;
+
+        Ok(Config {
+            path: path.to_path_buf(),
+            site: Site { base_url, host, timezone, default_language },
+            languages,
+            sectors,
+            store: StoreConfig { dir: base.join(self.store.dir), index: base.join(self.store.index) },
+            feeds: FeedsConfig {
+                dir: base.join(self.feeds.dir),
+                items: self.feeds.items,
+                summary_chars: self.feeds.summary_chars,
+                schedule,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[site]
+base_url = "https://news.example.gov.cn/"
+timezone = "Asia/Shanghai"
+default_language = "zh"
+[languages.zh]
+title = "新闻"
+author = "外办"
+[languages.en]
+title = "News"
+author = "FAO"
+[sectors.trade]
+name = { zh = "经贸", en = "Trade" }
+keywords = ["trade"]
+"#;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(text, Path::new("/srv/gazette/config.toml"))
+    }
+
+    #[test]
+    fn resolves_relative_paths_against_the_config_folder() {
+        let config = parse(MINIMAL).unwrap();
+        assert_eq!(config.store.dir, Path::new("/srv/gazette/articles"));
+        assert_eq!(config.feeds.dir, Path::new("/srv/gazette/feeds"));
+        assert_eq!(config.site.base_url, "https://news.example.gov.cn");
+        assert_eq!(config.site.host, "news.example.gov.cn");
+        assert_eq!(config.languages[0].code, "zh");
+        assert_eq!(config.feeds.items, 50);
+    }
+
+    #[test]
+    fn rejects_unknown_key_naming_it_and_the_line() {
+        let text = MINIMAL.replace("[store]", "").to_owned() + "[feeds]\nitemz = 3\n";
+        let err = format!("{:#}", parse(&text).unwrap_err());
+        assert!(err.contains("itemz"), "{err}");
+        assert!(err.contains("line 17"), "{err}");
+    }
+
+    #[test]
+    fn rejects_bad_time_zone() {
+        let err = format!("{:#}", parse(&MINIMAL.replace("Asia/Shanghai", "Asia/Shangai")).unwrap_err());
+        assert!(err.contains("site.timezone") && err.contains("Asia/Shangai"), "{err}");
+    }
+
+    #[test]
+    fn rejects_bad_cron_expression_naming_the_key() {
+        let err = format!("{:#}", parse(&format!("{MINIMAL}[feeds]\nschedule = \"61 * * * *\"\n")).unwrap_err());
+        assert!(err.contains("feeds.schedule"), "{err}");
+    }
+
+    #[test]
+    fn rejects_missing_required_value() {
+        let err = format!("{:#}", parse(&MINIMAL.replace("timezone = \"Asia/Shanghai\"\n", "")).unwrap_err());
+        assert!(err.contains("timezone"), "{err}");
+    }
+
+    #[test]
+    fn rejects_default_language_without_table() {
+        let err = format!(
+            "{:#}",
+            parse(&MINIMAL.replace("default_language = \"zh\"", "default_language = \"ru\"")).unwrap_err()
+        );
+        assert!(err.contains("site.default_language") && err.contains("ru"), "{err}");
+    }
+
+    #[test]
+    fn sector_name_falls_back_to_default_language_then_id() {
+        let config =
+            parse(&MINIMAL.replace("name = { zh = \"经贸\", en = \"Trade\" }", "name = { zh = \"经贸\" }")).unwrap();
+        let trade = config.sector("trade").unwrap();
+        assert_eq!(trade.name("en", "zh"), "经贸");
+        let bare = Sector { id: "x".into(), names: BTreeMap::new(), keywords: vec![] };
+        assert_eq!(bare.name("en", "zh"), "x");
+    }
+}

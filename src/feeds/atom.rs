@@ -1,0 +1,74 @@
+//! Atom 1.0 (RFC 4287) with `atom_syndication`: `xml:lang`, a `self` link, stable `tag:` ids,
+//! `published` and `updated`, sector categories, HTML content plus summary, and on every entry
+//! that exists in other languages an `alternate` link with `hreflang` to each translation.
+
+use anyhow::{Context, Result};
+use atom_syndication::{Category, Content, Entry as AtomEntry, Feed, Generator, Link, Person, Text};
+
+use super::model::{Entry, FeedInfo};
+
+const HTML: &str = "text/html";
+
+fn link(href: &str, rel: &str, mime: &str, hreflang: Option<&str>, title: Option<&str>) -> Link {
+    Link {
+        href: href.to_owned(),
+        rel: rel.to_owned(),
+        hreflang: hreflang.map(str::to_owned),
+        mime_type: Some(mime.to_owned()),
+        title: title.map(str::to_owned),
+        length: None,
+    }
+}
+
+fn entry(info: &FeedInfo, e: &Entry) -> AtomEntry {
+    let mut links = vec![link(&e.url, "alternate", HTML, Some(e.lang), None)];
+    links.extend(e.translations.iter().map(|t| link(&t.url, "alternate", HTML, Some(&t.lang), Some(&t.title))));
+    let mut atom = AtomEntry::default();
+    atom.set_title(Text::plain(e.title));
+    atom.set_id(e.id.clone());
+    atom.set_updated(e.updated);
+    atom.set_published(Some(e.published));
+    atom.set_links(links);
+    atom.set_authors(
+        e.author.map(|name| vec![Person { name: name.to_owned(), ..Person::default() }]).unwrap_or_default(),
+    );
+    atom.set_categories(
+        e.categories
+            .iter()
+            .map(|c| Category {
+                term: c.term.clone(),
+                scheme: Some(info.category_scheme.clone()),
+                label: Some(c.label.clone()),
+            })
+            .collect::<Vec<_>>(),
+    );
+    if !e.summary.is_empty() {
+        atom.set_summary(Some(Text::plain(e.summary)));
+    }
+    atom.set_content(Some(Content {
+        content_type: Some("html".to_owned()),
+        value: Some(e.content_html.to_owned()),
+        ..Content::default()
+    }));
+    atom
+}
+
+/// The Atom document for a feed.
+pub fn render(info: &FeedInfo, entries: &[Entry]) -> Result<Vec<u8>> {
+    let mut feed = Feed::default();
+    feed.set_title(Text::plain(info.title.as_str()));
+    feed.set_subtitle(Some(Text::plain(info.description.as_str())));
+    feed.set_id(info.atom_url.clone());
+    feed.set_updated(info.updated);
+    feed.set_lang(Some(info.lang.clone()));
+    feed.set_authors(vec![Person { name: info.author.clone(), ..Person::default() }]);
+    feed.set_generator(Some(Generator { value: "gazette".to_owned(), uri: None, version: None }));
+    feed.set_links(vec![
+        link(&info.atom_url, "self", "application/atom+xml", None, None),
+        link(&info.page_url, "alternate", HTML, Some(&info.lang), None),
+    ]);
+    feed.set_entries(entries.iter().map(|e| entry(info, e)).collect::<Vec<_>>());
+    let mut out = feed.write_to(Vec::new()).context("cannot write Atom")?;
+    out.push(b'\n');
+    Ok(out)
+}

@@ -1,0 +1,102 @@
+//! The feeds: for every language `L` and sector `S`, `L/{atom.xml,rss.xml,feed.json}` and the
+//! same under `L/S/`, plus `index.opml`. Selection works on index records; only the entries
+//! that make it into some feed are read in full and rendered, each once.
+
+pub mod atom;
+pub mod json;
+pub mod model;
+pub mod opml;
+pub mod output;
+pub mod rss;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use rayon::prelude::*;
+
+use crate::config::Config;
+use crate::store::{self, Article, ArticleMeta, Catalog, ParseContext, Problem};
+use model::{FeedInfo, FeedSpec};
+use output::{Written, write_if_changed};
+
+/// What publishing did.
+#[derive(Debug, Default)]
+pub struct Published {
+    /// Feeds written (each in three formats).
+    pub feeds: usize,
+    /// Distinct articles shown across all feeds.
+    pub articles_shown: usize,
+    /// Files whose bytes changed, relative to the feeds folder.
+    pub changed: Vec<PathBuf>,
+    /// Files left as they were.
+    pub unchanged: usize,
+    /// Articles that could not be read in full after selection (removed meanwhile, say).
+    pub problems: Vec<Problem>,
+}
+
+/// Writes every feed of `catalog` into `config.feeds.dir`.
+pub fn publish(config: &Config, catalog: &Catalog, ctx: &ParseContext) -> Result<Published> {
+    let specs = model::plan(config);
+    let selections: Vec<Vec<&ArticleMeta>> = specs
+        .iter()
+        .map(|spec| catalog.select(&spec.lang.code, spec.sector_id(), config.feeds.items).collect())
+        .collect();
+
+    // Each selected article is read and rendered once, however many feeds show it.
+    let mut needed: Vec<&ArticleMeta> = selections.iter().flatten().copied().collect();
+    needed.sort_unstable_by(|a, b| (&a.lang, &a.slug).cmp(&(&b.lang, &b.slug)));
+    needed.dedup_by(|a, b| a.lang == b.lang && a.slug == b.slug);
+    let loaded: Vec<Result<Article, Problem>> = needed.par_iter().map(|meta| store::load_article(ctx, meta)).collect();
+    let mut published = Published::default();
+    let mut articles: HashMap<(&str, &str), &Article> = HashMap::new();
+    for result in &loaded {
+        match result {
+            Ok(article) => {
+                articles.insert((&article.meta.lang, &article.meta.slug), article);
+            }
+            Err(problem) => published.problems.push(problem.clone()),
+        }
+    }
+    published.articles_shown = articles.len();
+
+    let mut infos: Vec<(FeedSpec, FeedInfo)> = Vec::with_capacity(specs.len());
+    for (spec, selection) in specs.iter().zip(&selections) {
+        let shown: Vec<&Article> =
+            selection.iter().filter_map(|m| articles.get(&(m.lang.as_str(), m.slug.as_str())).copied()).collect();
+        let metas: Vec<&ArticleMeta> = shown.iter().map(|a| &a.meta).collect();
+        let info = model::info(config, catalog, spec, &metas);
+        let entries: Vec<model::Entry> = shown.iter().map(|a| model::entry(config, catalog, a)).collect();
+        let dir = PathBuf::from(spec.dir());
+        for (file, bytes) in [
+            ("atom.xml", atom::render(&info, &entries)?),
+            ("rss.xml", rss::render(&info, &entries)?),
+            ("feed.json", json::render(&info, &entries)?),
+        ] {
+            write(config, &dir.join(file), &bytes, &mut published)?;
+        }
+        published.feeds += 1;
+        infos.push((*spec, info));
+    }
+
+    let groups: Vec<opml::Group> = config
+        .languages
+        .iter()
+        .map(|lang| opml::Group {
+            title: &lang.title,
+            lang: &lang.code,
+            feeds: infos.iter().filter(|(s, _)| s.lang.code == lang.code).map(|(_, i)| i).collect(),
+        })
+        .collect();
+    let default_title = config.languages.first().map_or("gazette", |l| l.title.as_str());
+    write(config, &PathBuf::from("index.opml"), &opml::render(default_title, &groups)?, &mut published)?;
+    Ok(published)
+}
+
+fn write(config: &Config, rel: &std::path::Path, bytes: &[u8], published: &mut Published) -> Result<()> {
+    match write_if_changed(&config.feeds.dir.join(rel), bytes)? {
+        Written::Changed => published.changed.push(rel.to_path_buf()),
+        Written::Unchanged => published.unchanged += 1,
+    }
+    Ok(())
+}

@@ -1,0 +1,183 @@
+//! What every feed format says, decided once: the feed's title, links and date, and each
+//! entry's id, links, dates, categories and translations. The Atom, RSS and JSON Feed writers
+//! only spell this out in their own syntax.
+
+use chrono::{DateTime, FixedOffset};
+
+use crate::config::{Config, Language, Sector};
+use crate::links;
+use crate::store::dates::in_zone;
+use crate::store::{Article, ArticleMeta, Catalog};
+
+/// One feed: a language, and optionally a sector within it.
+#[derive(Debug, Clone, Copy)]
+pub struct FeedSpec<'a> {
+    /// The feed's language.
+    pub lang: &'a Language,
+    /// The sector, or `None` for all of the language's articles.
+    pub sector: Option<&'a Sector>,
+}
+
+impl FeedSpec<'_> {
+    /// The sector id, if any.
+    pub fn sector_id(&self) -> Option<&str> {
+        self.sector.map(|s| s.id.as_str())
+    }
+
+    /// Folder under the feeds root (`zh`, `zh/trade`).
+    pub fn dir(&self) -> String {
+        links::feed_dir(&self.lang.code, self.sector_id())
+    }
+}
+
+/// Every feed config asks for, languages in config order, each language's sectors after it.
+pub fn plan(config: &Config) -> Vec<FeedSpec<'_>> {
+    let mut specs = Vec::new();
+    for lang in &config.languages {
+        specs.push(FeedSpec { lang, sector: None });
+        specs.extend(config.sectors.iter().map(|sector| FeedSpec { lang, sector: Some(sector) }));
+    }
+    specs
+}
+
+/// The feed-level facts.
+#[derive(Debug, Clone)]
+pub struct FeedInfo {
+    /// Language code (`xml:lang`, RSS `language`).
+    pub lang: String,
+    /// Title, with the sector's name for a sector feed.
+    pub title: String,
+    /// Description; never empty (RSS requires one).
+    pub description: String,
+    /// The publisher.
+    pub author: String,
+    /// The HTML page the feed mirrors.
+    pub page_url: String,
+    /// The Atom feed's URL (also its id).
+    pub atom_url: String,
+    /// The RSS feed's URL.
+    pub rss_url: String,
+    /// The JSON Feed's URL.
+    pub json_url: String,
+    /// Newest `updated` among the entries (or the language's newest when empty): never "now",
+    /// so the same store always gives the same bytes.
+    pub updated: DateTime<FixedOffset>,
+    /// Newest `published` among the entries, likewise.
+    pub published: DateTime<FixedOffset>,
+    /// Base of category scheme URIs.
+    pub category_scheme: String,
+}
+
+/// A category in the feed's language.
+#[derive(Debug, Clone)]
+pub struct Category {
+    /// The sector id.
+    pub term: String,
+    /// Its name in the feed's language.
+    pub label: String,
+}
+
+/// A link to the same article in another language.
+#[derive(Debug, Clone)]
+pub struct Translation {
+    /// Language code.
+    pub lang: String,
+    /// Where it is read.
+    pub url: String,
+    /// Its title, in its language.
+    pub title: String,
+}
+
+/// One feed entry.
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    /// Stable id (`tag:` URI).
+    pub id: String,
+    /// Where the article is read.
+    pub url: String,
+    /// The article's language.
+    pub lang: &'a str,
+    /// Title, plain text.
+    pub title: &'a str,
+    /// First publication.
+    pub published: DateTime<FixedOffset>,
+    /// Last update.
+    pub updated: DateTime<FixedOffset>,
+    /// Plain-text summary.
+    pub summary: &'a str,
+    /// Sanitised HTML.
+    pub content_html: &'a str,
+    /// Author's name.
+    pub author: Option<&'a str>,
+    /// Lead image URL.
+    pub image: Option<&'a str>,
+    /// Sectors, named in the entry's language.
+    pub categories: Vec<Category>,
+    /// The other language versions.
+    pub translations: Vec<Translation>,
+}
+
+fn zoned(config: &Config, ts: i64) -> DateTime<FixedOffset> {
+    in_zone(ts, config.site.timezone).fixed_offset()
+}
+
+/// The entry for `article` in the feeds of its language.
+pub fn entry<'a>(config: &Config, catalog: &Catalog, article: &'a Article) -> Entry<'a> {
+    let meta = &article.meta;
+    Entry {
+        id: links::entry_id(config, meta),
+        url: links::article_link(config, meta),
+        lang: &meta.lang,
+        title: &meta.title,
+        published: zoned(config, meta.published),
+        updated: zoned(config, meta.updated),
+        summary: &article.summary,
+        content_html: &article.content_html,
+        author: article.author.as_deref(),
+        image: article.image.as_deref(),
+        categories: meta
+            .sectors
+            .iter()
+            .filter_map(|id| config.sector(id))
+            .map(|s| Category {
+                term: s.id.clone(),
+                label: s.name(&meta.lang, &config.site.default_language).to_owned(),
+            })
+            .collect(),
+        translations: catalog
+            .translations(meta)
+            .into_iter()
+            .filter(|t| config.language(&t.lang).is_some())
+            .map(|t| Translation { lang: t.lang.clone(), url: links::article_link(config, t), title: t.title.clone() })
+            .collect(),
+    }
+}
+
+/// The feed-level facts of `spec`, given its entries (newest first).
+pub fn info(config: &Config, catalog: &Catalog, spec: &FeedSpec, entries: &[&ArticleMeta]) -> FeedInfo {
+    let lang = &spec.lang.code;
+    let sector = spec.sector_id();
+    // An empty feed still needs a date: the language's newest article, else the store's.
+    let fallback = catalog.articles.iter().find(|a| &a.lang == lang).or(catalog.articles.first());
+    let newest_updated = entries.iter().map(|e| e.updated).max().or(fallback.map(|a| a.updated)).unwrap_or(0);
+    let newest_published = entries.first().or(fallback.as_ref()).map_or(0, |a| a.published);
+    let title = match spec.sector {
+        Some(s) => format!("{} · {}", spec.lang.title, s.name(lang, &config.site.default_language)),
+        None => spec.lang.title.clone(),
+    };
+    let description =
+        if spec.lang.description.trim().is_empty() { title.clone() } else { spec.lang.description.clone() };
+    FeedInfo {
+        lang: lang.clone(),
+        title,
+        description,
+        author: spec.lang.author.clone(),
+        page_url: links::listing_page(config, lang, sector),
+        atom_url: links::feed_url(config, lang, sector, "atom.xml"),
+        rss_url: links::feed_url(config, lang, sector, "rss.xml"),
+        json_url: links::feed_url(config, lang, sector, "feed.json"),
+        updated: zoned(config, newest_updated),
+        published: zoned(config, newest_published),
+        category_scheme: format!("{}/{lang}/sectors/", config.site.base_url),
+    }
+}

@@ -1,0 +1,59 @@
+//! `index.opml` (OPML 2.0): every feed with its title, grouped by language, so a reader can
+//! subscribe to all of them at once.
+
+use anyhow::{Context, Result};
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+
+use super::model::FeedInfo;
+
+/// One outline group: a language's title and its feeds.
+pub struct Group<'a> {
+    /// The language's feed title.
+    pub title: &'a str,
+    /// The language code.
+    pub lang: &'a str,
+    /// Its feeds.
+    pub feeds: Vec<&'a FeedInfo>,
+}
+
+/// The OPML document listing `groups`.
+pub fn render(title: &str, groups: &[Group]) -> Result<Vec<u8>> {
+    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+    let result: std::io::Result<()> = (|| {
+        w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+        w.write_event(Event::Start(BytesStart::new("opml").with_attributes([("version", "2.0")])))?;
+        w.write_event(Event::Start(BytesStart::new("head")))?;
+        w.create_element("title").write_text_content(BytesText::new(title))?;
+        w.write_event(Event::End(BytesEnd::new("head")))?;
+        w.write_event(Event::Start(BytesStart::new("body")))?;
+        for group in groups {
+            w.write_event(Event::Start(BytesStart::new("outline").with_attributes([
+                ("text", group.title),
+                ("title", group.title),
+                ("language", group.lang),
+            ])))?;
+            for feed in &group.feeds {
+                for (kind, url) in [("atom", &feed.atom_url), ("rss", &feed.rss_url)] {
+                    w.write_event(Event::Empty(BytesStart::new("outline").with_attributes([
+                        ("type", "rss"),
+                        ("version", if kind == "atom" { "ATOM" } else { "RSS2" }),
+                        ("text", feed.title.as_str()),
+                        ("title", feed.title.as_str()),
+                        ("language", feed.lang.as_str()),
+                        ("xmlUrl", url.as_str()),
+                        ("htmlUrl", feed.page_url.as_str()),
+                    ])))?;
+                }
+            }
+            w.write_event(Event::End(BytesEnd::new("outline")))?;
+        }
+        w.write_event(Event::End(BytesEnd::new("body")))?;
+        w.write_event(Event::End(BytesEnd::new("opml")))?;
+        Ok(())
+    })();
+    result.context("cannot write OPML")?;
+    let mut out = w.into_inner();
+    out.push(b'\n');
+    Ok(out)
+}

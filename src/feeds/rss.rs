@@ -1,0 +1,94 @@
+//! RSS 2.0 with the `rss` crate: `language`, an `atom:link rel="self"`, a stable non-permalink
+//! `guid`, RFC 2822 dates with a numeric offset (`+0800`: feed parsers read `CST` as US
+//! Central time), categories, `description` (the summary) and `content:encoded` (full text).
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use rss::extension::Extension;
+use rss::extension::atom::{AtomExtension, Link};
+use rss::extension::dublincore::DublinCoreExtension;
+use rss::{Category, Channel, Guid, Item};
+
+use super::model::{Entry, FeedInfo};
+
+/// The summary as RSS `description`, which readers treat as HTML: escaped, so that text like
+/// `<b>` or `&amp;` reads back exactly as written.
+fn description(summary: &str) -> String {
+    let mut out = String::with_capacity(summary.len());
+    // Writing into a String cannot fail.
+    let _ = pulldown_cmark_escape::escape_html(&mut out, summary);
+    out
+}
+
+/// `atom:link rel="alternate" hreflang=…` elements for the translations (RSS has none of its own).
+fn translation_links(e: &Entry) -> rss::extension::ExtensionMap {
+    if e.translations.is_empty() {
+        return BTreeMap::new();
+    }
+    let links = e
+        .translations
+        .iter()
+        .map(|t| Extension {
+            name: "atom:link".to_owned(),
+            value: None,
+            attrs: BTreeMap::from([
+                ("rel".to_owned(), "alternate".to_owned()),
+                ("type".to_owned(), "text/html".to_owned()),
+                ("hreflang".to_owned(), t.lang.clone()),
+                ("href".to_owned(), t.url.clone()),
+                ("title".to_owned(), t.title.clone()),
+            ]),
+            children: BTreeMap::new(),
+        })
+        .collect();
+    BTreeMap::from([("atom".to_owned(), BTreeMap::from([("link".to_owned(), links)]))])
+}
+
+fn item(info: &FeedInfo, e: &Entry) -> Item {
+    Item {
+        title: Some(e.title.to_owned()),
+        link: Some(e.url.clone()),
+        description: (!e.summary.is_empty()).then(|| description(e.summary)),
+        guid: Some(Guid { value: e.id.clone(), permalink: false }),
+        pub_date: Some(e.published.to_rfc2822()),
+        categories: e
+            .categories
+            .iter()
+            .map(|c| Category { name: c.label.clone(), domain: Some(format!("{}{}/", info.category_scheme, c.term)) })
+            .collect(),
+        content: Some(e.content_html.to_owned()),
+        // RSS `author` must be an e-mail address; a name goes in dc:creator.
+        dublin_core_ext: e
+            .author
+            .map(|name| DublinCoreExtension { creators: vec![name.to_owned()], ..Default::default() }),
+        extensions: translation_links(e),
+        ..Item::default()
+    }
+}
+
+/// The RSS document for a feed.
+pub fn render(info: &FeedInfo, entries: &[Entry]) -> Result<Vec<u8>> {
+    let channel = Channel {
+        title: info.title.clone(),
+        link: info.page_url.clone(),
+        description: info.description.clone(),
+        language: Some(info.lang.clone()),
+        generator: Some("gazette".to_owned()),
+        pub_date: Some(info.published.to_rfc2822()),
+        last_build_date: Some(info.updated.to_rfc2822()),
+        atom_ext: Some(AtomExtension {
+            links: vec![Link {
+                href: info.rss_url.clone(),
+                rel: "self".to_owned(),
+                mime_type: Some("application/rss+xml".to_owned()),
+                ..Link::default()
+            }],
+        }),
+        items: entries.iter().map(|e| item(info, e)).collect(),
+        ..Channel::default()
+    };
+    let mut out = channel.write_to(Vec::new()).context("cannot write RSS")?;
+    out.push(b'\n');
+    Ok(out)
+}

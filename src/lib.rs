@@ -1,0 +1,18 @@
+//! gazette publishes a news office's articles as per-language, per-sector feeds.
+//!
+//! The data flows through the modules in this order:
+//! - [`config`]: `config.toml` → a validated [`config::Config`].
+//! - [`store`]: the article folder → article records (cached in an index) → the [`store::Catalog`].
+//! - [`feeds`]: the catalog → Atom, RSS, JSON Feed and OPML files, written atomically.
+//! - [`build`]: one build (store → catalog → feeds), the job commands and schedules run.
+//! - [`links`]: the URLs of articles, feeds and pages, shared by every writer.
+//! - [`schedule`]: cron expressions as users write them.
+//! - [`cli`]: the subcommands.
+
+pub mod build;
+pub mod cli;
+pub mod config;
+pub mod feeds;
+pub mod links;
+pub mod schedule;
+pub mod store;

@@ -1,0 +1,70 @@
+//! Where things live: the absolute URLs of articles, feeds and pages, and the ids of entries.
+//! Feeds, digests and the HTTP server all link through here, so a URL is decided once.
+
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+
+use crate::config::Config;
+use crate::store::ArticleMeta;
+use crate::store::dates::in_zone;
+
+/// Characters escaped in a URL path segment (RFC 3986 `pchar` keeps the rest).
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'|')
+    .add(b'[')
+    .add(b']');
+
+/// The page of an article version on this site: `{base}/{lang}/articles/{slug}/`.
+pub fn article_page(config: &Config, lang: &str, slug: &str) -> String {
+    format!("{}/{lang}/articles/{}/", config.site.base_url, utf8_percent_encode(slug, SEGMENT))
+}
+
+/// Where an article version is read: its canonical URL when front matter gives one, else its page.
+pub fn article_link(config: &Config, meta: &ArticleMeta) -> String {
+    meta.canonical_url.clone().unwrap_or_else(|| article_page(config, &meta.lang, &meta.slug))
+}
+
+/// A stable entry id (RFC 4151 `tag:` URI): host, publication date, language and slug.
+/// Editing the title or text never changes it.
+pub fn entry_id(config: &Config, meta: &ArticleMeta) -> String {
+    let day = in_zone(meta.published, config.site.timezone).format("%Y-%m-%d");
+    format!("tag:{},{day}:{}/{}", config.site.host, meta.lang, utf8_percent_encode(&meta.slug, SEGMENT))
+}
+
+/// The folder of a feed under the feeds root: `zh` or `zh/trade`.
+pub fn feed_dir(lang: &str, sector: Option<&str>) -> String {
+    match sector {
+        Some(sector) => format!("{lang}/{sector}"),
+        None => lang.to_owned(),
+    }
+}
+
+/// The absolute URL a feed file is served at: `{base}/feeds/{dir}/{file}`.
+pub fn feed_url(config: &Config, lang: &str, sector: Option<&str>, file: &str) -> String {
+    format!("{}/feeds/{}/{file}", config.site.base_url, feed_dir(lang, sector))
+}
+
+/// The OPML list of every feed.
+pub fn opml_url(config: &Config) -> String {
+    format!("{}/feeds/index.opml", config.site.base_url)
+}
+
+/// The HTML page a feed mirrors: the language front page, or a sector's page.
+pub fn listing_page(config: &Config, lang: &str, sector: Option<&str>) -> String {
+    match sector {
+        Some(sector) => format!("{}/{lang}/sectors/{sector}/", config.site.base_url),
+        None => format!("{}/{lang}/", config.site.base_url),
+    }
+}

@@ -1,0 +1,25 @@
+//! The `gazette` binary: parse the command line, set up logging, run, and print the error
+//! chain once.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use gazette::cli::{Cli, LogFormat};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_from_env("GAZETTE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    match cli.log_format {
+        LogFormat::Text => builder.without_time().init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    match gazette::cli::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! Article dates → instants. A date with no time is midnight in the site's time zone, a time
+//! with no offset is local to that zone, an offset is taken as written. Front matter may hold a
+//! TOML date/datetime or a string in the same forms.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// Unix seconds of a local date-time in `tz`. In a DST gap the time moves forward past it;
+/// in a repeated hour the earlier instant wins.
+pub fn local_to_timestamp(local: NaiveDateTime, tz: Tz) -> i64 {
+    if let Some(t) = tz.from_local_datetime(&local).earliest() {
+        return t.timestamp();
+    }
+    // Inside a DST gap: the same wall time an hour later exists.
+    let later = local + chrono::Duration::hours(1);
+    tz.from_local_datetime(&later).earliest().map_or_else(|| local.and_utc().timestamp(), |t| t.timestamp())
+}
+
+/// Reads a TOML date value (as the `toml` crate parsed it).
+pub fn from_toml(value: &toml::value::Datetime, tz: Tz) -> Result<i64, String> {
+    let date = value.date.ok_or_else(|| format!("'{value}' has a time but no date"))?;
+    let naive_date = NaiveDate::from_ymd_opt(date.year.into(), date.month.into(), date.day.into())
+        .ok_or_else(|| format!("impossible date '{value}'"))?;
+    let naive_time = match value.time {
+        None => NaiveTime::MIN,
+        Some(t) => NaiveTime::from_hms_nano_opt(
+            t.hour.into(),
+            t.minute.into(),
+            t.second.unwrap_or(0).into(),
+            t.nanosecond.unwrap_or(0),
+        )
+        .ok_or_else(|| format!("impossible time '{value}'"))?,
+    };
+    let local = naive_date.and_time(naive_time);
+    match value.offset {
+        None => Ok(local_to_timestamp(local, tz)),
+        Some(toml::value::Offset::Z) => Ok(local.and_utc().timestamp()),
+        Some(toml::value::Offset::Custom { minutes }) => Ok(local.and_utc().timestamp() - i64::from(minutes) * 60),
+    }
+}
+
+/// Reads a date written as a string: `2023-05-08`, `2023-05-08 09:30[:00]`, or RFC 3339.
+pub fn from_str(s: &str, tz: Tz) -> Result<i64, String> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp());
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+        if let Ok(local) = NaiveDateTime::parse_from_str(s, format) {
+            return Ok(local_to_timestamp(local, tz));
+        }
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(local_to_timestamp(date.and_time(NaiveTime::MIN), tz));
+    }
+    let looks_like_date = s.len() >= 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-';
+    if looks_like_date {
+        Err(format!("impossible date '{s}'"))
+    } else {
+        Err(format!("'{s}' is not a date (expected 2023-05-08 or RFC 3339 like 2023-05-08T09:30:00+08:00)"))
+    }
+}
+
+/// The instant `ts` as a date-time in `tz` (what feeds print).
+pub fn in_zone(ts: i64, tz: Tz) -> DateTime<Tz> {
+    let utc = DateTime::<Utc>::from_timestamp(ts, 0).unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    utc.with_timezone(&tz)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono_tz::Asia::Shanghai;
+
+    #[test]
+    fn a_bare_date_is_midnight_in_the_site_zone() {
+        let ts = from_str("2022-10-11", Shanghai).unwrap();
+        assert_eq!(in_zone(ts, Shanghai).to_rfc3339(), "2022-10-11T00:00:00+08:00");
+        let toml_date: toml::value::Datetime = "2022-10-11".parse().unwrap();
+        assert_eq!(from_toml(&toml_date, Shanghai).unwrap(), ts);
+    }
+
+    #[test]
+    fn an_offset_is_taken_as_written() {
+        let ts = from_str("2022-10-11T09:00:00+02:00", Shanghai).unwrap();
+        assert_eq!(in_zone(ts, Shanghai).to_rfc3339(), "2022-10-11T15:00:00+08:00");
+        let toml_date: toml::value::Datetime = "2022-10-11T09:00:00+02:00".parse().unwrap();
+        assert_eq!(from_toml(&toml_date, Shanghai).unwrap(), ts);
+    }
+
+    #[test]
+    fn rejects_impossible_dates() {
+        assert!(from_str("2023-02-30", Shanghai).unwrap_err().contains("impossible date '2023-02-30'"));
+        assert!(from_str("last tuesday", Shanghai).unwrap_err().contains("not a date"));
+    }
+}

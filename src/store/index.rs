@@ -1,0 +1,119 @@
+//! The index cache: what every article file yielded the last time it was read, keyed by its
+//! path and stamp (size, mtime, ctime, inode), so a rebuild reads only new and changed files.
+//! A cache that is missing, corrupt, from another gazette version or made under other
+//! settings is ignored and rebuilt; it is never a source of truth.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::article::{ArticleMeta, FileError};
+use crate::config::Config;
+
+/// Bumped whenever the record layout or parsing rules change.
+const FORMAT: u32 = 1;
+
+/// When a file was last seen changing: any difference means it is read again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i64,
+    /// Status change time, nanoseconds since the epoch.
+    pub ctime_ns: i64,
+    /// Inode number (a file replaced by another).
+    pub inode: u64,
+}
+
+/// What one file yielded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// Article versions (none for a file in a language config does not publish), and notices.
+    Articles {
+        /// The versions read.
+        metas: Vec<ArticleMeta>,
+        /// Things worth telling that do not stop publication.
+        notices: Vec<String>,
+    },
+    /// The file cannot be published.
+    Broken(FileError),
+}
+
+/// One article file and what it yielded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    /// Path relative to the store, `/`-separated.
+    pub path: String,
+    /// Its stamp when read.
+    pub stamp: Stamp,
+    /// What reading it gave.
+    pub outcome: Outcome,
+}
+
+#[derive(Deserialize)]
+struct IndexFile {
+    format: u32,
+    fingerprint: String,
+    records: Vec<FileRecord>,
+}
+
+/// The same layout as [`IndexFile`], borrowed for writing.
+#[derive(Serialize)]
+struct IndexFileRef<'a> {
+    format: u32,
+    fingerprint: &'a str,
+    records: &'a [FileRecord],
+}
+
+/// The settings a cached record depends on: change one and every file is read again.
+pub fn fingerprint(config: &Config) -> String {
+    let mut fp =
+        format!("{}|{}|{}|", env!("CARGO_PKG_VERSION"), config.site.timezone.name(), config.site.default_language);
+    for lang in &config.languages {
+        fp.push_str(&lang.code);
+        fp.push(',');
+    }
+    for sector in &config.sectors {
+        fp.push('|');
+        fp.push_str(&sector.id);
+        for keyword in &sector.keywords {
+            fp.push('\u{1f}');
+            fp.push_str(keyword);
+        }
+    }
+    fp
+}
+
+/// Loads the cached records by path; empty when the cache is unusable for `fingerprint`.
+pub fn load(path: &Path, fingerprint: &str) -> HashMap<String, FileRecord> {
+    let Ok(bytes) = std::fs::read(path) else { return HashMap::new() };
+    match postcard::from_bytes::<IndexFile>(&bytes) {
+        Ok(index) if index.format == FORMAT && index.fingerprint == fingerprint => {
+            index.records.into_iter().map(|r| (r.path.clone(), r)).collect()
+        }
+        Ok(_) => {
+            tracing::info!(path = %path.display(), "index cache made under other settings; reading every article");
+            HashMap::new()
+        }
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "index cache unreadable; reading every article");
+            HashMap::new()
+        }
+    }
+}
+
+/// Writes the records atomically (a temporary file renamed over the old one).
+pub fn save(path: &Path, fingerprint: &str, records: &[FileRecord]) -> Result<()> {
+    let index = IndexFileRef { format: FORMAT, fingerprint, records };
+    let bytes = postcard::to_stdvec(&index).context("cannot encode the index cache")?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
+    tmp.write_all(&bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path).with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,642 @@
+//! The office's bilingual press-release `.txt` files, already decoded (see `decode`), parsed
+//! into a [`PressRelease`]: optional breadcrumb, Chinese title, metadata line (时间/来源/撰稿人…),
+//! Chinese paragraphs, then optionally an English title and English paragraphs.
+//! Text is kept verbatim apart from trimming; escaping it is the feed writers' job.
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+
+/// One press release: the Chinese half always, the English half when present.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PressRelease {
+    /// The date (and maybe time) of the metadata line.
+    pub published: PressDate,
+    /// From 撰稿人, else 作者; `None` when both are missing or empty.
+    pub author: Option<String>,
+    /// From 来源 (or 信息来源, 文章来源), else 供稿部门; `None` when both are missing or empty.
+    pub source: Option<String>,
+    /// The Chinese title and paragraphs; there is at least one paragraph.
+    pub zh: Half,
+    /// The English title and paragraphs; the paragraphs may be empty if the file ends at the
+    /// English title.
+    pub en: Option<Half>,
+}
+
+/// The date of the metadata line: a calendar date, or a date with a time of day (no zone: the
+/// caller applies the site's time zone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PressDate {
+    /// Only a day was given, e.g. `2023/5/8`.
+    Date(NaiveDate),
+    /// A day and a time of day were given, e.g. `2023-05-08 09:30:00`.
+    DateTime(NaiveDateTime),
+}
+
+impl PressDate {
+    /// The calendar day, whether or not a time of day was given.
+    pub fn date(&self) -> NaiveDate {
+        match self {
+            PressDate::Date(date) => *date,
+            PressDate::DateTime(date_time) => date_time.date(),
+        }
+    }
+}
+
+/// One language's half: title and paragraphs (plain text, trimmed, never empty strings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Half {
+    /// The title line, trimmed.
+    pub title: String,
+    /// One paragraph per non-empty line, trimmed, in file order.
+    pub paragraphs: Vec<String>,
+}
+
+/// Why a press-release file could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct ParseError {
+    /// 1-based line the problem was found on.
+    pub line: usize,
+    /// What went wrong, lowercase, without the line.
+    pub message: String,
+}
+
+/// How many non-empty lines at the top may hold breadcrumb, title and metadata: one each,
+/// plus one spare for a breadcrumb split over two lines.
+const HEADER_LINES: usize = 4;
+
+/// Metadata keys as written → the key they count as; longest first so that 发布时间 is not
+/// read as 时间 after 发布.
+const KEYS: [(&str, &str); 16] = [
+    ("发布时间", "发布时间"),
+    ("发布日期", "发布日期"),
+    ("信息来源", "来源"),
+    ("文章来源", "来源"),
+    ("供稿部门", "供稿部门"),
+    ("浏览次数", "浏览次数"),
+    ("责任编辑", "编辑"),
+    ("撰稿人", "撰稿人"),
+    ("点击数", "点击"),
+    ("时间", "时间"),
+    ("日期", "日期"),
+    ("来源", "来源"),
+    ("作者", "作者"),
+    ("编辑", "编辑"),
+    ("点击", "点击"),
+    ("浏览", "浏览次数"),
+];
+
+/// The keys whose value is the publication date, in order of preference.
+const DATE_KEYS: [&str; 4] = ["发布时间", "时间", "发布日期", "日期"];
+
+const NO_DATE: &str = "no date in the metadata line (expected 时间: or 发布时间:)";
+
+/// Parses decoded text (LF line ends). Errors name the 1-based line.
+pub fn parse(text: &str) -> Result<PressRelease, ParseError> {
+    // decode.rs strips the BOM; this guards callers that read the file some other way.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // `trim` covers U+3000 indents, U+00A0 and the U+2002 the real files end paragraphs with.
+    let lines: Vec<Line<'_>> = text
+        .split('\n')
+        .enumerate()
+        .map(|(index, raw)| Line { number: index + 1, text: raw.trim() })
+        .filter(|line| !line.text.is_empty())
+        .collect();
+    if lines.is_empty() {
+        return Err(error(1, "empty file"));
+    }
+
+    let meta_at = lines
+        .iter()
+        .take(HEADER_LINES)
+        .position(|line| is_metadata_line(line.text))
+        .ok_or_else(|| missing_metadata(&lines))?;
+    let meta_number = lines[meta_at].number;
+    // The title sits right above the metadata; anything higher is navigation.
+    let title = match meta_at.checked_sub(1).map(|at| &lines[at]) {
+        Some(line) if !is_breadcrumb(line.text) => line.text,
+        _ => return Err(error(meta_number, "no title before the metadata line")),
+    };
+    // Some sites wrap the metadata over two lines (时间 on one, 来源 on the next). Only a
+    // known key without a full stop continues it, so a first paragraph such as
+    // `时间：5月8日上午。` stays a paragraph.
+    let meta_end = meta_at
+        + 1
+        + lines[meta_at + 1..]
+            .iter()
+            .take_while(|line| known_key_at(line.text).is_some() && !line.text.contains('。'))
+            .count();
+    let fields: Vec<Field<'_>> =
+        lines[meta_at..meta_end].iter().flat_map(|line| scan_fields(line.text, line.number)).collect();
+
+    let date_field =
+        DATE_KEYS.iter().find_map(|key| field_of(&fields, key)).ok_or_else(|| error(meta_number, NO_DATE))?;
+    let published = parse_date(date_field.value, date_field.line)?;
+    let value_of = |key| field_of(&fields, key).map(|field| field.value.to_owned());
+    let author = value_of("撰稿人").or_else(|| value_of("作者"));
+    let source = value_of("来源").or_else(|| value_of("供稿部门"));
+
+    let body = &lines[meta_end..];
+    let en_at = body.iter().position(|line| is_english_title(line.text)).unwrap_or(body.len());
+    let (zh_lines, en_lines) = body.split_at(en_at);
+    if zh_lines.is_empty() {
+        return Err(error(meta_number, "the Chinese half has no paragraphs after the metadata line"));
+    }
+    let en = en_lines
+        .split_first()
+        .map(|(title, paragraphs)| Half { title: title.text.to_owned(), paragraphs: texts(paragraphs) });
+    Ok(PressRelease {
+        published,
+        author,
+        source,
+        zh: Half { title: title.to_owned(), paragraphs: texts(zh_lines) },
+        en,
+    })
+}
+
+/// A non-empty line, trimmed, with its 1-based number in the file.
+struct Line<'a> {
+    number: usize,
+    text: &'a str,
+}
+
+/// One `key:value` of the metadata line; `key` is `None` for keys we do not use (字号, 分享…).
+struct Field<'a> {
+    key: Option<&'static str>,
+    value: &'a str,
+    line: usize,
+}
+
+fn error(line: usize, message: impl Into<String>) -> ParseError {
+    ParseError { line, message: message.into() }
+}
+
+fn texts(lines: &[Line<'_>]) -> Vec<String> {
+    lines.iter().map(|line| line.text.to_owned()).collect()
+}
+
+/// Names the line where the metadata should have been: the one after the title.
+fn missing_metadata(lines: &[Line<'_>]) -> ParseError {
+    let title_at = lines.iter().position(|line| !is_breadcrumb(line.text)).unwrap_or(0);
+    let number = match lines.get(title_at + 1) {
+        Some(line) => line.number,
+        None => lines[title_at].number + 1,
+    };
+    error(number, "no metadata line after the title (expected 时间: or 发布时间:)")
+}
+
+/// The first field with `key` and a value: sites leave fields empty (`撰稿人: 供稿部门:…`).
+fn field_of<'f, 'a>(fields: &'f [Field<'a>], key: &str) -> Option<&'f Field<'a>> {
+    fields.iter().find(|field| field.key == Some(key) && !field.value.is_empty())
+}
+
+/// `您现在的位置:首页 > 工作动态`, `当前位置：首页 > 新闻`, `首页 » 通知公告`.
+fn is_breadcrumb(text: &str) -> bool {
+    const PREFIXES: [&str; 6] = ["您现在的位置", "您当前的位置", "您的位置", "当前位置", "所在位置", "现在位置"];
+    PREFIXES.iter().any(|prefix| text.starts_with(prefix))
+        || (text.contains("首页") && text.contains(['>', '＞', '»', '›', '→']))
+}
+
+/// A metadata line starts with a field (`时间:`, `来源：`, `字号：`…) and has a key we know,
+/// so a title such as `关于调整办公时间的通知` is never taken for one.
+fn is_metadata_line(text: &str) -> bool {
+    let text = text.trim_start_matches(is_field_separator);
+    let fields = scan_fields(text, 0);
+    let starts_with_field = key_at(text).is_some();
+    starts_with_field && fields.iter().any(|field| field.key.is_some())
+}
+
+fn is_field_separator(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '|' | '｜' | '丨' | '【' | '】' | '[' | ']')
+}
+
+/// Splits a metadata line into fields. Values may hold spaces (`2023-05-08 09:30:00`,
+/// `张三 李四`), so a field ends only where the next key begins; known keys are found even
+/// when glued to the previous value (`2022-10-11撰稿人:`), unknown ones only after a space.
+fn scan_fields(text: &str, line: usize) -> Vec<Field<'_>> {
+    // (where the key starts, where its value starts, the key)
+    let mut starts: Vec<(usize, usize, Option<&'static str>)> = Vec::new();
+    let mut at = 0;
+    let mut after_separator = true;
+    while let Some(c) = text[at..].chars().next() {
+        let found = match known_key_at(&text[at..]) {
+            Some((key, length)) => Some((Some(key), length)),
+            None if after_separator => unknown_key_at(&text[at..]).map(|length| (None, length)),
+            None => None,
+        };
+        if let Some((key, length)) = found {
+            starts.push((at, at + length, key));
+            at += length;
+            after_separator = true;
+        } else {
+            at += c.len_utf8();
+            after_separator = is_field_separator(c);
+        }
+    }
+    let ends = starts.iter().skip(1).map(|start| start.0).chain([text.len()]);
+    starts
+        .iter()
+        .zip(ends)
+        .map(|(&(_, value_start, key), end)| Field {
+            key,
+            value: text[value_start..end].trim_matches(is_field_separator),
+            line,
+        })
+        .collect()
+}
+
+/// Length of a key and its colon at the start of `text`, known or not.
+fn key_at(text: &str) -> Option<usize> {
+    known_key_at(text).map(|(_, length)| length).or_else(|| unknown_key_at(text))
+}
+
+/// The key (as it counts) and the length of it and its colon at the start of `text`.
+fn known_key_at(text: &str) -> Option<(&'static str, usize)> {
+    KEYS.iter().find_map(|&(written, key)| {
+        let after = text.strip_prefix(written)?;
+        Some((key, written.len() + colon_length(after)?))
+    })
+}
+
+/// An unknown key is one to six Han characters and a colon (`字号：`, `分享到：`), unless a
+/// known key starts inside them: in `王五供稿部门:` the key is 供稿部门 and 王五 a value.
+fn unknown_key_at(text: &str) -> Option<usize> {
+    let mut length = 0;
+    for (count, c) in text.chars().take_while(|&c| is_han(c)).enumerate() {
+        if count == 6 || (count > 0 && known_key_at(&text[length..]).is_some()) {
+            return None;
+        }
+        length += c.len_utf8();
+    }
+    if length == 0 {
+        return None;
+    }
+    Some(length + colon_length(&text[length..])?)
+}
+
+/// Length of an ASCII or full-width colon at the start of `text`, spaces before it included.
+fn colon_length(text: &str) -> Option<usize> {
+    let after = text.trim_start().strip_prefix([':', '：'])?;
+    Some(text.len() - after.len())
+}
+
+fn is_han(c: char) -> bool {
+    matches!(c,
+        '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}'
+        | '\u{20000}'..='\u{3134F}')
+}
+
+fn is_latin_letter(c: char) -> bool {
+    c.is_ascii_alphabetic() || (('\u{C0}'..='\u{24F}').contains(&c) && c.is_alphabetic())
+}
+
+/// "Mostly Latin script": at least two Latin words and at most one Han character per four of
+/// them. Words, not letters, are weighed against Han characters, which are word-sized; the
+/// two-word floor keeps a URL or `PM2.5` line inside the Chinese half.
+fn is_english_title(text: &str) -> bool {
+    let han = text.chars().filter(|&c| is_han(c)).count();
+    let latin_words = text.split_whitespace().filter(|word| word.chars().any(is_latin_letter)).count();
+    latin_words >= 2 && han * 4 <= latin_words
+}
+
+/// Reads `2023-05-08`, `2023/5/8`, `2023.5.8`, `2023年5月8日`, each optionally followed by a
+/// time `09:30`, `09:30:00` or `T09:30:00`; text after that (`星期一`) is ignored.
+fn parse_date(value: &str, line: usize) -> Result<PressDate, ParseError> {
+    let unreadable =
+        || error(line, format!("unreadable date '{value}' (expected e.g. 2023-05-08, 2023/5/8 or 2023年5月8日)"));
+    let mut cursor = Cursor { rest: value };
+    let year = cursor.number(4, 4).ok_or_else(unreadable)?;
+    let separator = cursor.one_of(&['-', '/', '.', '年']).ok_or_else(unreadable)?;
+    let month = cursor.number(1, 2).ok_or_else(unreadable)?;
+    let second_separator = if separator == '年' { '月' } else { separator };
+    cursor.one_of(&[second_separator]).ok_or_else(unreadable)?;
+    let day = cursor.number(1, 2).ok_or_else(unreadable)?;
+    if separator == '年' {
+        cursor.one_of(&['日', '号']);
+    }
+    let date_text = &value[..value.len() - cursor.rest.len()];
+    let year = i32::try_from(year).map_err(|_| unreadable())?;
+    let date = NaiveDate::from_ymd_opt(year, month, day)
+        .ok_or_else(|| error(line, format!("impossible date '{date_text}'")))?;
+
+    cursor.rest = cursor.rest.trim_start();
+    cursor.rest = cursor.rest.strip_prefix('T').unwrap_or(cursor.rest);
+    if !cursor.rest.starts_with(|c: char| c.is_ascii_digit()) {
+        return Ok(PressDate::Date(date));
+    }
+    let time_start = cursor.rest;
+    let hour = cursor.number(1, 2).ok_or_else(unreadable)?;
+    cursor.one_of(&[':', '：']).ok_or_else(unreadable)?;
+    let minute = cursor.number(2, 2).ok_or_else(unreadable)?;
+    let second = match cursor.one_of(&[':', '：']) {
+        Some(_) => cursor.number(2, 2).ok_or_else(unreadable)?,
+        None => 0,
+    };
+    if cursor.rest.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(unreadable());
+    }
+    let time_text = &time_start[..time_start.len() - cursor.rest.len()];
+    let time = NaiveTime::from_hms_opt(hour, minute, second)
+        .ok_or_else(|| error(line, format!("impossible time '{time_text}'")))?;
+    Ok(PressDate::DateTime(date.and_time(time)))
+}
+
+/// Consumes a date string from the front.
+struct Cursor<'a> {
+    rest: &'a str,
+}
+
+impl Cursor<'_> {
+    /// Takes `min..=max` ASCII digits, and fails if more digits follow.
+    fn number(&mut self, min: usize, max: usize) -> Option<u32> {
+        let length = self.rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(self.rest.len());
+        if length < min || length > max {
+            return None;
+        }
+        let (digits, rest) = self.rest.split_at(length);
+        self.rest = rest;
+        digits.parse().ok()
+    }
+
+    fn one_of(&mut self, chars: &[char]) -> Option<char> {
+        let c = self.rest.chars().next().filter(|c| chars.contains(c))?;
+        self.rest = &self.rest[c.len_utf8()..];
+        Some(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::decode::decode_text;
+
+    const REAL: &[u8] = include_bytes!("../../tests/fixtures/press-releases/press-release-2022-10-11.txt");
+    const FULLWIDTH_COLONS: &[u8] = include_bytes!("../../tests/fixtures/press-releases/fullwidth-colons.txt");
+    const CHINESE_DATE: &[u8] = include_bytes!("../../tests/fixtures/press-releases/chinese-date.txt");
+    const ZH_ONLY: &[u8] = include_bytes!("../../tests/fixtures/press-releases/zh-only.txt");
+    const CRLF_BOM: &[u8] = include_bytes!("../../tests/fixtures/press-releases/crlf-bom.txt");
+    const GB18030_FILE: &[u8] = include_bytes!("../../tests/fixtures/press-releases/gb18030.txt");
+    const NO_DATE_FILE: &[u8] = include_bytes!("../../tests/fixtures/press-releases/broken-no-date.txt");
+    const IMPOSSIBLE_DATE: &[u8] = include_bytes!("../../tests/fixtures/press-releases/broken-impossible-date.txt");
+
+    fn parse_fixture(bytes: &[u8]) -> Result<PressRelease, ParseError> {
+        parse(&decode_text(bytes).expect("fixture decodes"))
+    }
+
+    fn ymd(year: i32, month: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(year, month, day).expect("valid test date")
+    }
+
+    fn ymd_hms(date: (i32, u32, u32), hour: u32, minute: u32, second: u32) -> PressDate {
+        let (year, month, day) = date;
+        PressDate::DateTime(ymd(year, month, day).and_hms_opt(hour, minute, second).expect("valid test time"))
+    }
+
+    fn published(value: &str) -> Result<PressDate, ParseError> {
+        parse(&format!("标题\n时间：{value}\n正文。")).map(|release| release.published)
+    }
+
+    #[test]
+    fn parses_real_file_with_breadcrumb_and_english_half() {
+        let release = parse_fixture(REAL).unwrap();
+        assert_eq!(release.published, PressDate::Date(ymd(2022, 10, 11)));
+        assert_eq!(release.author, None);
+        assert_eq!(release.source.as_deref(), Some("本站原创"));
+        assert_eq!(release.zh.title, "市政府外办携手俄领馆推动辽中区“中俄(沈阳)经贸合作产业园”建设");
+        assert_eq!(release.zh.paragraphs.len(), 4);
+        let first = &release.zh.paragraphs[0];
+        assert!(first.starts_with("10月10日,市政府外办与俄罗斯驻沈阳总领事馆赴辽中区实地考察调研。"));
+        assert!(first.ends_with("“中俄(沈阳)经贸合作产业园”进行了充分交流。"));
+        let last = &release.zh.paragraphs[3];
+        assert!(last.starts_with("陈双伟表示,沈阳市委、市政府高度重视对俄交流合作,"));
+        assert!(last.ends_with("为沈阳建设国家中心城市,打造东北亚对外开放新高地贡献外事力量。"));
+
+        let en = release.en.expect("english half");
+        assert_eq!(
+            en.title,
+            "Shenyang Foreign Affairs Office Works Together with Russian Consulate-General in \
+             Shenyang to Support Liaozhong District in Developing China-Russia (Shenyang) \
+             Economic and Trade Cooperation Industrial Park"
+        );
+        assert_eq!(en.paragraphs.len(), 4);
+        // The file ends this paragraph with U+2002 EN SPACE, which trimming removes.
+        assert!(en.paragraphs[0].starts_with("The Foreign Affairs Office of Shenyang Municipal"));
+        assert!(en.paragraphs[0].ends_with("Economic and Trade Cooperation Industrial Park."));
+        assert!(en.paragraphs[3].starts_with("Chen Shuangwei noted that the CPC Shenyang"));
+        assert!(en.paragraphs[3].ends_with("exploring new horizons of opening-up."));
+    }
+
+    #[test]
+    fn reads_fullwidth_colons_ideographic_spaces_and_datetime() {
+        let release = parse_fixture(FULLWIDTH_COLONS).unwrap();
+        assert_eq!(release.published, ymd_hms((2023, 5, 8), 9, 30, 0));
+        assert_eq!(release.author.as_deref(), Some("李明"));
+        assert_eq!(release.source.as_deref(), Some("沈阳市人民政府外事办公室"));
+        assert_eq!(release.zh.title, "市外办召开2023年对外交流工作会议");
+        assert_eq!(
+            release.zh.paragraphs,
+            [
+                "5月8日，市外办召开2023年对外交流工作会议，总结去年工作并部署今年任务。",
+                "会议强调，要做好“请进来”与“走出去”两篇文章，推动<b>友城</b>合作提质增效 & 扩大对外开放。",
+                "会议要求各处室抓好落实，确保各项任务按期完成。]]>",
+            ]
+        );
+        let en = release.en.expect("english half");
+        assert_eq!(en.title, "Shenyang Foreign Affairs Office Holds 2023 Work Conference on International Exchanges");
+        assert_eq!(
+            en.paragraphs,
+            [
+                "On May 8, the Shenyang Foreign Affairs Office held its 2023 work conference on international exchanges.",
+                "The meeting called for <b>sister-city</b> cooperation & wider opening-up ]]> to deliver results.",
+            ]
+        );
+    }
+
+    #[test]
+    fn reads_chinese_date_with_time_and_skips_empty_fields() {
+        let release = parse_fixture(CHINESE_DATE).unwrap();
+        assert_eq!(release.published, ymd_hms((2023, 5, 8), 9, 30, 0));
+        // 撰稿人 and 来源 are empty, so 作者 and 供稿部门 stand in.
+        assert_eq!(release.author.as_deref(), Some("张伟"));
+        assert_eq!(release.source.as_deref(), Some("市外办"));
+        assert_eq!(release.zh.title, "沈阳市与日本川崎市举行友好城市缔结四十周年线上交流活动");
+        assert_eq!(release.zh.paragraphs.len(), 2);
+        assert_eq!(release.zh.paragraphs[1], "双方回顾了四十年来的友好交往历程，并就下一步合作交换了意见。");
+        let en = release.en.expect("english half");
+        assert_eq!(en.title, "Shenyang and Kawasaki Mark 40 Years of Sister-City Ties Online");
+        assert_eq!(en.paragraphs.len(), 1);
+    }
+
+    #[test]
+    fn parses_file_with_only_a_chinese_half() {
+        let release = parse_fixture(ZH_ONLY).unwrap();
+        assert_eq!(release.published, PressDate::Date(ymd(2023, 5, 8)));
+        assert_eq!(release.author, None);
+        assert_eq!(release.source.as_deref(), Some("本站"));
+        assert_eq!(release.zh.title, "关于2023年因公出国（境）团组信息公开的通知");
+        assert_eq!(
+            release.zh.paragraphs,
+            [
+                "根据有关规定，现将2023年第一季度因公出国（境）团组信息予以公开。",
+                "如有意见，请于5月15日前反馈至市外办办公室。",
+            ]
+        );
+        assert_eq!(release.en, None);
+    }
+
+    #[test]
+    fn parses_crlf_file_with_bom_after_decoding() {
+        let release = parse_fixture(CRLF_BOM).unwrap();
+        assert_eq!(release.published, PressDate::Date(ymd(2023, 6, 1)));
+        assert_eq!(release.author.as_deref(), Some("赵六"));
+        assert_eq!(release.source.as_deref(), Some("本站原创"));
+        assert_eq!(release.zh.title, "市外办赴苏家屯区调研外资企业");
+        assert_eq!(release.zh.paragraphs.len(), 2);
+        let en = release.en.expect("english half");
+        assert_eq!(en.title, "Shenyang Foreign Affairs Office Visits Foreign-Funded Enterprises in Sujiatun District");
+        assert_eq!(
+            en.paragraphs.last().map(String::as_str),
+            Some("The office pledged to keep improving the business environment for foreign investors.")
+        );
+    }
+
+    #[test]
+    fn parses_gb18030_file_after_decoding() {
+        let release = parse_fixture(GB18030_FILE).unwrap();
+        assert_eq!(release.published, PressDate::Date(ymd(2023, 7, 12)));
+        assert_eq!(release.author.as_deref(), Some("刘洋"));
+        assert_eq!(release.zh.title, "市外办接待日本川崎市友好交流代表团");
+        assert_eq!(
+            release.zh.paragraphs.last().map(String::as_str),
+            Some("代表团团长𠮷田一郎表示，愿进一步深化两市友好关系。")
+        );
+        let en = release.en.expect("english half");
+        assert_eq!(en.title, "Shenyang Foreign Affairs Office Receives Friendship Delegation from Kawasaki");
+        assert_eq!(en.paragraphs.len(), 1);
+    }
+
+    #[test]
+    fn rejects_missing_date_naming_the_line() {
+        let error = parse_fixture(NO_DATE_FILE).unwrap_err();
+        assert_eq!(error.to_string(), "line 3: no date in the metadata line (expected 时间: or 发布时间:)");
+    }
+
+    #[test]
+    fn rejects_impossible_date_naming_the_line() {
+        let error = parse_fixture(IMPOSSIBLE_DATE).unwrap_err();
+        assert_eq!(error.to_string(), "line 3: impossible date '2023-02-30'");
+        let error = parse("\n标题\n发布时间：2023年2月29日\n正文。").unwrap_err();
+        assert_eq!(error.to_string(), "line 3: impossible date '2023年2月29日'");
+    }
+
+    #[test]
+    fn rejects_empty_file() {
+        for text in ["", "\n\n", " \u{3000}\n\u{a0}\n"] {
+            assert_eq!(parse(text).unwrap_err().to_string(), "line 1: empty file");
+        }
+    }
+
+    #[test]
+    fn rejects_metadata_line_in_place_of_the_title() {
+        let error = parse("时间：2023-05-08\n正文。").unwrap_err();
+        assert_eq!(error.to_string(), "line 1: no title before the metadata line");
+        let error = parse("您现在的位置：首页 > 工作动态\n\n时间：2023-05-08\n正文。").unwrap_err();
+        assert_eq!(error.to_string(), "line 3: no title before the metadata line");
+    }
+
+    #[test]
+    fn rejects_file_without_metadata_line_naming_where_it_was_expected() {
+        let error = parse("您现在的位置：首页 > 工作动态\n标题\n\n正文一。\n正文二。").unwrap_err();
+        assert_eq!(error.to_string(), "line 4: no metadata line after the title (expected 时间: or 发布时间:)");
+        // 时间 inside a title is not a metadata key: it has no colon.
+        assert!(parse("关于调整办公时间的通知\n\n正文。").is_err());
+    }
+
+    #[test]
+    fn rejects_chinese_half_without_paragraphs() {
+        let message = "line 2: the Chinese half has no paragraphs after the metadata line";
+        let error = parse("标题\n时间：2023-05-08\n").unwrap_err();
+        assert_eq!(error.to_string(), message);
+        let error = parse("标题\n时间：2023-05-08\n\nEnglish Title Here\nBody text.").unwrap_err();
+        assert_eq!(error.to_string(), message);
+    }
+
+    #[test]
+    fn reads_the_date_formats_sites_produce() {
+        let day = PressDate::Date(ymd(2023, 5, 8));
+        assert_eq!(published("2023-05-08").unwrap(), day);
+        assert_eq!(published("2023/5/8").unwrap(), day);
+        assert_eq!(published("2023.05.08").unwrap(), day);
+        assert_eq!(published("2023年5月8日").unwrap(), day);
+        assert_eq!(published(" 2023-05-08 星期一").unwrap(), day);
+        let morning = ymd_hms((2023, 5, 8), 9, 30, 0);
+        assert_eq!(published("2023年05月08日 09:30").unwrap(), morning);
+        assert_eq!(published("2023年5月8日9:30").unwrap(), morning);
+        assert_eq!(published("2023-05-08 09:30:00").unwrap(), morning);
+        assert_eq!(published("2023-05-08T09:30:00").unwrap(), morning);
+        assert_eq!(published("2023-05-08\u{3000}09：30：00").unwrap(), morning);
+        assert_eq!(published("2023-05-08 23:59:59").unwrap(), ymd_hms((2023, 5, 8), 23, 59, 59));
+    }
+
+    #[test]
+    fn rejects_unreadable_dates_and_impossible_times() {
+        let error = published("昨天").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "line 2: unreadable date '昨天' (expected e.g. 2023-05-08, 2023/5/8 or 2023年5月8日)"
+        );
+        assert!(published("23-05-08").is_err());
+        assert!(published("2023-05/08").is_err());
+        assert!(published("2023-05-088").is_err());
+        assert_eq!(published("2023-05-08 25:00").unwrap_err().to_string(), "line 2: impossible time '25:00'");
+    }
+
+    #[test]
+    fn reads_fields_glued_together_or_on_two_lines() {
+        let release = parse("标题\n时间:2022-10-11撰稿人:王五供稿部门:本站原创\n正文。").unwrap();
+        assert_eq!(release.author.as_deref(), Some("王五"));
+        assert_eq!(release.source.as_deref(), Some("本站原创"));
+        let release = parse("标题\n发布时间：2023-05-08\n来源：新华社\n正文。").unwrap();
+        assert_eq!(release.published, PressDate::Date(ymd(2023, 5, 8)));
+        assert_eq!(release.source.as_deref(), Some("新华社"));
+        assert_eq!(release.zh.paragraphs, ["正文。"]);
+        let error = parse("标题\n来源：新华社\n时间：2023-02-30\n正文。").unwrap_err();
+        assert_eq!(error.to_string(), "line 3: impossible date '2023-02-30'");
+    }
+
+    #[test]
+    fn keeps_a_first_paragraph_that_starts_like_a_field() {
+        let release = parse("标题\n来源：本站 时间：2023-05-08\n时间：5月8日上午。地点：市政府。").unwrap();
+        assert_eq!(release.zh.paragraphs, ["时间：5月8日上午。地点：市政府。"]);
+    }
+
+    #[test]
+    fn ignores_unknown_fields_and_separators() {
+        let release =
+            parse("标题\n【分享到：微信 | 发布时间：2023-05-08 | 作者：张三 李四 | 字号：大 中 小】\n正文。").unwrap();
+        assert_eq!(release.published, PressDate::Date(ymd(2023, 5, 8)));
+        assert_eq!(release.author.as_deref(), Some("张三 李四"));
+        assert_eq!(release.source, None);
+        let release = parse("标题\n信息来源：市外办 发布时间：2023-05-08 点击数：12\n正文。").unwrap();
+        assert_eq!(release.source.as_deref(), Some("市外办"));
+    }
+
+    #[test]
+    fn keeps_latin_lines_inside_the_chinese_half() {
+        let release = parse(
+            "标题\n时间：2023-05-08\n正文。\nhttp://wsb.shenyang.gov.cn\nAPEC 商务旅行卡办理指南\n\nEnglish Title\nText.",
+        )
+        .unwrap();
+        assert_eq!(release.zh.paragraphs.len(), 3);
+        let en = release.en.expect("english half");
+        assert_eq!(en.title, "English Title");
+        assert_eq!(en.paragraphs, ["Text."]);
+    }
+
+    #[test]
+    fn keeps_an_english_title_without_paragraphs() {
+        let release = parse("标题\n时间：2023-05-08\n正文。\nEnglish Title Only").unwrap();
+        let en = release.en.expect("english half");
+        assert_eq!(en.title, "English Title Only");
+        assert!(en.paragraphs.is_empty());
+    }
+}

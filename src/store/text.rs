@@ -1,0 +1,84 @@
+//! Plain-text hygiene applied to everything read from an article: characters XML 1.0 forbids
+//! are dropped at the edge so no writer ever sees them, whitespace is folded, and summaries are
+//! cut on a character boundary (Chinese text has no spaces to cut at).
+
+use std::borrow::Cow;
+
+/// Is `c` allowed in an XML 1.0 document? (XML 1.0 §2.2 `Char`; Rust strings hold no surrogates.)
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Removes the characters XML 1.0 forbids (C0 controls but tab and newlines, U+FFFE, U+FFFF).
+pub fn xml_safe(s: &str) -> Cow<'_, str> {
+    if s.chars().all(is_xml_char) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(s.chars().filter(|&c| is_xml_char(c)).collect())
+    }
+}
+
+/// [`xml_safe`], then whitespace runs (also ideographic spaces) folded to one space and trimmed:
+/// for titles, names and summaries, which are one line.
+pub fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for word in s.split(|c: char| c.is_whitespace() || !is_xml_char(c)).filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// Shortens `text` to at most `max_chars` characters, cutting at a character boundary (after a
+/// word when there is a space near the end) and marking the cut with `…`.
+pub fn shorten(text: &str, max_chars: usize) -> String {
+    let text = text.trim();
+    if text.chars().count() <= max_chars {
+        return text.to_owned();
+    }
+    let keep = max_chars.saturating_sub(1);
+    let end = text.char_indices().nth(keep).map_or(text.len(), |(i, _)| i);
+    let mut cut = &text[..end];
+    // Prefer a word boundary for spaced scripts, unless it would drop much of the text.
+    if let Some(space) = cut.rfind(' ')
+        && cut[space..].chars().count() < 20
+        && space > 0
+    {
+        cut = &cut[..space];
+    }
+    let mut out = cut.trim_end_matches(|c: char| c.is_whitespace() || ",，、;；:：".contains(c)).to_owned();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drops_control_characters_xml_forbids() {
+        assert_eq!(xml_safe("a\u{0}b\u{1b}c\u{FFFE}d\te\n"), "abcd\te\n");
+        assert!(matches!(xml_safe("plain & <ok>"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn one_line_folds_ideographic_spaces_and_controls() {
+        assert_eq!(one_line("  标题\u{3000}\u{3000}正文\n second\u{7}line "), "标题 正文 second line");
+    }
+
+    #[test]
+    fn shortens_chinese_on_a_character_boundary() {
+        let s = "市政府外办携手俄领馆推动辽中区建设";
+        let short = shorten(s, 10);
+        assert_eq!(short.chars().count(), 10);
+        assert_eq!(short, "市政府外办携手俄领…");
+    }
+
+    #[test]
+    fn shortens_english_after_a_word() {
+        assert_eq!(shorten("The Foreign Affairs Office of Shenyang", 20), "The Foreign Affairs…");
+        assert_eq!(shorten("short", 20), "short");
+    }
+}
