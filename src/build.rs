@@ -50,15 +50,20 @@ fn survey_with(ctx: &ParseContext, now: DateTime<Utc>) -> Result<Survey> {
     if !dir.is_dir() {
         bail!("store folder {} does not exist (store.dir in {})", dir.display(), config.path.display());
     }
+    let started = Instant::now();
     let fingerprint = index::fingerprint(config);
     let cached = index::load(&config.store.index, &fingerprint);
+    tracing::debug!(records = cached.len(), elapsed_ms = started.elapsed().as_millis() as u64, "index cache loaded");
     let scan = scan(ctx, cached);
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "store scanned");
     let catalog = Catalog::new(config, &scan.records, now.timestamp());
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "catalog made");
     if scan.is_changed {
         // The cache only saves time: failing to write it must not fail the build.
         if let Err(e) = index::save(&config.store.index, &fingerprint, &scan.records) {
             tracing::warn!(error = format!("{e:#}"), "index cache not saved");
         }
+        tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "index cache saved");
     }
     Ok(Survey { scan, catalog })
 }

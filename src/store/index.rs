@@ -3,7 +3,6 @@
 //! A cache that is missing, corrupt, from another gazette version or made under other
 //! settings is ignored and rebuilt; it is never a source of truth.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -88,20 +87,26 @@ pub fn fingerprint(config: &Config) -> String {
     fp
 }
 
-/// Loads the cached records by path; empty when the cache is unusable for `fingerprint`.
-pub fn load(path: &Path, fingerprint: &str) -> HashMap<String, FileRecord> {
-    let Ok(bytes) = std::fs::read(path) else { return HashMap::new() };
+/// Loads the cached records, sorted by path; empty when the cache is unusable for `fingerprint`.
+pub fn load(path: &Path, fingerprint: &str) -> Vec<FileRecord> {
+    let Ok(bytes) = std::fs::read(path) else { return Vec::new() };
     match postcard::from_bytes::<IndexFile>(&bytes) {
         Ok(index) if index.format == FORMAT && index.fingerprint == fingerprint => {
-            index.records.into_iter().map(|r| (r.path.clone(), r)).collect()
+            let mut records = index.records;
+            // Written sorted; a cache edited by hand still must not break the merge.
+            if !records.is_sorted_by(|a, b| a.path < b.path) {
+                records.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+                records.dedup_by(|a, b| a.path == b.path);
+            }
+            records
         }
         Ok(_) => {
             tracing::info!(path = %path.display(), "index cache made under other settings; reading every article");
-            HashMap::new()
+            Vec::new()
         }
         Err(e) => {
             tracing::warn!(path = %path.display(), error = %e, "index cache unreadable; reading every article");
-            HashMap::new()
+            Vec::new()
         }
     }
 }

@@ -8,7 +8,7 @@ use toml::Spanned;
 use super::article::{Article, ArticleMeta, FileError, Format};
 use super::path::ArticleName;
 use super::render::{markdown_first_paragraph, markdown_to_html};
-use super::text::{one_line, shorten, xml_safe};
+use crate::text::{one_line, shorten, xml_safe};
 use super::{ParseContext, dates};
 use crate::config::line_col;
 use crate::links;

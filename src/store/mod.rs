@@ -17,7 +17,7 @@ pub mod press_release;
 pub mod press_text;
 pub mod render;
 pub mod scan;
-pub mod text;
+
 
 use std::path::Path;
 

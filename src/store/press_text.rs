@@ -8,7 +8,7 @@ use super::dates::local_to_timestamp;
 use super::path::ArticleName;
 use super::press_release::{self, Half, PressDate, PressRelease};
 use super::render::paragraphs_to_html;
-use super::text::{one_line, shorten};
+use crate::text::{one_line, shorten};
 
 /// The language codes of a press release's two halves.
 const ZH: &str = "zh";

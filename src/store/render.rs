@@ -7,7 +7,7 @@ use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd, html};
 use pulldown_cmark_escape::escape_html;
 use url::Url;
 
-use super::text::xml_safe;
+use crate::text::xml_safe;
 
 fn markdown_options() -> Options {
     Options::ENABLE_TABLES

@@ -1,12 +1,10 @@
 //! Walks the store folder and brings the record of every article file up to date: files whose
 //! stamp matches the index cache are taken from it, the rest are read and parsed in parallel.
 
-use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rayon::prelude::*;
-use walkdir::WalkDir;
 
 use super::ParseContext;
 use super::article::{FileError, Format, Problem};
@@ -31,96 +29,123 @@ pub struct Scan {
     pub is_changed: bool,
 }
 
-struct Candidate {
+/// An article file found by the walk.
+struct Found {
     rel: String,
     name: ArticleName,
+    stamp: Stamp,
 }
 
-/// Scans the store folder of `ctx.config`, reusing `cached` records whose stamp still matches.
-pub fn scan(ctx: &ParseContext, mut cached: HashMap<String, FileRecord>) -> Scan {
+/// Scans the store folder of `ctx.config`, reusing `cached` records (sorted by path) whose
+/// stamp still matches.
+pub fn scan(ctx: &ParseContext, cached: Vec<FileRecord>) -> Scan {
     let dir = &ctx.config.store.dir;
     let mut scan = Scan::default();
-    let mut candidates = Vec::new();
-    let walker = WalkDir::new(dir).follow_links(true).sort_by_file_name().into_iter();
-    // Hidden folders (.git, .cache) are never part of the store.
-    let walker = walker.filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
-    for entry in walker {
+    let (mut found, problems) = walk(dir, "");
+    scan.walk_problems = problems;
+    found.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    tracing::debug!(files = found.len(), "store walked");
+
+    // Both lists are sorted by path: a merge pairs each file with its cached record.
+    let cached_count = cached.len();
+    let mut cached = cached.into_iter().peekable();
+    let mut to_read = Vec::new();
+    for file in found {
+        while cached.next_if(|r| r.path < file.rel).is_some() {}
+        match cached.next_if(|r| r.path == file.rel) {
+            Some(record) if record.stamp == file.stamp => scan.records.push(record),
+            _ => to_read.push(file),
+        }
+    }
+    scan.files_reused = scan.records.len();
+    scan.files_read = to_read.len();
+    scan.is_changed = !to_read.is_empty() || scan.files_reused != cached_count;
+
+    let read: Vec<FileRecord> = to_read
+        .into_par_iter()
+        .map(|f| {
+            let outcome = read_file(&dir.join(&f.rel), &f.rel, &f.name, ctx);
+            FileRecord { path: f.rel, stamp: f.stamp, outcome }
+        })
+        .collect();
+    if !read.is_empty() {
+        scan.records.extend(read);
+        scan.records.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    }
+    scan
+}
+
+/// Lists the article files under `abs` (whose store-relative path is `rel`), with stamps.
+/// Folders are walked in parallel; hidden entries (`.git`, editor files) are skipped, and
+/// symbolic links are followed for files but not for folders, so a link loop cannot trap the walk.
+fn walk(abs: &Path, rel: &str) -> (Vec<Found>, Vec<Problem>) {
+    let mut found = Vec::new();
+    let mut problems = Vec::new();
+    let mut subdirs = Vec::new();
+    let entries = match std::fs::read_dir(abs) {
+        Ok(entries) => entries,
+        Err(e) => {
+            problems.push(Problem { path: abs.to_path_buf(), line: None, message: format!("cannot read folder: {e}") });
+            return (found, problems);
+        }
+    };
+    for entry in entries {
         let entry = match entry {
             Ok(entry) => entry,
             Err(e) => {
-                let path = e.path().map_or_else(|| dir.clone(), Path::to_path_buf);
-                scan.walk_problems.push(Problem { path, line: None, message: format!("cannot read: {e}") });
+                problems.push(Problem { path: abs.to_path_buf(), line: None, message: format!("cannot read folder: {e}") });
                 continue;
             }
         };
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        let Some(rel) = relative(dir, entry.path()) else {
-            scan.walk_problems.push(Problem {
-                path: entry.path().to_path_buf(),
+        let file_name = entry.file_name();
+        let Some(name) = file_name.to_str() else {
+            problems.push(Problem {
+                path: entry.path(),
                 line: None,
                 message: "file name is not valid UTF-8; skipped".into(),
             });
             continue;
         };
-        if let Some(name) = path::parse(&rel) {
-            candidates.push(Candidate { rel, name });
+        if name.starts_with('.') {
+            continue;
+        }
+        let child_rel = if rel.is_empty() { name.to_owned() } else { format!("{rel}/{name}") };
+        let file_type = match entry.file_type() {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(Problem { path: entry.path(), line: None, message: format!("cannot read: {e}") });
+                continue;
+            }
+        };
+        if file_type.is_dir() {
+            subdirs.push((entry.path(), child_rel));
+            continue;
+        }
+        let Some(article_name) = path::parse(&child_rel) else { continue };
+        // DirEntry::metadata stats relative to the open folder; a link needs the target's.
+        let metadata = if file_type.is_symlink() { std::fs::metadata(entry.path()) } else { entry.metadata() };
+        match metadata {
+            Ok(m) if m.is_file() => found.push(Found { rel: child_rel, name: article_name, stamp: stamp(&m) }),
+            Ok(_) => {}
+            Err(e) => problems.push(Problem { path: entry.path(), line: None, message: format!("cannot read: {e}") }),
         }
     }
-
-    let stamped: Vec<(Candidate, std::io::Result<Stamp>)> = candidates
-        .into_par_iter()
-        .map(|c| {
-            let stamp = stamp(&dir.join(&c.rel));
-            (c, stamp)
-        })
-        .collect();
-
-    let mut to_read = Vec::new();
-    for (candidate, stamp) in stamped {
-        match stamp {
-            Ok(stamp) => match cached.remove(&candidate.rel) {
-                Some(record) if record.stamp == stamp => scan.records.push(record),
-                _ => to_read.push((candidate, stamp)),
-            },
-            Err(e) => scan.walk_problems.push(Problem {
-                path: dir.join(&candidate.rel),
-                line: None,
-                message: format!("cannot read: {e}"),
-            }),
-        }
+    let nested: Vec<(Vec<Found>, Vec<Problem>)> =
+        subdirs.par_iter().map(|(sub_abs, sub_rel)| walk(sub_abs, sub_rel)).collect();
+    for (f, p) in nested {
+        found.extend(f);
+        problems.extend(p);
     }
-    scan.files_reused = scan.records.len();
-    scan.files_read = to_read.len();
-    scan.is_changed = !to_read.is_empty() || !cached.is_empty();
-
-    let read: Vec<FileRecord> = to_read
-        .into_par_iter()
-        .map(|(c, stamp)| {
-            let outcome = read_file(&dir.join(&c.rel), &c.rel, &c.name, ctx);
-            FileRecord { path: c.rel, stamp, outcome }
-        })
-        .collect();
-    scan.records.extend(read);
-    scan.records.sort_unstable_by(|a, b| a.path.cmp(&b.path));
-    scan
+    (found, problems)
 }
 
-fn relative(dir: &Path, path: &Path) -> Option<String> {
-    let rel = path.strip_prefix(dir).ok()?;
-    let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
-    Some(parts?.join("/"))
-}
-
-fn stamp(path: &PathBuf) -> std::io::Result<Stamp> {
-    let m = std::fs::metadata(path)?;
-    Ok(Stamp {
+fn stamp(m: &std::fs::Metadata) -> Stamp {
+    Stamp {
         size: m.len(),
         mtime_ns: m.mtime().saturating_mul(1_000_000_000).saturating_add(m.mtime_nsec()),
         ctime_ns: m.ctime().saturating_mul(1_000_000_000).saturating_add(m.ctime_nsec()),
         inode: m.ino(),
-    })
+    }
 }
 
 /// Reads and parses one article file into its outcome.

@@ -42,7 +42,9 @@ pub fn shorten(text: &str, max_chars: usize) -> String {
     let end = text.char_indices().nth(keep).map_or(text.len(), |(i, _)| i);
     let mut cut = &text[..end];
     // Prefer a word boundary for spaced scripts, unless it would drop much of the text.
-    if let Some(space) = cut.rfind(' ')
+    let is_mid_word = text[end..].chars().next().is_some_and(|c| !c.is_whitespace());
+    if is_mid_word
+        && let Some(space) = cut.rfind(' ')
         && cut[space..].chars().count() < 20
         && space > 0
     {

@@ -1,0 +1,22 @@
+//! gazette's integration tests: one binary that runs the real `gazette` on fixture stores in
+//! temporary folders and checks what it writes with outside validators (jing, xmllint,
+//! feedparser, feed-rs) and by reading every value back. `scripts/test` installs the tools.
+//!
+//! - [`helpers`]: temp sites, running the binary, listing output.
+//! - [`validators`]: one function per outside validator, plus gazette's own safety rules.
+//! - [`readback`]: feedparser and feed-rs must read what the JSON Feed says was written.
+//! - the rest: the tests, one file per concern.
+
+mod helpers;
+mod readback;
+mod validators;
+
+mod broken;
+mod config;
+mod dates;
+mod example_store;
+mod hostile;
+mod press_releases;
+mod rebuild;
+mod snapshots;
+mod translations;
