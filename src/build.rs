@@ -10,12 +10,12 @@ use chrono::{DateTime, Utc};
 use crate::config::Config;
 use crate::feeds::{self, Published};
 use crate::store::classify::Classifier;
-use crate::store::scan::{Scan, scan};
+use crate::store::scan::{Scan, scan, walk_store};
 use crate::store::{Catalog, ParseContext, Problem, index};
 
 /// The store as found, and what is published from it.
 pub struct Survey {
-    /// Files read and reused.
+    /// Files read and reused (its records now belong to the catalog).
     pub scan: Scan,
     /// Published articles and problems.
     pub catalog: Catalog,
@@ -52,12 +52,15 @@ fn survey_with(ctx: &ParseContext, now: DateTime<Utc>) -> Result<Survey> {
     }
     let started = Instant::now();
     let fingerprint = index::fingerprint(config);
-    let cached = index::load(&config.store.index, &fingerprint);
-    tracing::debug!(records = cached.len(), elapsed_ms = started.elapsed().as_millis() as u64, "index cache loaded");
-    let scan = scan(ctx, cached);
+    // Reading the cache and walking the folder are independent: do both at once.
+    let (cached, walked) = rayon::join(|| index::load(&config.store.index, &fingerprint), || walk_store(dir));
+    tracing::debug!(
+        records = cached.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "index loaded, store walked"
+    );
+    let mut scan = scan(ctx, walked, cached);
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "store scanned");
-    let catalog = Catalog::new(config, &scan.records, now.timestamp());
-    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "catalog made");
     if scan.is_changed {
         // The cache only saves time: failing to write it must not fail the build.
         if let Err(e) = index::save(&config.store.index, &fingerprint, &scan.records) {
@@ -65,6 +68,8 @@ fn survey_with(ctx: &ParseContext, now: DateTime<Utc>) -> Result<Survey> {
         }
         tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "index cache saved");
     }
+    let catalog = Catalog::new(config, std::mem::take(&mut scan.records), now.timestamp());
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "catalog made");
     Ok(Survey { scan, catalog })
 }
 

@@ -94,7 +94,7 @@ fn run_build(config: &Config) -> Result<ExitCode> {
     let errors = survey.errors().count() + report.published.problems.len();
     tracing::info!(
         feeds = report.published.feeds,
-        articles = survey.catalog.articles.len(),
+        articles = survey.catalog.len(),
         shown = report.published.articles_shown,
         files_read = survey.scan.files_read,
         files_cached = survey.scan.files_reused,
@@ -122,7 +122,7 @@ fn run_check(config: &Config) -> Result<ExitCode> {
     }
     println!(
         "{} articles publishable, {} drafts, {} held back until their date, {} errors, {} notices",
-        survey.catalog.articles.len(),
+        survey.catalog.len(),
         survey.catalog.drafts,
         survey.catalog.held_back,
         errors,

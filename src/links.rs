@@ -33,14 +33,14 @@ pub fn article_page(config: &Config, lang: &str, slug: &str) -> String {
 
 /// Where an article version is read: its canonical URL when front matter gives one, else its page.
 pub fn article_link(config: &Config, meta: &ArticleMeta) -> String {
-    meta.canonical_url.clone().unwrap_or_else(|| article_page(config, &meta.lang, &meta.slug))
+    meta.canonical_url.map_or_else(|| article_page(config, meta.lang, meta.slug), str::to_owned)
 }
 
 /// A stable entry id (RFC 4151 `tag:` URI): host, publication date, language and slug.
 /// Editing the title or text never changes it.
 pub fn entry_id(config: &Config, meta: &ArticleMeta) -> String {
     let day = in_zone(meta.published, config.site.timezone).format("%Y-%m-%d");
-    format!("tag:{},{day}:{}/{}", config.site.host, meta.lang, utf8_percent_encode(&meta.slug, SEGMENT))
+    format!("tag:{},{day}:{}/{}", config.site.host, meta.lang, utf8_percent_encode(meta.slug, SEGMENT))
 }
 
 /// The folder of a feed under the feeds root: `zh` or `zh/trade`.

@@ -38,22 +38,20 @@ pub struct Published {
 /// Writes every feed of `catalog` into `config.feeds.dir`.
 pub fn publish(config: &Config, catalog: &Catalog, ctx: &ParseContext) -> Result<Published> {
     let specs = model::plan(config);
-    let selections: Vec<Vec<&ArticleMeta>> = specs
-        .iter()
-        .map(|spec| catalog.select(&spec.lang.code, spec.sector_id(), config.feeds.items).collect())
-        .collect();
+    let selections: Vec<Vec<ArticleMeta>> =
+        specs.iter().map(|spec| catalog.select(&spec.lang.code, spec.sector_index(), config.feeds.items)).collect();
 
     // Each selected article is read and rendered once, however many feeds show it.
-    let mut needed: Vec<&ArticleMeta> = selections.iter().flatten().copied().collect();
+    let mut needed: Vec<ArticleMeta> = selections.iter().flatten().copied().collect();
     needed.sort_unstable_by(|a, b| (&a.lang, &a.slug).cmp(&(&b.lang, &b.slug)));
     needed.dedup_by(|a, b| a.lang == b.lang && a.slug == b.slug);
-    let loaded: Vec<Result<Article, Problem>> = needed.par_iter().map(|meta| store::load_article(ctx, meta)).collect();
+    let loaded: Vec<Result<Article, Problem>> = needed.par_iter().map(|meta| store::load_article(ctx, *meta)).collect();
     let mut published = Published::default();
     let mut articles: HashMap<(&str, &str), &Article> = HashMap::new();
     for result in &loaded {
         match result {
             Ok(article) => {
-                articles.insert((&article.meta.lang, &article.meta.slug), article);
+                articles.insert((article.meta.lang, article.meta.slug), article);
             }
             Err(problem) => published.problems.push(problem.clone()),
         }
@@ -62,9 +60,8 @@ pub fn publish(config: &Config, catalog: &Catalog, ctx: &ParseContext) -> Result
 
     let mut infos: Vec<(FeedSpec, FeedInfo)> = Vec::with_capacity(specs.len());
     for (spec, selection) in specs.iter().zip(&selections) {
-        let shown: Vec<&Article> =
-            selection.iter().filter_map(|m| articles.get(&(m.lang.as_str(), m.slug.as_str())).copied()).collect();
-        let metas: Vec<&ArticleMeta> = shown.iter().map(|a| &a.meta).collect();
+        let shown: Vec<&Article> = selection.iter().filter_map(|m| articles.get(&(m.lang, m.slug)).copied()).collect();
+        let metas: Vec<ArticleMeta> = shown.iter().map(|a| a.meta).collect();
         let info = model::info(config, catalog, spec, &metas);
         let entries: Vec<model::Entry> = shown.iter().map(|a| model::entry(config, catalog, a)).collect();
         let dir = PathBuf::from(spec.dir());
@@ -84,7 +81,6 @@ pub fn publish(config: &Config, catalog: &Catalog, ctx: &ParseContext) -> Result
         .iter()
         .map(|lang| opml::Group {
             title: &lang.title,
-            lang: &lang.code,
             feeds: infos.iter().filter(|(s, _)| s.lang.code == lang.code).map(|(_, i)| i).collect(),
         })
         .collect();

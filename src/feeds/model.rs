@@ -14,14 +14,19 @@ use crate::store::{Article, ArticleMeta, Catalog};
 pub struct FeedSpec<'a> {
     /// The feed's language.
     pub lang: &'a Language,
-    /// The sector, or `None` for all of the language's articles.
-    pub sector: Option<&'a Sector>,
+    /// The sector and its config position, or `None` for all of the language's articles.
+    pub sector: Option<(usize, &'a Sector)>,
 }
 
 impl FeedSpec<'_> {
     /// The sector id, if any.
     pub fn sector_id(&self) -> Option<&str> {
-        self.sector.map(|s| s.id.as_str())
+        self.sector.map(|(_, s)| s.id.as_str())
+    }
+
+    /// The sector's config position, if any.
+    pub fn sector_index(&self) -> Option<usize> {
+        self.sector.map(|(i, _)| i)
     }
 
     /// Folder under the feeds root (`zh`, `zh/trade`).
@@ -35,7 +40,7 @@ pub fn plan(config: &Config) -> Vec<FeedSpec<'_>> {
     let mut specs = Vec::new();
     for lang in &config.languages {
         specs.push(FeedSpec { lang, sector: None });
-        specs.extend(config.sectors.iter().map(|sector| FeedSpec { lang, sector: Some(sector) }));
+        specs.extend(config.sectors.iter().enumerate().map(|sector| FeedSpec { lang, sector: Some(sector) }));
     }
     specs
 }
@@ -127,8 +132,8 @@ pub fn entry<'a>(config: &Config, catalog: &Catalog, article: &'a Article) -> En
     Entry {
         id: links::entry_id(config, meta),
         url: links::article_link(config, meta),
-        lang: &meta.lang,
-        title: &meta.title,
+        lang: meta.lang,
+        title: meta.title,
         published: zoned(config, meta.published),
         updated: zoned(config, meta.updated),
         summary: &article.summary,
@@ -138,31 +143,34 @@ pub fn entry<'a>(config: &Config, catalog: &Catalog, article: &'a Article) -> En
         categories: meta
             .sectors
             .iter()
-            .filter_map(|id| config.sector(id))
+            .filter_map(|i| config.sectors.get(i))
             .map(|s| Category {
                 term: s.id.clone(),
-                label: s.name(&meta.lang, &config.site.default_language).to_owned(),
+                label: s.name(meta.lang, &config.site.default_language).to_owned(),
             })
             .collect(),
         translations: catalog
             .translations(meta)
             .into_iter()
-            .filter(|t| config.language(&t.lang).is_some())
-            .map(|t| Translation { lang: t.lang.clone(), url: links::article_link(config, t), title: t.title.clone() })
+            .map(|t| Translation {
+                lang: t.lang.to_owned(),
+                url: links::article_link(config, &t),
+                title: t.title.to_owned(),
+            })
             .collect(),
     }
 }
 
 /// The feed-level facts of `spec`, given its entries (newest first).
-pub fn info(config: &Config, catalog: &Catalog, spec: &FeedSpec, entries: &[&ArticleMeta]) -> FeedInfo {
+pub fn info(config: &Config, catalog: &Catalog, spec: &FeedSpec, entries: &[ArticleMeta]) -> FeedInfo {
     let lang = &spec.lang.code;
     let sector = spec.sector_id();
     // An empty feed still needs a date: the language's newest article, else the store's.
-    let fallback = catalog.articles.iter().find(|a| &a.lang == lang).or(catalog.articles.first());
+    let fallback = catalog.articles().find(|a| a.lang == lang.as_str()).or_else(|| catalog.articles().next());
     let newest_updated = entries.iter().map(|e| e.updated).max().or(fallback.map(|a| a.updated)).unwrap_or(0);
     let newest_published = entries.first().or(fallback.as_ref()).map_or(0, |a| a.published);
     let title = match spec.sector {
-        Some(s) => format!("{} · {}", spec.lang.title, s.name(lang, &config.site.default_language)),
+        Some((_, s)) => format!("{} · {}", spec.lang.title, s.name(lang, &config.site.default_language)),
         None => spec.lang.title.clone(),
     };
     let description =

@@ -11,8 +11,6 @@ use super::model::FeedInfo;
 pub struct Group<'a> {
     /// The language's feed title.
     pub title: &'a str,
-    /// The language code.
-    pub lang: &'a str,
     /// Its feeds.
     pub feeds: Vec<&'a FeedInfo>,
 }
@@ -28,16 +26,16 @@ pub fn render(title: &str, groups: &[Group]) -> Result<Vec<u8>> {
         w.write_event(Event::End(BytesEnd::new("head")))?;
         w.write_event(Event::Start(BytesStart::new("body")))?;
         for group in groups {
-            w.write_event(Event::Start(BytesStart::new("outline").with_attributes([
-                ("text", group.title),
-                ("title", group.title),
-                ("language", group.lang),
-            ])))?;
+            // A folder: only `text` (other attributes would call for a `type`, OPML 2.0).
+            w.write_event(Event::Start(BytesStart::new("outline").with_attributes([("text", group.title)])))?;
             for feed in &group.feeds {
-                for (kind, url) in [("atom", &feed.atom_url), ("rss", &feed.rss_url)] {
-                    w.write_event(Event::Empty(BytesStart::new("outline").with_attributes([
-                        ("type", "rss"),
-                        ("version", if kind == "atom" { "ATOM" } else { "RSS2" }),
+                // OPML knows `type="rss"` for every feed format; `version` may only name RSS ones.
+                for (version, url) in [(None, &feed.atom_url), (Some("RSS2"), &feed.rss_url)] {
+                    let mut outline = BytesStart::new("outline").with_attributes([("type", "rss")]);
+                    if let Some(version) = version {
+                        outline.push_attribute(("version", version));
+                    }
+                    w.write_event(Event::Empty(outline.with_attributes([
                         ("text", feed.title.as_str()),
                         ("title", feed.title.as_str()),
                         ("language", feed.lang.as_str()),

@@ -16,38 +16,84 @@ pub enum Format {
     PressRelease,
 }
 
-/// One language version of an article, as selection needs it.
+/// A set of configured sectors, by their position in config (at most 64).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SectorSet(pub u64);
+
+impl SectorSet {
+    /// Adds the sector at config position `i`.
+    pub fn insert(&mut self, i: usize) {
+        self.0 |= 1 << i;
+    }
+
+    /// Does the set hold the sector at config position `i`?
+    pub fn contains(self, i: usize) -> bool {
+        i < 64 && self.0 & (1 << i) != 0
+    }
+
+    /// Config positions in the set, ascending.
+    pub fn iter(self) -> impl Iterator<Item = usize> {
+        (0..64).filter(move |&i| self.contains(i))
+    }
+
+    /// Is the set empty?
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+/// One language version as the index cache keeps it: what selection needs and nothing the
+/// file's path already says (slug, key and format are read off the path when wanted).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ArticleMeta {
-    /// The file, relative to the store, with `/` separators.
-    pub path: String,
-    /// How the file is read.
-    pub format: Format,
-    /// Translation group: the relative path without language suffix and extension.
-    pub key: String,
-    /// URL slug, unique per language.
-    pub slug: String,
-    /// Language code.
-    pub lang: String,
+pub struct Version {
+    /// Position of the language in config.
+    pub lang: u8,
     /// Title, plain text.
     pub title: String,
     /// First publication, Unix seconds.
     pub published: i64,
     /// Last update, Unix seconds (`published` when never updated).
     pub updated: i64,
-    /// Configured sector ids, sorted.
-    pub sectors: Vec<String>,
+    /// Sectors the version belongs to.
+    pub sectors: SectorSet,
     /// Drafts are never published.
     pub is_draft: bool,
     /// Canonical link from front matter, when the article lives elsewhere.
     pub canonical_url: Option<String>,
 }
 
+/// One language version of an article, as selection and the writers see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArticleMeta<'a> {
+    /// The file, relative to the store, with `/` separators.
+    pub path: &'a str,
+    /// How the file is read.
+    pub format: Format,
+    /// Translation group: the relative path without language suffix and extension.
+    pub key: &'a str,
+    /// URL slug, unique per language.
+    pub slug: &'a str,
+    /// Language code.
+    pub lang: &'a str,
+    /// Title, plain text.
+    pub title: &'a str,
+    /// First publication, Unix seconds.
+    pub published: i64,
+    /// Last update, Unix seconds.
+    pub updated: i64,
+    /// Sectors, by config position.
+    pub sectors: SectorSet,
+    /// Drafts are never published.
+    pub is_draft: bool,
+    /// Canonical link from front matter.
+    pub canonical_url: Option<&'a str>,
+}
+
 /// A language version with its rendered text, for the entries a feed shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Article {
+pub struct Article<'a> {
     /// What the index knows.
-    pub meta: ArticleMeta,
+    pub meta: ArticleMeta<'a>,
     /// Plain-text summary (front matter `summary`, else the first paragraph, shortened).
     pub summary: String,
     /// Full text as sanitised HTML with absolute links.

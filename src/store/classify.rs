@@ -4,14 +4,15 @@
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
+use super::article::SectorSet;
 use crate::config::Sector;
 
 /// The compiled keywords of every sector.
 pub struct Classifier {
     matcher: Option<AhoCorasick>,
-    /// Sector id of each pattern, by pattern index.
+    /// Sector position of each pattern, by pattern index.
     pattern_sector: Vec<usize>,
-    sector_ids: Vec<String>,
+    sector_count: usize,
 }
 
 impl Classifier {
@@ -30,20 +31,20 @@ impl Classifier {
         } else {
             AhoCorasick::builder().ascii_case_insensitive(true).match_kind(MatchKind::Standard).build(&patterns).ok()
         };
-        Classifier { matcher, pattern_sector, sector_ids: sectors.iter().map(|s| s.id.clone()).collect() }
+        Classifier { matcher, pattern_sector, sector_count: sectors.len() }
     }
 
-    /// The ids of the sectors whose keywords occur in any of `texts`, in config order.
-    pub fn classify(&self, texts: &[&str]) -> Vec<String> {
-        let Some(matcher) = &self.matcher else { return Vec::new() };
-        let mut found = vec![false; self.sector_ids.len()];
-        let mut remaining = found.len();
+    /// The sectors whose keywords occur in any of `texts`.
+    pub fn classify(&self, texts: &[&str]) -> SectorSet {
+        let mut found = SectorSet::default();
+        let Some(matcher) = &self.matcher else { return found };
+        let mut remaining = self.sector_count;
         'texts: for text in texts {
             // Overlapping search: a short keyword inside a longer one still counts.
             for m in matcher.find_overlapping_iter(*text) {
                 let sector = self.pattern_sector[m.pattern().as_usize()];
-                if !found[sector] {
-                    found[sector] = true;
+                if !found.contains(sector) {
+                    found.insert(sector);
                     remaining -= 1;
                     if remaining == 0 {
                         break 'texts;
@@ -51,7 +52,7 @@ impl Classifier {
                 }
             }
         }
-        self.sector_ids.iter().zip(found).filter(|(_, hit)| *hit).map(|(id, _)| id.clone()).collect()
+        found
     }
 }
 
@@ -67,8 +68,8 @@ mod tests {
     #[test]
     fn finds_chinese_and_english_keywords_ignoring_ascii_case() {
         let c = Classifier::new(&[sector("foreign-affairs", &["领事", "consul"]), sector("trade", &["经贸", "trade"])]);
-        assert_eq!(c.classify(&["总领事馆", ""]), vec!["foreign-affairs"]);
-        assert_eq!(c.classify(&["Visit", "Free TRADE zone and the Consulate"]), vec!["foreign-affairs", "trade"]);
+        assert_eq!(c.classify(&["总领事馆", ""]).iter().collect::<Vec<_>>(), vec![0]);
+        assert_eq!(c.classify(&["Visit", "Free TRADE zone and the Consulate"]).iter().collect::<Vec<_>>(), vec![0, 1]);
         assert!(c.classify(&["nothing here"]).is_empty());
     }
 

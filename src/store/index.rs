@@ -9,11 +9,11 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::article::{ArticleMeta, FileError};
+use super::article::{FileError, Version};
 use crate::config::Config;
 
 /// Bumped whenever the record layout or parsing rules change.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// When a file was last seen changing: any difference means it is read again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,7 +34,7 @@ pub enum Outcome {
     /// Article versions (none for a file in a language config does not publish), and notices.
     Articles {
         /// The versions read.
-        metas: Vec<ArticleMeta>,
+        versions: Vec<Version>,
         /// Things worth telling that do not stop publication.
         notices: Vec<String>,
     },

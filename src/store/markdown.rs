@@ -5,13 +5,13 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::article::{Article, ArticleMeta, FileError, Format};
+use super::article::{Article, ArticleMeta, FileError, Version};
 use super::path::ArticleName;
 use super::render::{markdown_first_paragraph, markdown_to_html};
-use crate::text::{one_line, shorten, xml_safe};
 use super::{ParseContext, dates};
 use crate::config::line_col;
 use crate::links;
+use crate::text::{one_line, shorten, xml_safe};
 
 /// The front matter keys gazette reads.
 #[derive(Deserialize)]
@@ -24,7 +24,7 @@ struct FrontMatter {
     summary: Option<String>,
     author: Option<String>,
     source: Option<String>,
-    image: Option<String>,
+    image: Option<Spanned<String>>,
     url: Option<Spanned<String>>,
     #[serde(default)]
     draft: bool,
@@ -80,11 +80,14 @@ impl Parsed<'_> {
         result.map_err(|e| FileError::at(self.line_of(value.span()), format!("field '{field}': {e}")))
     }
 
-    fn meta(&self, name: &ArticleName, lang: &str, path: &str, ctx: &ParseContext) -> Result<ArticleMeta, FileError> {
+    fn version(&self, name: &ArticleName, ctx: &ParseContext) -> Result<Version, FileError> {
+        let code = name.lang.unwrap_or(&ctx.config.site.default_language);
+        let lang =
+            ctx.language_index(code).ok_or_else(|| FileError::whole(format!("language '{code}' is not configured")))?;
         let front = &self.front;
         let title = one_line(&front.title);
         if title.is_empty() {
-            return Err(FileError::at(2, "field 'title' is empty"));
+            return Err(FileError::at(FRONT_LINE_OFFSET + 1, "field 'title' is empty"));
         }
         let published = self.date("date", &front.date, ctx)?;
         let updated = match &front.updated {
@@ -105,19 +108,10 @@ impl Parsed<'_> {
             ),
             None => None,
         };
-        Ok(ArticleMeta {
-            path: path.to_owned(),
-            format: Format::Markdown,
-            key: name.key.clone(),
-            slug: name.slug.clone(),
-            lang: lang.to_owned(),
-            title,
-            published,
-            updated,
-            sectors,
-            is_draft: front.draft,
-            canonical_url,
-        })
+        if let Some(image) = &front.image {
+            check_image(image.get_ref()).map_err(|e| FileError::at(self.line_of(image.span()), e))?;
+        }
+        Ok(Version { lang, title, published, updated, sectors, is_draft: front.draft, canonical_url })
     }
 }
 
@@ -130,21 +124,14 @@ fn absolute_url(s: &str) -> Result<String, String> {
     }
 }
 
-/// The language a file is in: its suffix, or the default language.
-fn language<'a>(name: &'a ArticleName, ctx: &'a ParseContext) -> &'a str {
-    name.lang.as_deref().unwrap_or(&ctx.config.site.default_language)
-}
-
 /// Reads the index record of a Markdown file (`text` decoded, LF line ends).
-pub fn read_meta(text: &str, name: &ArticleName, path: &str, ctx: &ParseContext) -> Result<ArticleMeta, FileError> {
-    let parsed = parse(text)?;
-    parsed.meta(name, language(name, ctx), path, ctx)
+pub fn read_version(text: &str, name: &ArticleName, ctx: &ParseContext) -> Result<Version, FileError> {
+    parse(text)?.version(name, ctx)
 }
 
-/// Reads the full article of a Markdown file.
-pub fn read_article(text: &str, name: &ArticleName, path: &str, ctx: &ParseContext) -> Result<Article, FileError> {
+/// Reads the full text of the Markdown article `meta` describes.
+pub fn read_article<'a>(text: &str, meta: ArticleMeta<'a>, ctx: &ParseContext) -> Result<Article<'a>, FileError> {
     let parsed = parse(text)?;
-    let meta = parsed.meta(name, language(name, ctx), path, ctx)?;
     let config = ctx.config;
     let base = links::article_link(config, &meta);
     let body = xml_safe(parsed.body);
@@ -152,7 +139,7 @@ pub fn read_article(text: &str, name: &ArticleName, path: &str, ctx: &ParseConte
         Some(s) => one_line(s),
         None => shorten(&one_line(&markdown_first_paragraph(&body)), config.feeds.summary_chars),
     };
-    let image = parsed.front.image.as_deref().map(|src| image_url(src, &base)).transpose()?;
+    let image = parsed.front.image.as_ref().and_then(|src| resolve(src.get_ref(), &base));
     let optional = |s: &Option<String>| s.as_deref().map(one_line).filter(|s| !s.is_empty());
     Ok(Article {
         summary,
@@ -164,13 +151,18 @@ pub fn read_article(text: &str, name: &ArticleName, path: &str, ctx: &ParseConte
     })
 }
 
-/// The lead image as an absolute http(s) URL; relative ones resolve against the article.
-fn image_url(src: &str, base: &str) -> Result<String, FileError> {
-    let resolved = url::Url::parse(base).and_then(|b| b.join(src.trim()));
-    match resolved {
-        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(u.to_string()),
-        _ => Err(FileError::whole(format!("field 'image': '{src}' is not an http(s) URL or a relative path"))),
+/// A lead image must be an http(s) URL or a path relative to the article.
+fn check_image(src: &str) -> Result<(), String> {
+    match resolve(src, "http://relative.invalid/") {
+        Some(_) => Ok(()),
+        None => Err(format!("field 'image': '{src}' is not an http(s) URL or a relative path")),
     }
+}
+
+/// `src` resolved against `base`, if the result is http(s).
+fn resolve(src: &str, base: &str) -> Option<String> {
+    let resolved = url::Url::parse(base).and_then(|b| b.join(src.trim())).ok()?;
+    matches!(resolved.scheme(), "http" | "https").then(|| resolved.to_string())
 }
 
 #[cfg(test)]
@@ -185,12 +177,17 @@ mod tests {
         Config::parse(text, Path::new("/srv/config.toml")).unwrap()
     }
 
-    fn meta(text: &str) -> Result<ArticleMeta, FileError> {
+    fn meta(text: &str) -> Result<Version, FileError> {
         let config = config();
         let classifier = Classifier::new(&config.sectors);
         let ctx = ParseContext { config: &config, classifier: &classifier };
         let name = super::super::path::parse("2023/visit.en.md").unwrap();
-        read_meta(text, &name, "2023/visit.en.md", &ctx)
+        read_version(text, &name, &ctx)
+    }
+
+    fn sector_ids(v: &Version) -> Vec<String> {
+        let config = config();
+        v.sectors.iter().map(|i| config.sectors[i].id.clone()).collect()
     }
 
     #[test]
@@ -199,8 +196,8 @@ mod tests {
             meta("+++\ntitle = \"Consul  visit\"\ndate = 2023-05-08\nsectors = [\"trade\"]\ndraft = true\n+++\nBody\n")
                 .unwrap();
         assert_eq!(m.title, "Consul visit");
-        assert_eq!(m.lang, "en");
-        assert_eq!(m.sectors, vec!["trade"]);
+        assert_eq!(config().languages[usize::from(m.lang)].code, "en");
+        assert_eq!(sector_ids(&m), vec!["trade"]);
         assert!(m.is_draft);
         assert_eq!(m.published, m.updated);
     }
@@ -208,7 +205,7 @@ mod tests {
     #[test]
     fn classifies_untagged_articles_by_keywords() {
         let m = meta("+++\ntitle = \"Visit\"\ndate = 2023-05-08\n+++\nThe Consul-General met trade bodies.\n").unwrap();
-        assert_eq!(m.sectors, vec!["foreign-affairs", "trade"]);
+        assert_eq!(sector_ids(&m), vec!["foreign-affairs", "trade"]);
     }
 
     #[test]

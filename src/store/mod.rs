@@ -18,10 +18,7 @@ pub mod press_text;
 pub mod render;
 pub mod scan;
 
-
-use std::path::Path;
-
-pub use article::{Article, ArticleMeta, Format, Problem};
+pub use article::{Article, ArticleMeta, Format, Problem, SectorSet, Version};
 pub use catalog::Catalog;
 
 use crate::config::Config;
@@ -37,42 +34,41 @@ pub struct ParseContext<'a> {
 }
 
 impl ParseContext<'_> {
-    /// Checks sector ids from front matter against config; sorted in config order, deduplicated.
-    pub fn known_sectors(&self, listed: &[String]) -> Result<Vec<String>, String> {
-        if let Some(unknown) = listed.iter().find(|s| self.config.sector(s.trim()).is_none()) {
-            let known: Vec<&str> = self.config.sectors.iter().map(|s| s.id.as_str()).collect();
-            return Err(format!("unknown sector '{unknown}' (configured: {})", known.join(", ")));
+    /// Checks sector ids from front matter against config.
+    pub fn known_sectors(&self, listed: &[String]) -> Result<SectorSet, String> {
+        let mut set = SectorSet::default();
+        for id in listed {
+            match self.config.sectors.iter().position(|s| s.id == id.trim()) {
+                Some(i) => set.insert(i),
+                None => {
+                    let known: Vec<&str> = self.config.sectors.iter().map(|s| s.id.as_str()).collect();
+                    return Err(format!("unknown sector '{id}' (configured: {})", known.join(", ")));
+                }
+            }
         }
-        Ok(self
-            .config
-            .sectors
-            .iter()
-            .filter(|s| listed.iter().any(|l| l.trim() == s.id))
-            .map(|s| s.id.clone())
-            .collect())
+        Ok(set)
+    }
+
+    /// The config position of language `code`, if it is published.
+    pub fn language_index(&self, code: &str) -> Option<u8> {
+        self.config.languages.iter().position(|l| l.code == code).and_then(|i| u8::try_from(i).ok())
     }
 }
 
 /// Reads the full text of one article version, for a feed entry.
-pub fn load_article(ctx: &ParseContext, meta: &ArticleMeta) -> Result<Article, Problem> {
+pub fn load_article<'a>(ctx: &ParseContext, meta: ArticleMeta<'a>) -> Result<Article<'a>, Problem> {
     let store_dir = &ctx.config.store.dir;
-    let problem = |e: FileError| Problem { path: store_dir.join(&meta.path), line: e.line, message: e.message };
-    let name = path::parse(&meta.path).ok_or_else(|| problem(FileError::whole("no longer an article file name")))?;
-    let bytes = std::fs::read(store_dir.join(&meta.path))
-        .map_err(|e| problem(FileError::whole(format!("cannot read: {e}"))))?;
+    let problem = |e: FileError| Problem { path: store_dir.join(meta.path), line: e.line, message: e.message };
+    let bytes =
+        std::fs::read(store_dir.join(meta.path)).map_err(|e| problem(FileError::whole(format!("cannot read: {e}"))))?;
     match meta.format {
         Format::Markdown => {
             let text = decode::decode_utf8(&bytes).map_err(|e| problem(FileError::at(e.line, e.message)))?;
-            markdown::read_article(&text, &name, &meta.path, ctx).map_err(problem)
+            markdown::read_article(&text, meta, ctx).map_err(problem)
         }
         Format::PressRelease => {
             let text = decode::decode_text(&bytes).map_err(|e| problem(FileError::at(e.line, e.message)))?;
-            press_text::read_article(&text, &name, &meta.path, &meta.lang, ctx).map_err(problem)
+            press_text::read_article(&text, meta, ctx).map_err(problem)
         }
     }
-}
-
-/// `dir` joined with a store-relative path (for messages).
-pub fn display_path(dir: &Path, rel: &str) -> std::path::PathBuf {
-    dir.join(rel)
 }

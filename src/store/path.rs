@@ -5,26 +5,23 @@
 use super::article::Format;
 use crate::config::is_language_code;
 
-/// What a file name says about the article inside.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArticleName {
+/// What a file name says about the article inside (slices of the path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArticleName<'a> {
     /// Which parser reads it.
     pub format: Format,
     /// Relative path without language suffix and extension: the translation group.
-    pub key: String,
+    pub key: &'a str,
     /// The URL slug.
-    pub slug: String,
+    pub slug: &'a str,
     /// The language suffix, when the name has one.
-    pub lang: Option<String>,
+    pub lang: Option<&'a str>,
 }
 
 /// Reads `rel` (relative to the store, `/`-separated). `None` for files that are not articles
 /// (images, notes, hidden and editor files).
-pub fn parse(rel: &str) -> Option<ArticleName> {
-    let (dir, file) = match rel.rsplit_once('/') {
-        Some((dir, file)) => (Some(dir), file),
-        None => (None, rel),
-    };
+pub fn parse(rel: &str) -> Option<ArticleName<'_>> {
+    let file = rel.rsplit_once('/').map_or(rel, |(_, file)| file);
     if file.starts_with('.') || file.starts_with('#') || file.ends_with('~') {
         return None;
     }
@@ -36,19 +33,15 @@ pub fn parse(rel: &str) -> Option<ArticleName> {
         return None;
     };
     let (slug, lang) = match (format, stem.rsplit_once('.')) {
-        (Format::Markdown, Some((slug, lang))) if is_language_code(lang) && !slug.is_empty() => {
-            (slug, Some(lang.to_owned()))
-        }
+        (Format::Markdown, Some((slug, lang))) if is_language_code(lang) && !slug.is_empty() => (slug, Some(lang)),
         _ => (stem, None),
     };
     if slug.is_empty() {
         return None;
     }
-    let key = match dir {
-        Some(dir) => format!("{dir}/{slug}"),
-        None => slug.to_owned(),
-    };
-    Some(ArticleName { format, key, slug: slug.to_owned(), lang })
+    // The key is the path up to the end of the slug: the folder and the slug.
+    let key = &rel[..rel.len() - file.len() + slug.len()];
+    Some(ArticleName { format, key, slug, lang })
 }
 
 #[cfg(test)]
@@ -60,14 +53,14 @@ mod tests {
         let name = parse("2023/consul-visit.en.md").unwrap();
         assert_eq!(name.key, "2023/consul-visit");
         assert_eq!(name.slug, "consul-visit");
-        assert_eq!(name.lang.as_deref(), Some("en"));
+        assert_eq!(name.lang, Some("en"));
         assert_eq!(parse("2023/consul-visit.md").unwrap().key, name.key);
     }
 
     #[test]
     fn a_dotted_slug_without_language_keeps_its_dots() {
         let name = parse("expo.2024.md").unwrap();
-        assert_eq!((name.slug.as_str(), name.lang), ("expo.2024", None));
+        assert_eq!((name.slug, name.lang), ("expo.2024", None));
     }
 
     #[test]

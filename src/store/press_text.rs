@@ -3,9 +3,8 @@
 //! [`super::press_release`]'s job.
 
 use super::ParseContext;
-use super::article::{Article, ArticleMeta, FileError, Format};
+use super::article::{Article, ArticleMeta, FileError, Version};
 use super::dates::local_to_timestamp;
-use super::path::ArticleName;
 use super::press_release::{self, Half, PressDate, PressRelease};
 use super::render::paragraphs_to_html;
 use crate::text::{one_line, shorten};
@@ -31,14 +30,7 @@ fn halves(release: &PressRelease) -> impl Iterator<Item = (&'static str, &Half)>
     std::iter::once((ZH, &release.zh)).chain(release.en.as_ref().map(|en| (EN, en)))
 }
 
-fn meta(
-    release: &PressRelease,
-    lang: &str,
-    half: &Half,
-    name: &ArticleName,
-    path: &str,
-    ctx: &ParseContext,
-) -> ArticleMeta {
+fn version(release: &PressRelease, lang: u8, half: &Half, ctx: &ParseContext) -> Version {
     // Both halves are classified on the whole file so the translations share their sectors.
     let mut texts: Vec<&str> = Vec::new();
     for (_, h) in halves(release) {
@@ -46,12 +38,8 @@ fn meta(
         texts.extend(h.paragraphs.iter().map(String::as_str));
     }
     let published = timestamp(&release.published, ctx);
-    ArticleMeta {
-        path: path.to_owned(),
-        format: Format::PressRelease,
-        key: name.key.clone(),
-        slug: name.slug.clone(),
-        lang: lang.to_owned(),
+    Version {
+        lang,
         title: one_line(&half.title),
         published,
         updated: published,
@@ -63,38 +51,25 @@ fn meta(
 
 /// Reads the index records of a press release: one per configured language, plus a notice
 /// for each half whose language config does not publish.
-pub fn read_metas(
-    text: &str,
-    name: &ArticleName,
-    path: &str,
-    ctx: &ParseContext,
-) -> Result<(Vec<ArticleMeta>, Vec<String>), FileError> {
+pub fn read_versions(text: &str, ctx: &ParseContext) -> Result<(Vec<Version>, Vec<String>), FileError> {
     let release = parse(text)?;
-    let mut metas = Vec::new();
+    let mut versions = Vec::new();
     let mut notices = Vec::new();
-    for (lang, half) in halves(&release) {
-        if ctx.config.language(lang).is_some() {
-            metas.push(meta(&release, lang, half, name, path, ctx));
-        } else {
-            notices.push(format!("language '{lang}' is not configured; that half is skipped"));
+    for (code, half) in halves(&release) {
+        match ctx.language_index(code) {
+            Some(lang) => versions.push(version(&release, lang, half, ctx)),
+            None => notices.push(format!("language '{code}' is not configured; that half is skipped")),
         }
     }
-    Ok((metas, notices))
+    Ok((versions, notices))
 }
 
-/// Reads the `lang` version of a press release in full.
-pub fn read_article(
-    text: &str,
-    name: &ArticleName,
-    path: &str,
-    lang: &str,
-    ctx: &ParseContext,
-) -> Result<Article, FileError> {
+/// Reads the press-release version `meta` describes in full.
+pub fn read_article<'a>(text: &str, meta: ArticleMeta<'a>, ctx: &ParseContext) -> Result<Article<'a>, FileError> {
     let release = parse(text)?;
     let (_, half) = halves(&release)
-        .find(|(l, _)| *l == lang)
-        .ok_or_else(|| FileError::whole(format!("no {lang} half any more")))?;
-    let meta = meta(&release, lang, half, name, path, ctx);
+        .find(|(code, _)| *code == meta.lang)
+        .ok_or_else(|| FileError::whole(format!("no {} half any more", meta.lang)))?;
     let summary =
         half.paragraphs.first().map(|p| shorten(&one_line(p), ctx.config.feeds.summary_chars)).unwrap_or_default();
     Ok(Article {

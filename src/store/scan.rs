@@ -11,7 +11,7 @@ use super::article::{FileError, Format, Problem};
 use super::decode::{decode_text, decode_utf8};
 use super::index::{FileRecord, Outcome, Stamp};
 use super::markdown;
-use super::path::{self, ArticleName};
+use super::path;
 use super::press_text;
 
 /// The store as found now.
@@ -32,19 +32,28 @@ pub struct Scan {
 /// An article file found by the walk.
 struct Found {
     rel: String,
-    name: ArticleName,
     stamp: Stamp,
 }
 
-/// Scans the store folder of `ctx.config`, reusing `cached` records (sorted by path) whose
-/// stamp still matches.
-pub fn scan(ctx: &ParseContext, cached: Vec<FileRecord>) -> Scan {
-    let dir = &ctx.config.store.dir;
-    let mut scan = Scan::default();
+/// The article files under the store folder, sorted by path, and what could not be looked at.
+pub struct Walked {
+    found: Vec<Found>,
+    problems: Vec<Problem>,
+}
+
+/// Lists the article files under `dir` with their stamps.
+pub fn walk_store(dir: &Path) -> Walked {
     let (mut found, problems) = walk(dir, "");
-    scan.walk_problems = problems;
-    found.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
-    tracing::debug!(files = found.len(), "store walked");
+    found.par_sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    Walked { found, problems }
+}
+
+/// Brings the records of the `walked` files up to date, reusing `cached` records (sorted by
+/// path) whose stamp still matches and reading the rest in parallel.
+pub fn scan(ctx: &ParseContext, walked: Walked, cached: Vec<FileRecord>) -> Scan {
+    let dir = &ctx.config.store.dir;
+    let Walked { found, problems } = walked;
+    let mut scan = Scan { walk_problems: problems, ..Scan::default() };
 
     // Both lists are sorted by path: a merge pairs each file with its cached record.
     let cached_count = cached.len();
@@ -64,7 +73,7 @@ pub fn scan(ctx: &ParseContext, cached: Vec<FileRecord>) -> Scan {
     let read: Vec<FileRecord> = to_read
         .into_par_iter()
         .map(|f| {
-            let outcome = read_file(&dir.join(&f.rel), &f.rel, &f.name, ctx);
+            let outcome = read_file(&dir.join(&f.rel), &f.rel, f.stamp.size, ctx);
             FileRecord { path: f.rel, stamp: f.stamp, outcome }
         })
         .collect();
@@ -93,7 +102,11 @@ fn walk(abs: &Path, rel: &str) -> (Vec<Found>, Vec<Problem>) {
         let entry = match entry {
             Ok(entry) => entry,
             Err(e) => {
-                problems.push(Problem { path: abs.to_path_buf(), line: None, message: format!("cannot read folder: {e}") });
+                problems.push(Problem {
+                    path: abs.to_path_buf(),
+                    line: None,
+                    message: format!("cannot read folder: {e}"),
+                });
                 continue;
             }
         };
@@ -121,11 +134,13 @@ fn walk(abs: &Path, rel: &str) -> (Vec<Found>, Vec<Problem>) {
             subdirs.push((entry.path(), child_rel));
             continue;
         }
-        let Some(article_name) = path::parse(&child_rel) else { continue };
+        if path::parse(&child_rel).is_none() {
+            continue;
+        }
         // DirEntry::metadata stats relative to the open folder; a link needs the target's.
         let metadata = if file_type.is_symlink() { std::fs::metadata(entry.path()) } else { entry.metadata() };
         match metadata {
-            Ok(m) if m.is_file() => found.push(Found { rel: child_rel, name: article_name, stamp: stamp(&m) }),
+            Ok(m) if m.is_file() => found.push(Found { rel: child_rel, stamp: stamp(&m) }),
             Ok(_) => {}
             Err(e) => problems.push(Problem { path: entry.path(), line: None, message: format!("cannot read: {e}") }),
         }
@@ -148,31 +163,43 @@ fn stamp(m: &std::fs::Metadata) -> Stamp {
     }
 }
 
-/// Reads and parses one article file into its outcome.
-pub fn read_file(abs: &Path, rel: &str, name: &ArticleName, ctx: &ParseContext) -> Outcome {
-    if let Some(lang) = &name.lang
-        && ctx.config.language(lang).is_none()
+/// Reads and parses one article file (`rel` relative to the store) into its outcome.
+pub fn read_file(abs: &Path, rel: &str, size: u64, ctx: &ParseContext) -> Outcome {
+    let Some(name) = path::parse(rel) else {
+        return Outcome::Broken(FileError::whole("not an article file name"));
+    };
+    if let Some(lang) = name.lang
+        && ctx.language_index(lang).is_none()
     {
         return Outcome::Articles {
-            metas: Vec::new(),
+            versions: Vec::new(),
             notices: vec![format!("language '{lang}' is not configured; skipped")],
         };
     }
-    let bytes = match std::fs::read(abs) {
+    let bytes = match read_bytes(abs, size) {
         Ok(bytes) => bytes,
         Err(e) => return Outcome::Broken(FileError::whole(format!("cannot read: {e}"))),
     };
     let result = match name.format {
         Format::Markdown => decode_utf8(&bytes)
             .map_err(|e| FileError::at(e.line, e.message))
-            .and_then(|text| markdown::read_meta(&text, name, rel, ctx))
-            .map(|meta| (vec![meta], Vec::new())),
+            .and_then(|text| markdown::read_version(&text, &name, ctx))
+            .map(|version| (vec![version], Vec::new())),
         Format::PressRelease => decode_text(&bytes)
             .map_err(|e| FileError::at(e.line, e.message))
-            .and_then(|text| press_text::read_metas(&text, name, rel, ctx)),
+            .and_then(|text| press_text::read_versions(&text, ctx)),
     };
     match result {
-        Ok((metas, notices)) => Outcome::Articles { metas, notices },
+        Ok((versions, notices)) => Outcome::Articles { versions, notices },
         Err(e) => Outcome::Broken(e),
     }
+}
+
+/// Reads a whole file whose size the walk already knows (saving `std::fs::read`'s own stat).
+pub fn read_bytes(path: &Path, size_hint: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(size_hint).unwrap_or(0).saturating_add(1));
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
 }

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Benchmark of whole-process `gazette build` on a generated store of 100,000 article files
+# (50,000 bilingual pairs of ~3.5 KB Markdown, 2010-2025, both sectors, a quarter untagged).
+# Measures wall time and peak memory (/usr/bin/time) for:
+#   cold     no index cache, no feeds (files are in the OS page cache: the store was just generated or read)
+#   nochange a rebuild with nothing changed
+#   addone   a rebuild after one new article is added
+# Prints the median and the worst of RUNS runs of each. Usage: bench/build.sh [PAIRS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pairs=${1:-50000}
+runs=${RUNS:-5}
+data=bench-data
+
+if [ ! -x /usr/bin/time ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
+fi
+cargo build --release --quiet --bin gazette --example gen_store
+
+if [ ! -f "$data/store/.pairs-$pairs" ]; then
+  rm -rf "$data/store"
+  echo "generating $pairs bilingual pairs into $data/store ..." >&2
+  ./target/release/examples/gen_store "$data/store" "$pairs"
+  touch "$data/store/.pairs-$pairs"
+fi
+cat > "$data/config.toml" <<'TOML'
+[site]
+base_url = "https://news.example.gov.cn"
+timezone = "Asia/Shanghai"
+default_language = "zh"
+[languages.zh]
+title = "外事新闻"
+author = "外办"
+[languages.en]
+title = "News"
+author = "FAO"
+[sectors.foreign-affairs]
+name = { zh = "外事", en = "Foreign Affairs" }
+keywords = ["领事", "领馆", "总领事", "consul", "sister city", "sister-city"]
+[sectors.trade]
+name = { zh = "经贸", en = "Trade" }
+keywords = ["经贸", "贸易", "投资", "trade", "investment"]
+[store]
+dir = "store"
+index = "cache/store-index"
+[feeds]
+dir = "feeds"
+TOML
+rm -rf "$data/store/added"
+mkdir -p "$data/store/added"
+
+# One run: prints "<wall ms> <peak RSS KB>".
+measure() {
+  local start end rss
+  start=$(date +%s%N)
+  rss=$(/usr/bin/time -f '%M' ./target/release/gazette --config "$data/config.toml" build 2>&1 >/dev/null | tail -n 1)
+  end=$(date +%s%N)
+  echo "$(( (end - start) / 1000000 )) $rss"
+}
+
+# Median and worst of the runs read from stdin.
+summarise() {
+  sort -n | awk -v name="$1" '{ t[NR] = $1; if ($2 > m) m = $2 } END {
+    printf "%-9s median %5d ms   worst %5d ms   peak RSS %6.1f MB   (%d runs)\n", name, t[int((NR + 1) / 2)], t[NR], m / 1024, NR }'
+}
+
+find "$data/store" -type f -name '*.md' -exec cat {} + > /dev/null  # warm the page cache
+
+for i in $(seq "$runs"); do
+  rm -rf "$data/cache" "$data/feeds"
+  measure
+done | summarise cold
+
+measure > /dev/null
+for i in $(seq "$runs"); do measure; done | summarise nochange
+
+for i in $(seq "$runs"); do
+  printf '+++\ntitle = "Newly added article %s"\ndate = 2026-01-01T09:%02d:00+08:00\nsectors = ["trade"]\n+++\nA new trade fair.\n' "$i" "$i" \
+    > "$data/store/added/new-$i.en.md"
+  measure
+done | summarise addone
+
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(uname -sr)"
