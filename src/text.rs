@@ -4,12 +4,14 @@
 
 use std::borrow::Cow;
 
-/// Is `c` allowed in an XML 1.0 document? (XML 1.0 §2.2 `Char`; Rust strings hold no surrogates.)
+/// Is `c` allowed in an XML 1.0 document (XML 1.0 §2.2 `Char`; Rust strings hold no
+/// surrogates) and in HTML text, which also rules out DEL and the C1 controls (U+007F–U+009F)?
 fn is_xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7E}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
-/// Removes the characters XML 1.0 forbids (C0 controls but tab and newlines, U+FFFE, U+FFFF).
+/// Removes the characters XML 1.0 forbids (C0 controls but tab and newlines, U+FFFE, U+FFFF)
+/// and those HTML forbids in text (DEL, C1 controls).
 pub fn xml_safe(s: &str) -> Cow<'_, str> {
     if s.chars().all(is_xml_char) {
         Cow::Borrowed(s)
@@ -61,7 +63,7 @@ mod tests {
 
     #[test]
     fn drops_control_characters_xml_forbids() {
-        assert_eq!(xml_safe("a\u{0}b\u{1b}c\u{FFFE}d\te\n"), "abcd\te\n");
+        assert_eq!(xml_safe("a\u{0}b\u{1b}c\u{FFFE}d\te\n\u{7f}\u{85}\u{9f}"), "abcd\te\n");
         assert!(matches!(xml_safe("plain & <ok>"), Cow::Borrowed(_)));
     }
 

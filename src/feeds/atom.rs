@@ -21,8 +21,14 @@ fn link(href: &str, rel: &str, mime: &str, hreflang: Option<&str>, title: Option
 }
 
 fn entry(info: &FeedInfo, e: &Entry) -> AtomEntry {
+    // Readers disagree on which alternate link is "the" link: most take the first, feedparser
+    // takes the last. So when translations follow the entry's own page, its page comes last
+    // again, without hreflang so that every (type, hreflang) pair stays unique (RFC 4287 §4.2.7.2).
     let mut links = vec![link(&e.url, "alternate", HTML, Some(e.lang), None)];
-    links.extend(e.translations.iter().map(|t| link(&t.url, "alternate", HTML, Some(&t.lang), Some(&t.title))));
+    if !e.translations.is_empty() {
+        links.extend(e.translations.iter().map(|t| link(&t.url, "alternate", HTML, Some(&t.lang), Some(&t.title))));
+        links.push(link(&e.url, "alternate", HTML, None, None));
+    }
     let mut atom = AtomEntry::default();
     atom.set_title(Text::plain(e.title));
     atom.set_id(e.id.clone());

@@ -21,27 +21,28 @@ fn description(summary: &str) -> String {
     out
 }
 
-/// `atom:link rel="alternate" hreflang=…` elements for the translations (RSS has none of its own).
+fn alternate(lang: &str, url: &str, title: Option<&str>) -> Extension {
+    let mut attrs = BTreeMap::from([
+        ("rel".to_owned(), "alternate".to_owned()),
+        ("type".to_owned(), "text/html".to_owned()),
+        ("hreflang".to_owned(), lang.to_owned()),
+        ("href".to_owned(), url.to_owned()),
+    ]);
+    if let Some(title) = title {
+        attrs.insert("title".to_owned(), title.to_owned());
+    }
+    Extension { name: "atom:link".to_owned(), value: None, attrs, children: BTreeMap::new() }
+}
+
+/// `atom:link rel="alternate" hreflang=…` elements for the translations (RSS has none of its
+/// own), then one for the item's own page: feedparser takes the last alternate link as the
+/// item's link, so its own page must come last.
 fn translation_links(e: &Entry) -> rss::extension::ExtensionMap {
     if e.translations.is_empty() {
         return BTreeMap::new();
     }
-    let links = e
-        .translations
-        .iter()
-        .map(|t| Extension {
-            name: "atom:link".to_owned(),
-            value: None,
-            attrs: BTreeMap::from([
-                ("rel".to_owned(), "alternate".to_owned()),
-                ("type".to_owned(), "text/html".to_owned()),
-                ("hreflang".to_owned(), t.lang.clone()),
-                ("href".to_owned(), t.url.clone()),
-                ("title".to_owned(), t.title.clone()),
-            ]),
-            children: BTreeMap::new(),
-        })
-        .collect();
+    let mut links: Vec<Extension> = e.translations.iter().map(|t| alternate(&t.lang, &t.url, Some(&t.title))).collect();
+    links.push(alternate(e.lang, &e.url, None));
     BTreeMap::from([("atom".to_owned(), BTreeMap::from([("link".to_owned(), links)]))])
 }
 

@@ -3,6 +3,8 @@
 //! Never yields U+FFFD: bytes that no allowed encoding reads are an error naming their line.
 //! Parsing the text is left to `press_release` and the Markdown reader.
 
+use std::borrow::Cow;
+
 use chardetng::{EncodingDetector, Iso2022JpDetection, Utf8Detection};
 use encoding_rs::{BIG5, DecoderResult, Encoding, GB18030, GBK};
 
@@ -23,7 +25,7 @@ pub struct DecodeError {
 /// Strips a UTF-8 BOM (a UTF-16 BOM is an error), accepts UTF-8, and tells GB18030/GBK and
 /// Big5 from UTF-8 with chardetng; GBK-detected input is decoded as GB18030, its superset.
 /// CRLF and lone CR become LF.
-pub fn decode_text(bytes: &[u8]) -> Result<String, DecodeError> {
+pub fn decode_text(bytes: &[u8]) -> Result<Cow<'_, str>, DecodeError> {
     reject_utf16_bom(bytes)?;
     let (body, has_bom) = match bytes.strip_prefix(UTF8_BOM) {
         Some(body) => (body, true),
@@ -61,7 +63,7 @@ pub fn decode_text(bytes: &[u8]) -> Result<String, DecodeError> {
         ));
     };
     match encoding.decode_without_bom_handling_and_without_replacement(body) {
-        Some(text) => Ok(normalise_newlines(&text)),
+        Some(text) => Ok(Cow::Owned(normalise_newlines(&text).into_owned())),
         None => {
             let offset = malformed_offset(encoding, body).unwrap_or(utf8_error.valid_up_to());
             Err(not_utf8(
@@ -77,7 +79,7 @@ pub fn decode_text(bytes: &[u8]) -> Result<String, DecodeError> {
 
 /// Like [`decode_text`] but only UTF-8 is allowed (for Markdown files): a UTF-8 BOM is
 /// stripped, CRLF and lone CR become LF.
-pub fn decode_utf8(bytes: &[u8]) -> Result<String, DecodeError> {
+pub fn decode_utf8(bytes: &[u8]) -> Result<Cow<'_, str>, DecodeError> {
     reject_utf16_bom(bytes)?;
     let body = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
     match std::str::from_utf8(body) {
@@ -131,9 +133,10 @@ fn line_of(bytes: &[u8], offset: usize) -> usize {
     line
 }
 
-fn normalise_newlines(text: &str) -> String {
+fn normalise_newlines(text: &str) -> Cow<'_, str> {
+    // Most files have LF line ends already: then the text is borrowed, not copied.
     if !text.contains('\r') {
-        return text.to_owned();
+        return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -144,7 +147,7 @@ fn normalise_newlines(text: &str) -> String {
         rest = rest.strip_prefix('\n').unwrap_or(rest);
     }
     out.push_str(rest);
-    out
+    Cow::Owned(out)
 }
 
 #[cfg(test)]

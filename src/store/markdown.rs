@@ -17,7 +17,7 @@ use crate::text::{one_line, shorten, xml_safe};
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FrontMatter {
-    title: String,
+    title: Spanned<String>,
     date: Spanned<toml::Value>,
     updated: Option<Spanned<toml::Value>>,
     sectors: Option<Spanned<Vec<String>>>,
@@ -85,9 +85,9 @@ impl Parsed<'_> {
         let lang =
             ctx.language_index(code).ok_or_else(|| FileError::whole(format!("language '{code}' is not configured")))?;
         let front = &self.front;
-        let title = one_line(&front.title);
+        let title = one_line(front.title.get_ref());
         if title.is_empty() {
-            return Err(FileError::at(FRONT_LINE_OFFSET + 1, "field 'title' is empty"));
+            return Err(FileError::at(self.line_of(front.title.span()), "field 'title' is empty"));
         }
         let published = self.date("date", &front.date, ctx)?;
         let updated = match &front.updated {

@@ -52,7 +52,8 @@ fn rss_dates_follow_daylight_saving_with_numeric_offsets() {
     site.build().success();
     assert_numeric_rss_dates(&site);
     let xml = site.read("en/rss.xml");
-    for date in ["Sat, 15 Jul 2023 00:00:00 -0500", "Sun, 15 Jan 2023 09:00:00 -0600", "Tue, 28 Feb 2023 22:00:00 -0600"]
+    for date in
+        ["Sat, 15 Jul 2023 00:00:00 -0500", "Sun, 15 Jan 2023 09:00:00 -0600", "Tue, 28 Feb 2023 22:00:00 -0600"]
     {
         assert!(xml.contains(&format!("<pubDate>{date}</pubDate>")), "no pubDate {date}: {xml}");
     }

@@ -42,14 +42,15 @@ pub fn table<'a>(t: &'a mut toml::Table, key: &str) -> &'a mut toml::Table {
 
 /// Copies the folder `from` into `to` (created), recursively.
 pub fn copy_dir(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.unwrap_or_else(|e| panic!("cannot walk {}: {e}", from.display()));
-        let target = to.join(entry.path().strip_prefix(from).expect("inside the walked folder"));
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).unwrap_or_else(|e| panic!("cannot create {}: {e}", target.display()));
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("cannot create {}: {e}", to.display()));
+    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("cannot read {}: {e}", from.display())) {
+        let entry = entry.unwrap_or_else(|e| panic!("cannot read {}: {e}", from.display()));
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&source, &target);
         } else {
-            std::fs::copy(entry.path(), &target)
-                .unwrap_or_else(|e| panic!("cannot copy {} to {}: {e}", entry.path().display(), target.display()));
+            std::fs::copy(&source, &target)
+                .unwrap_or_else(|e| panic!("cannot copy {} to {}: {e}", source.display(), target.display()));
         }
     }
 }
@@ -151,12 +152,19 @@ impl Site {
 
 /// Every file under `dir`, relative and `/`-separated, sorted.
 pub fn files(dir: &Path) -> Vec<String> {
-    let mut found: Vec<String> = walkdir::WalkDir::new(dir)
-        .into_iter()
-        .map(|e| e.unwrap_or_else(|e| panic!("cannot walk {}: {e}", dir.display())))
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.path().strip_prefix(dir).expect("inside").to_string_lossy().replace('\\', "/"))
-        .collect();
+    fn walk(dir: &Path, prefix: &str, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display())) {
+            let entry = entry.unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
+            let rel = format!("{prefix}{}", entry.file_name().to_string_lossy());
+            if entry.file_type().expect("file type").is_dir() {
+                walk(&entry.path(), &format!("{rel}/"), found);
+            } else {
+                found.push(rel);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(dir, "", &mut found);
     found.sort();
     found
 }
@@ -175,7 +183,11 @@ pub struct Run {
 
 impl fmt::Display for Run {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "$ {}\nexit code: {:?}\n--- stdout\n{}--- stderr\n{}", self.command, self.code, self.stdout, self.stderr)
+        write!(
+            f,
+            "$ {}\nexit code: {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.command, self.code, self.stdout, self.stderr
+        )
     }
 }
 

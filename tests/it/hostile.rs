@@ -48,7 +48,8 @@ fn hostile_titles_round_trip_exactly_through_feedparser() {
         for format in ["atom.xml", "rss.xml"] {
             let file = site.out.join(format!("{lang}/{format}"));
             let parsed = feedparser(&file);
-            let titles: Vec<&str> = parsed["entries"].as_array().expect("entries").iter().filter_map(|e| e["title"].as_str()).collect();
+            let titles: Vec<&str> =
+                parsed["entries"].as_array().expect("entries").iter().filter_map(|e| e["title"].as_str()).collect();
             assert!(titles.contains(&title), "feedparser read {titles:?} from {lang}/{format}, not {title:?}");
             let feed = feed_rs(&file);
             assert!(
@@ -82,7 +83,9 @@ fn no_generated_file_carries_scripts_handlers_or_forbidden_characters() {
     }
     // What is harmless survives the sanitiser: link text, images, escaped code, literal text.
     let content = item(&site.json_feed("en"), "/markup-in-title/")["content_html"].as_str().expect("html").to_owned();
-    for kept in ["a link", "markdown link", "mixed case", "<code>&lt;b&gt;</code>", "<code>&amp;amp;</code>", "]]&gt;", "🎉"] {
+    for kept in
+        ["a link", "markdown link", "mixed case", "<code>&lt;b&gt;</code>", "<code>&amp;amp;</code>", "]]&gt;", "🎉"]
+    {
         assert!(content.contains(kept), "{kept:?} is missing from {content}");
     }
     assert!(content.contains(&format!("src=\"{BASE_URL}/en/articles/markup-in-title/x.png\"")), "{content}");
@@ -133,9 +136,11 @@ fn untagged_articles_are_classified_by_keywords() {
 fn article_without_english_version_links_no_translation() {
     let site = hostile_site();
     let atom = feedparser(&site.out.join("zh/atom.xml"));
-    let entry = atom["entries"].as_array().expect("entries").iter().find(|e| {
-        e["id"].as_str().is_some_and(|id| id.ends_with(":zh/long-paragraph"))
-    });
+    let entry = atom["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["id"].as_str().is_some_and(|id| id.ends_with(":zh/long-paragraph")));
     let links = entry.expect("long-paragraph entry")["links"].as_array().expect("links").clone();
     assert_eq!(links.len(), 1, "{links:?}");
     assert_eq!(links[0]["hreflang"], "zh");
@@ -150,4 +155,17 @@ fn non_ascii_file_name_becomes_a_percent_encoded_link_and_id() {
     let entry = item(&json, &format!("/zh/articles/{slug}/"));
     assert_eq!(entry["id"], format!("tag:news.example.gov.cn,2024-01-20:zh/{slug}"));
     assert!(site.read("zh/foreign-affairs/atom.xml").contains(&format!("{BASE_URL}/zh/articles/{slug}/")));
+}
+
+#[test]
+fn bom_and_crlf_markdown_is_published_without_carriage_returns() {
+    let site = hostile_site();
+    let json = site.json_feed("en");
+    let entry = item(&json, "/crlf-bom/");
+    assert_eq!(entry["title"], "Windows Line Endings");
+    assert_eq!(entry["summary"], "First line, second line.");
+    assert_eq!(entry["content_html"], "<p>First line,\nsecond line.</p>\n<p>Another paragraph.</p>\n");
+    for rel in site.files() {
+        assert!(!site.read(&rel).contains(['\r', '\u{feff}']), "{rel} has a carriage return or a BOM");
+    }
 }

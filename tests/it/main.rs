@@ -15,6 +15,7 @@ mod broken;
 mod config;
 mod dates;
 mod example_store;
+mod harness;
 mod hostile;
 mod press_releases;
 mod rebuild;

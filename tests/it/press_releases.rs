@@ -58,3 +58,33 @@ fn chinese_only_press_release_has_no_english_entry() {
     let notice = zh.iter().find(|e| e.title.starts_with("关于2023年因公出国")).expect("zh-only entry");
     assert!(notice.translations.is_empty(), "{notice:?}");
 }
+
+#[test]
+fn broken_press_releases_are_reported_with_their_lines_and_the_rest_published() {
+    let mut names: Vec<String> = std::fs::read_dir(fixture("press-releases"))
+        .expect("press-release fixtures")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let site = press_site(&names.iter().map(String::as_str).collect::<Vec<_>>());
+    let check = site.check();
+    check.code(1);
+    for (name, line, message) in [
+        ("broken-impossible-date.txt", 3, "impossible date '2023-02-30'"),
+        ("broken-no-date.txt", 3, "no date in the metadata line"),
+        ("broken-undecodable.txt", 6, "undecodable bytes"),
+    ] {
+        let prefix = format!("error: {}:{line}: {message}", site.store.join(name).display());
+        assert!(check.stdout.lines().any(|l| l.starts_with(&prefix)), "no {prefix:?}\n{check}");
+    }
+    assert_eq!(check.stdout.lines().filter(|l| l.starts_with("error: ")).count(), 3, "{check}");
+
+    site.build().success();
+    validate_all(&site.out);
+    let zh = assert_reads_back(&site, "zh");
+    let good = names.iter().filter(|n| !n.starts_with("broken-")).count();
+    assert_eq!(zh.len(), good, "one zh entry per readable press release: {zh:#?}");
+    for dir in ["en", "zh/trade", "zh/foreign-affairs", "en/trade", "en/foreign-affairs"] {
+        assert_reads_back(&site, dir);
+    }
+}

@@ -98,7 +98,9 @@ fn corrupt_index_cache_is_ignored() {
 
     let truncated = bytes[..bytes.len() / 2].to_vec();
     let flipped: Vec<u8> = bytes.iter().map(|b| b ^ 0x5a).collect();
-    for (what, corrupt) in [("garbage", b"not an index at all".to_vec()), ("truncated", truncated), ("flipped", flipped)] {
+    for (what, corrupt) in
+        [("garbage", b"not an index at all".to_vec()), ("truncated", truncated), ("flipped", flipped)]
+    {
         std::fs::write(&index, &corrupt).expect("corrupt");
         std::fs::remove_dir_all(&site.out).expect("clear output");
         let run = site.build();
@@ -126,8 +128,12 @@ fn entry_ids_survive_title_edits() {
 
     let path = site.store.join("2023/consul-visit.zh.md");
     let text = std::fs::read_to_string(&path).expect("read");
-    std::fs::write(&path, text.replace("日本驻沈阳总领事拜会市政府外办", "（更新）日本总领事到访外办").replace("交换了意见", "深入交换了意见"))
-        .expect("edit");
+    std::fs::write(
+        &path,
+        text.replace("日本驻沈阳总领事拜会市政府外办", "（更新）日本总领事到访外办")
+            .replace("交换了意见", "深入交换了意见"),
+    )
+    .expect("edit");
     site.build().success();
     let after = ids_by_title(&site, "zh");
     assert_eq!(after.get("（更新）日本总领事到访外办"), Some(&id), "{after:?}");
@@ -141,4 +147,30 @@ fn entry_ids_survive_title_edits() {
     copy_dir(&site.store, &moved.store.join("archive"));
     moved.build().success();
     assert_eq!(ids_by_title(&moved, "zh"), after);
+}
+
+#[test]
+fn config_changes_invalidate_the_index_cache() {
+    let site = Site::with_store("snapshot");
+    site.build().success();
+    assert!(site.read("zh/trade/feed.json").contains("trade-fair"), "classified by the keyword 博览会");
+
+    // Other keywords, another time zone, shorter summaries: cached records must not survive.
+    let edit = |config: &mut toml::Table| {
+        crate::helpers::table(config, "site").insert("timezone".into(), "Europe/Berlin".into());
+        let sectors = crate::helpers::table(config, "sectors");
+        crate::helpers::table(sectors, "trade").insert("keywords".into(), vec!["tariff"].into());
+        crate::helpers::table(config, "feeds").insert("summary_chars".into(), 20.into());
+    };
+    site.write_config(edit);
+    let run = site.build();
+    run.success();
+    assert_eq!(run.summary_field("files_read"), 4, "the cache was reused under another config\n{run}");
+    assert!(!site.read("zh/trade/feed.json").contains("trade-fair"), "still classified by the old keywords");
+    assert!(site.read("zh/rss.xml").contains("+0200</pubDate>"), "dates not in the new time zone");
+
+    let fresh = Site::with_store("snapshot");
+    fresh.write_config(edit);
+    fresh.build().success();
+    assert_eq!(contents(&fresh), contents(&site), "a cached rebuild differs from a fresh build");
 }

@@ -10,7 +10,16 @@ fn snapshot_store_output_matches_the_reviewed_snapshots() {
     let site = Site::with_store("snapshot");
     site.build().success();
     crate::validators::validate_all(&site.out);
-    for rel in ["zh/atom.xml", "zh/rss.xml", "zh/feed.json", "en/atom.xml", "en/rss.xml", "en/feed.json", "zh/trade/atom.xml", "index.opml"] {
+    for rel in [
+        "zh/atom.xml",
+        "zh/rss.xml",
+        "zh/feed.json",
+        "en/atom.xml",
+        "en/rss.xml",
+        "en/feed.json",
+        "zh/trade/atom.xml",
+        "index.opml",
+    ] {
         let name = rel.replace(['/', '.'], "_");
         insta::assert_snapshot!(name, site.read(rel));
     }

@@ -30,7 +30,9 @@ fn atom_entries_link_translations_with_hreflang() {
         for ((want, got), rs) in mine.iter().zip(entries(&parsed)).zip(&feed.entries) {
             let alternates: Vec<&Value> =
                 got["links"].as_array().expect("links").iter().filter(|l| l["rel"] == "alternate").collect();
-            assert_eq!(alternates.len(), 1 + want.translations.len(), "{}: {alternates:?}", want.id);
+            // Own page, translations, and (with translations) the own page again without hreflang.
+            let repeated = usize::from(!want.translations.is_empty());
+            assert_eq!(alternates.len(), 1 + want.translations.len() + repeated, "{}: {alternates:?}", want.id);
             let own = alternates.iter().find(|l| l["hreflang"] == lang).expect("a link in the entry's own language");
             assert_eq!(own["href"], want.url.as_str());
             for (other_lang, url, title) in &want.translations {
@@ -42,7 +44,10 @@ fn atom_entries_link_translations_with_hreflang() {
                 // The translation is published, and links back.
                 let back = others.iter().find(|o| &o.url == url).unwrap_or_else(|| panic!("{url} is not in a feed"));
                 assert_eq!(&back.title, title);
-                assert!(back.translations.iter().any(|(l, u, _)| l == lang && u == &want.url), "{url} does not link back");
+                assert!(
+                    back.translations.iter().any(|(l, u, _)| l == lang && u == &want.url),
+                    "{url} does not link back"
+                );
                 pairs += 1;
             }
             let rs_langs: Vec<Option<&str>> = rs.links.iter().map(|l| l.href_lang.as_deref()).collect();
