@@ -5,10 +5,7 @@
 //! The catalog owns the records and hands out [`ArticleMeta`] views into them, so a store of
 //! 100,000 files is ordered without copying a string.
 
-use std::collections::hash_map::Entry;
-
-use rayon::slice::ParallelSliceMut;
-use rustc_hash::FxHashMap;
+use rayon::prelude::*;
 
 use super::article::{ArticleMeta, Problem, Version};
 use super::index::{FileRecord, Outcome};
@@ -17,6 +14,18 @@ use crate::config::Config;
 
 /// A version's place: (record, version within the record).
 type Slot = (u32, u8);
+
+/// A version with the keys the catalog sorts it by, borrowed from its record.
+#[derive(Clone, Copy)]
+struct Row<'a> {
+    published: i64,
+    lang: u8,
+    slug: &'a str,
+    key: &'a str,
+    path: &'a str,
+    is_draft: bool,
+    slot: Slot,
+}
 
 /// The published articles and what was wrong with the rest.
 #[derive(Debug, Default)]
@@ -43,79 +52,86 @@ pub struct Catalog {
 impl Catalog {
     /// Builds the catalog of `records` (sorted by path) as of `now` (Unix seconds).
     pub fn new(config: &Config, records: Vec<FileRecord>, now: i64) -> Catalog {
-        let mut catalog =
-            Catalog { languages: config.languages.iter().map(|l| l.code.clone()).collect(), ..Catalog::default() };
+        let languages: Vec<String> = config.languages.iter().map(|l| l.code.clone()).collect();
         let dir = &config.store.dir;
-        // (language, slug) → the file that claimed it first, in path order.
-        let mut slugs: FxHashMap<(u8, &str), &str> = FxHashMap::default();
-        slugs.reserve(records.len());
-        for (r, record) in records.iter().enumerate() {
+        let mut errors = Vec::new();
+        let mut notices = Vec::new();
+        for record in &records {
             let problem = |line, message| Problem { path: dir.join(&record.path), line, message };
-            let (versions, notices) = match &record.outcome {
-                Outcome::Broken(e) => {
-                    catalog.errors.push(problem(e.line, e.message.clone()));
-                    continue;
-                }
-                Outcome::Articles { versions, notices } => (versions, notices),
-            };
-            catalog.notices.extend(notices.iter().map(|n| problem(None, n.clone())));
-            let Some(name) = path::parse(&record.path) else { continue };
-            for (v, version) in versions.iter().enumerate() {
-                match slugs.entry((version.lang, name.slug)) {
-                    Entry::Occupied(first) => {
-                        let lang = catalog.languages.get(usize::from(version.lang)).map_or("?", String::as_str);
-                        catalog.errors.push(problem(
-                            None,
-                            format!(
-                                "duplicate slug '{}' in language '{lang}': {} has it already; skipped",
-                                name.slug,
-                                dir.join(first.get()).display()
-                            ),
-                        ));
-                        continue;
-                    }
-                    Entry::Vacant(slot) => {
-                        slot.insert(&record.path);
-                    }
-                }
-                if version.is_draft {
-                    catalog.drafts += 1;
-                } else if version.published > now {
-                    catalog.held_back += 1;
-                    catalog.next_release =
-                        Some(catalog.next_release.map_or(version.published, |t| t.min(version.published)));
-                } else if let (Ok(r), Ok(v)) = (u32::try_from(r), u8::try_from(v)) {
-                    catalog.published.push((r, v));
+            match &record.outcome {
+                Outcome::Broken(e) => errors.push(problem(e.line, e.message.clone())),
+                Outcome::Articles { notices: found, .. } => {
+                    notices.extend(found.iter().map(|n| problem(None, n.clone())));
                 }
             }
         }
-        drop(slugs);
-        catalog.records = records;
-        // Sort keys are computed once per version, not once per comparison.
-        let mut keyed: Vec<(i64, u8, &str, Slot)> = catalog
-            .published
-            .iter()
-            .map(|&slot| {
-                let (record, version) = catalog.version(slot);
-                let slug = path::parse(&record.path).map_or(record.path.as_str(), |n| n.slug);
-                (version.published, version.lang, slug, slot)
-            })
-            .collect();
-        keyed.par_sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)).then_with(|| a.2.cmp(b.2)));
-        let published: Vec<Slot> = keyed.into_iter().map(|k| k.3).collect();
-        let mut by_key: Vec<(&str, u32)> = published
-            .iter()
+
+        // One row per version, with its sort keys read off the path once (in parallel).
+        let mut rows: Vec<Row> = records
+            .par_iter()
             .enumerate()
-            .map(|(i, &slot)| {
-                let (record, _) = catalog.version(slot);
-                (path::parse(&record.path).map_or(record.path.as_str(), |n| n.key), i as u32)
+            .flat_map_iter(|(r, record)| {
+                let versions = match &record.outcome {
+                    Outcome::Articles { versions, .. } => versions.as_slice(),
+                    Outcome::Broken(_) => &[],
+                };
+                let name = path::parse(&record.path);
+                versions.iter().enumerate().filter_map(move |(v, version)| {
+                    let name = name?;
+                    Some(Row {
+                        published: version.published,
+                        lang: version.lang,
+                        slug: name.slug,
+                        key: name.key,
+                        path: &record.path,
+                        is_draft: version.is_draft,
+                        slot: (u32::try_from(r).ok()?, u8::try_from(v).ok()?),
+                    })
+                })
             })
             .collect();
+
+        // A (language, slug) pair belongs to the first file in path order; later ones are errors.
+        rows.par_sort_unstable_by(|a, b| (a.lang, a.slug, a.path).cmp(&(b.lang, b.slug, b.path)));
+        let mut kept = Vec::with_capacity(rows.len());
+        let (mut drafts, mut held_back, mut next_release) = (0, 0, None::<i64>);
+        let mut holder: Option<&Row> = None;
+        for row in &rows {
+            if let Some(first) = holder.filter(|h| (h.lang, h.slug) == (row.lang, row.slug)) {
+                let lang = languages.get(usize::from(row.lang)).map_or("?", String::as_str);
+                errors.push(Problem {
+                    path: dir.join(row.path),
+                    line: None,
+                    message: format!(
+                        "duplicate slug '{}' in language '{lang}': {} has it already; skipped",
+                        row.slug,
+                        dir.join(first.path).display()
+                    ),
+                });
+                continue;
+            }
+            holder = Some(row);
+            if row.is_draft {
+                drafts += 1;
+            } else if row.published > now {
+                held_back += 1;
+                next_release = Some(next_release.map_or(row.published, |t| t.min(row.published)));
+            } else {
+                kept.push(*row);
+            }
+        }
+        errors.sort_by(|a, b| a.path.cmp(&b.path));
+
+        kept.par_sort_unstable_by(|a, b| {
+            b.published.cmp(&a.published).then_with(|| a.lang.cmp(&b.lang)).then_with(|| a.slug.cmp(b.slug))
+        });
+        let published: Vec<Slot> = kept.iter().map(|row| row.slot).collect();
+        let mut by_key: Vec<(&str, u32)> = kept.iter().enumerate().map(|(i, row)| (row.key, i as u32)).collect();
         by_key.par_sort_unstable();
-        let by_key: Vec<u32> = by_key.into_iter().map(|k| k.1).collect();
-        catalog.published = published;
-        catalog.by_key = by_key;
-        catalog
+        let by_key: Vec<u32> = by_key.into_iter().map(|(_, i)| i).collect();
+        drop(rows);
+        drop(kept);
+        Catalog { records, languages, published, by_key, errors, notices, drafts, held_back, next_release }
     }
 
     fn version(&self, (r, v): Slot) -> (&FileRecord, &Version) {

@@ -43,8 +43,8 @@ pub struct Walked {
 
 /// Lists the article files under `dir` with their stamps.
 pub fn walk_store(dir: &Path) -> Walked {
-    let (mut found, problems) = walk(dir, "");
-    found.par_sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    let (found, problems) = walk(dir, "");
+    debug_assert!(found.is_sorted_by(|a, b| a.rel < b.rel), "the walk lists paths in byte order");
     Walked { found, problems }
 }
 
@@ -88,14 +88,13 @@ pub fn scan(ctx: &ParseContext, walked: Walked, cached: Vec<FileRecord>) -> Scan
 /// Folders are walked in parallel; hidden entries (`.git`, editor files) are skipped, and
 /// symbolic links are followed for files but not for folders, so a link loop cannot trap the walk.
 fn walk(abs: &Path, rel: &str) -> (Vec<Found>, Vec<Problem>) {
-    let mut found = Vec::new();
+    let mut items: Vec<Item> = Vec::new();
     let mut problems = Vec::new();
-    let mut subdirs = Vec::new();
     let entries = match std::fs::read_dir(abs) {
         Ok(entries) => entries,
         Err(e) => {
             problems.push(Problem { path: abs.to_path_buf(), line: None, message: format!("cannot read folder: {e}") });
-            return (found, problems);
+            return (Vec::new(), problems);
         }
     };
     for entry in entries {
@@ -131,7 +130,7 @@ fn walk(abs: &Path, rel: &str) -> (Vec<Found>, Vec<Problem>) {
             }
         };
         if file_type.is_dir() {
-            subdirs.push((entry.path(), child_rel));
+            items.push(Item::Folder { abs: entry.path(), name_at: child_rel.len() - name.len(), rel: child_rel });
             continue;
         }
         if path::parse(&child_rel).is_none() {
@@ -140,18 +139,64 @@ fn walk(abs: &Path, rel: &str) -> (Vec<Found>, Vec<Problem>) {
         // DirEntry::metadata stats relative to the open folder; a link needs the target's.
         let metadata = if file_type.is_symlink() { std::fs::metadata(entry.path()) } else { entry.metadata() };
         match metadata {
-            Ok(m) if m.is_file() => found.push(Found { rel: child_rel, stamp: stamp(&m) }),
+            Ok(m) if m.is_file() => {
+                let name_at = child_rel.len() - name.len();
+                items.push(Item::File { found: Found { rel: child_rel, stamp: stamp(&m) }, name_at });
+            }
             Ok(_) => {}
             Err(e) => problems.push(Problem { path: entry.path(), line: None, message: format!("cannot read: {e}") }),
         }
     }
-    let nested: Vec<(Vec<Found>, Vec<Problem>)> =
-        subdirs.par_iter().map(|(sub_abs, sub_rel)| walk(sub_abs, sub_rel)).collect();
-    for (f, p) in nested {
-        found.extend(f);
-        problems.extend(p);
+    // Each folder's entries in order, folders expanded in place, give every path in byte order
+    // (so no sort of the whole store is needed) when a folder sorts as its name followed by '/'.
+    items.sort_unstable_by(|a, b| compare_names(a.sort_name(), b.sort_name()));
+    let folders: Vec<(&Path, &str)> = items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Folder { abs, rel, .. } => Some((abs.as_path(), rel.as_str())),
+            Item::File { .. } => None,
+        })
+        .collect();
+    let nested: Vec<(Vec<Found>, Vec<Problem>)> = folders.par_iter().map(|(abs, rel)| walk(abs, rel)).collect();
+    let mut nested = nested.into_iter();
+    let mut found = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Item::File { found: file, .. } => found.push(file),
+            Item::Folder { .. } => {
+                if let Some((files, folder_problems)) = nested.next() {
+                    found.extend(files);
+                    problems.extend(folder_problems);
+                }
+            }
+        }
     }
     (found, problems)
+}
+
+/// An entry of one folder; `name_at` is where its name starts in `rel`.
+enum Item {
+    File { found: Found, name_at: usize },
+    Folder { abs: std::path::PathBuf, rel: String, name_at: usize },
+}
+
+impl Item {
+    /// The entry's name, and whether it is a folder.
+    fn sort_name(&self) -> (&str, bool) {
+        match self {
+            Item::File { found, name_at } => (&found.rel[*name_at..], false),
+            Item::Folder { rel, name_at, .. } => (&rel[*name_at..], true),
+        }
+    }
+}
+
+/// Orders sibling names as their full paths order: a folder as its name followed by '/'.
+fn compare_names((a, a_folder): (&str, bool), (b, b_folder): (&str, bool)) -> std::cmp::Ordering {
+    let common = a.len().min(b.len());
+    a.as_bytes()[..common].cmp(&b.as_bytes()[..common]).then_with(|| {
+        let next = |name: &str, is_folder: bool| name.as_bytes().get(common).copied().or(is_folder.then_some(b'/'));
+        next(a, a_folder).cmp(&next(b, b_folder))
+    })
 }
 
 fn stamp(m: &std::fs::Metadata) -> Stamp {
