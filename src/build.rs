@@ -1,6 +1,6 @@
 //! One feed build, the job the `build` command and the daemon's schedule both run: scan the
 //! store (through the index cache), make the catalog as of `now`, write the feeds. Also the
-//! read-only survey behind `check`.
+//! survey behind `check`, which writes no feeds (only the index cache, which is a cache).
 
 use std::time::{Duration, Instant};
 
@@ -40,7 +40,7 @@ pub struct BuildReport {
 
 /// Scans the store and makes the catalog as of `now`, keeping the index cache up to date.
 pub fn survey(config: &Config, now: DateTime<Utc>) -> Result<Survey> {
-    let classifier = Classifier::new(&config.sectors);
+    let classifier = Classifier::new(&config.sectors)?;
     survey_with(&ParseContext { config, classifier: &classifier }, now)
 }
 
@@ -76,7 +76,7 @@ fn survey_with(ctx: &ParseContext, now: DateTime<Utc>) -> Result<Survey> {
 /// Builds every feed from the store as of `now`.
 pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport> {
     let started = Instant::now();
-    let classifier = Classifier::new(&config.sectors);
+    let classifier = Classifier::new(&config.sectors)?;
     let ctx = ParseContext { config, classifier: &classifier };
     let survey = survey_with(&ctx, now)?;
     let published = feeds::publish(config, &survey.catalog, &ctx)?;

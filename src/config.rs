@@ -12,7 +12,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::schedule::CronSchedule;
-use crate::text::one_line;
+use crate::text::{line_col, one_line};
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -36,8 +36,9 @@ pub struct Config {
 pub struct Site {
     /// Absolute base URL with no trailing slash, e.g. `https://news.example.gov.cn`.
     pub base_url: String,
-    /// The host part of `base_url`, used in `tag:` ids.
-    pub host: String,
+    /// The authority of entry ids (`tag:AUTHORITY,DATE:…`, RFC 4151): `site.tag_authority`,
+    /// else the host of `base_url`. Set it to keep ids when the site moves to another host.
+    pub tag_authority: String,
     /// The time zone in which dates without a time or offset are read and feed dates are written.
     pub timezone: Tz,
     /// The language of `<slug>.md` files that carry no language suffix.
@@ -135,15 +136,6 @@ fn toml_error(text: &str, e: &toml::de::Error) -> anyhow::Error {
     anyhow::anyhow!(msg)
 }
 
-/// 1-based line and column (in characters) of byte `offset` in `text`.
-pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
@@ -163,6 +155,7 @@ struct RawSite {
     base_url: String,
     timezone: String,
     default_language: String,
+    tag_authority: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -261,6 +254,11 @@ impl RawConfig {
             bail!("site.base_url: must not have a query or fragment: '{}'", self.site.base_url);
         }
         let host = url.host_str().context("site.base_url: has no host")?.to_owned();
+        let tag_authority = match self.site.tag_authority {
+            Some(a) if !a.is_empty() && a.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.@".contains(&b)) => a,
+            Some(a) => bail!("site.tag_authority: '{a}' is not a domain name or e-mail address"),
+            None => host,
+        };
         let base_url = url.as_str().trim_end_matches('/').to_owned();
 
         let timezone: Tz = self
@@ -302,6 +300,13 @@ impl RawConfig {
         // The default language first, then the rest by code: a stable order for every listing.
         languages.sort_by_key(|l| (l.code != default_language, l.code.clone()));
 
+        // Sectors and languages are kept as small sets and indexes in the index cache.
+        if self.sectors.len() > 64 {
+            bail!("sectors: at most 64 sectors can be configured (found {})", self.sectors.len());
+        }
+        if languages.len() > 255 {
+            bail!("languages: at most 255 languages can be configured (found {})", languages.len());
+        }
         let mut sectors = Vec::with_capacity(self.sectors.len());
         for (id, raw) in self.sectors {
             if !is_sector_id(&id) {
@@ -330,7 +335,7 @@ impl RawConfig {
 
         Ok(Config {
             path: path.to_path_buf(),
-            site: Site { base_url, host, timezone, default_language },
+            site: Site { base_url, tag_authority, timezone, default_language },
             languages,
             sectors,
             store: StoreConfig { dir: base.join(self.store.dir), index: base.join(self.store.index) },
@@ -374,7 +379,7 @@ keywords = ["trade"]
         assert_eq!(config.store.dir, Path::new("/srv/gazette/articles"));
         assert_eq!(config.feeds.dir, Path::new("/srv/gazette/feeds"));
         assert_eq!(config.site.base_url, "https://news.example.gov.cn");
-        assert_eq!(config.site.host, "news.example.gov.cn");
+        assert_eq!(config.site.tag_authority, "news.example.gov.cn");
         assert_eq!(config.languages[0].code, "zh");
         assert_eq!(config.feeds.items, 50);
     }

@@ -36,11 +36,11 @@ pub fn article_link(config: &Config, meta: &ArticleMeta) -> String {
     meta.canonical_url.map_or_else(|| article_page(config, meta.lang, meta.slug), str::to_owned)
 }
 
-/// A stable entry id (RFC 4151 `tag:` URI): host, publication date, language and slug.
+/// A stable entry id (RFC 4151 `tag:` URI): authority, publication date, language and slug.
 /// Editing the title or text never changes it.
 pub fn entry_id(config: &Config, meta: &ArticleMeta) -> String {
     let day = in_zone(meta.published, config.site.timezone).format("%Y-%m-%d");
-    format!("tag:{},{day}:{}/{}", config.site.host, meta.lang, utf8_percent_encode(meta.slug, SEGMENT))
+    format!("tag:{},{day}:{}/{}", config.site.tag_authority, meta.lang, utf8_percent_encode(meta.slug, SEGMENT))
 }
 
 /// The folder of a feed under the feeds root: `zh` or `zh/trade`.
@@ -54,11 +54,6 @@ pub fn feed_dir(lang: &str, sector: Option<&str>) -> String {
 /// The absolute URL a feed file is served at: `{base}/feeds/{dir}/{file}`.
 pub fn feed_url(config: &Config, lang: &str, sector: Option<&str>, file: &str) -> String {
     format!("{}/feeds/{}/{file}", config.site.base_url, feed_dir(lang, sector))
-}
-
-/// The OPML list of every feed.
-pub fn opml_url(config: &Config) -> String {
-    format!("{}/feeds/index.opml", config.site.base_url)
 }
 
 /// The HTML page a feed mirrors: the language front page, or a sector's page.

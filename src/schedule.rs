@@ -1,6 +1,7 @@
 //! Cron schedules as users write them: standard 5-field cron (`min hour dom month dow`), or
 //! 6 fields with seconds first. Days of the week are numbered as in crontab(5) (0 or 7 is
 //! Sunday); the `cron` crate numbers them 1–7 from Sunday, so numbers are translated here.
+//! Unlike crontab, a time must match both a restricted day of month and a restricted weekday.
 
 use std::fmt;
 use std::str::FromStr;
@@ -37,7 +38,7 @@ impl CronSchedule {
         Ok(CronSchedule { source: expr.to_owned(), schedule })
     }
 
-    /// The expression as written.
+    /// The expression as written (for logs and status lines).
     pub fn source(&self) -> &str {
         &self.source
     }
@@ -49,40 +50,56 @@ impl CronSchedule {
 }
 
 /// Rewrites crontab(5) weekday numbers (0–7, Sunday = 0 or 7) into the `cron` crate's (1–7,
-/// Sunday = 1). Names (`MON`, `Fri`) pass through unchanged.
+/// Sunday = 1): numeric items become an explicit list of days, so ranges that wrap Sunday
+/// (`5-7`, `0-7`) mean what they mean in crontab. Names (`MON-FRI`) pass through unchanged.
 fn translate_weekdays(field: &str) -> Result<String> {
-    let mut out = Vec::new();
+    if field == "*" || field == "?" {
+        return Ok(field.to_owned());
+    }
+    let mut days = [false; 7];
+    let mut names = Vec::new();
     for item in field.split(',') {
         let (range, step) = match item.split_once('/') {
-            Some((r, s)) => (r, Some(s)),
-            None => (item, None),
+            Some((range, step)) => {
+                let step: u32 =
+                    step.parse().ok().filter(|&s| s > 0).with_context(|| format!("bad step in '{item}'"))?;
+                (range, step)
+            }
+            None => (item, 1),
         };
-        let step_suffix = step.map(|s| format!("/{s}")).unwrap_or_default();
-        let translated = match range.split_once('-') {
-            _ if range == "*" || range == "?" => vec![format!("{range}{step_suffix}")],
+        let (first, last) = match range.split_once('-') {
+            _ if range == "*" => (0, 6),
             Some((a, b)) => match (weekday_number(a)?, weekday_number(b)?) {
-                (Some(a), Some(b)) if a > b => bail!("range {a}-{b} runs backwards"),
-                // A range ending on Sunday-as-7 wraps: 5-7 is Fri, Sat, Sun.
-                (Some(a), Some(7)) if a > 0 && step.is_none() => {
-                    vec![format!("{}-7", a + 1), "1".to_owned()]
+                (Some(a), Some(b)) if a <= b => (a, b),
+                (Some(a), Some(b)) => bail!("range {a}-{b} runs backwards"),
+                (None, None) => {
+                    names.push(item.to_owned());
+                    continue;
                 }
-                (Some(a), Some(b)) => vec![format!("{}-{}{step_suffix}", a + 1, (b % 7) + 1)],
-                (None, None) => vec![item.to_owned()],
                 _ => bail!("'{item}' mixes weekday names and numbers"),
             },
             None => match weekday_number(range)? {
-                Some(n) => vec![format!("{}{step_suffix}", (n % 7) + 1)],
-                None => vec![item.to_owned()],
+                // `n/step` runs from n to the end of the week.
+                Some(n) if item.contains('/') => (n, 7),
+                Some(n) => (n, n),
+                None => {
+                    names.push(item.to_owned());
+                    continue;
+                }
             },
         };
-        out.extend(translated);
+        for day in (first..=last).step_by(step as usize) {
+            days[(day % 7) as usize] = true;
+        }
     }
+    let mut out: Vec<String> = (0..7).filter(|&d| days[d]).map(|d| (d + 1).to_string()).collect();
+    out.extend(names);
     Ok(out.join(","))
 }
 
 /// `Some(n)` for a weekday number 0–7, `None` for a name; an error for other numbers.
 fn weekday_number(s: &str) -> Result<Option<u32>> {
-    if !s.bytes().all(|b| b.is_ascii_digit()) {
+    if !s.bytes().all(|b| b.is_ascii_digit()) || s.is_empty() {
         return Ok(None);
     }
     match s.parse::<u32>() {
@@ -119,6 +136,11 @@ mod tests {
         assert_eq!(next("0 8 * * 6-7", "2026-11-24 09:00").weekday(), Weekday::Sat);
         assert_eq!(next("0 8 * * 6-7", "2026-11-28 09:00").weekday(), Weekday::Sun);
         assert_eq!(next("0 8 * * MON", "2026-11-24 09:00").weekday(), Weekday::Mon);
+        assert_eq!(translate_weekdays("0-7").unwrap(), "1,2,3,4,5,6,7");
+        assert_eq!(translate_weekdays("7-7").unwrap(), "1");
+        assert_eq!(translate_weekdays("1-7/2").unwrap(), "1,2,4,6");
+        assert_eq!(translate_weekdays("*/2").unwrap(), "1,3,5,7");
+        assert_eq!(translate_weekdays("5-7").unwrap(), "1,6,7");
     }
 
     #[test]

@@ -24,13 +24,30 @@ pub fn xml_safe(s: &str) -> Cow<'_, str> {
 /// for titles, names and summaries, which are one line.
 pub fn one_line(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for word in s.split(|c: char| c.is_whitespace() || !is_xml_char(c)).filter(|w| !w.is_empty()) {
+    for word in s.split(char::is_whitespace).filter(|w| !w.is_empty()) {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(word);
+        out.extend(word.chars().filter(|&c| is_xml_char(c)));
     }
     out
+}
+
+/// `text` with `&`, `<`, `>` and `"` escaped, for HTML text and attribute values.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    // Writing into a String cannot fail.
+    let _ = pulldown_cmark_escape::escape_html(&mut out, text);
+    out
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
 }
 
 /// Shortens `text` to at most `max_chars` characters, cutting at a character boundary (after a
@@ -69,7 +86,7 @@ mod tests {
 
     #[test]
     fn one_line_folds_ideographic_spaces_and_controls() {
-        assert_eq!(one_line("  标题\u{3000}\u{3000}正文\n second\u{7}line "), "标题 正文 second line");
+        assert_eq!(one_line("  标题\u{3000}\u{3000}正文\n second\u{7}line "), "标题 正文 secondline");
     }
 
     #[test]

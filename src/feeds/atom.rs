@@ -60,7 +60,7 @@ fn entry(info: &FeedInfo, e: &Entry) -> AtomEntry {
 }
 
 /// The Atom document for a feed.
-pub fn render(info: &FeedInfo, entries: &[Entry]) -> Result<Vec<u8>> {
+pub fn render(info: &FeedInfo, entries: &[&Entry]) -> Result<Vec<u8>> {
     let mut feed = Feed::default();
     feed.set_title(Text::plain(info.title.as_str()));
     feed.set_subtitle(Some(Text::plain(info.description.as_str())));
@@ -74,7 +74,7 @@ pub fn render(info: &FeedInfo, entries: &[Entry]) -> Result<Vec<u8>> {
         link(&info.page_url, "alternate", HTML, Some(&info.lang), None),
     ]);
     feed.set_entries(entries.iter().map(|e| entry(info, e)).collect::<Vec<_>>());
-    let mut out = feed.write_to(Vec::new()).context("cannot write Atom")?;
+    let mut out = feed.write_to(Vec::new()).context("cannot write Atom XML")?;
     out.push(b'\n');
     Ok(out)
 }

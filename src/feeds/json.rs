@@ -80,7 +80,7 @@ fn item<'a>(e: &'a Entry) -> Item<'a> {
 }
 
 /// The JSON Feed document for a feed.
-pub fn render(info: &FeedInfo, entries: &[Entry]) -> Result<Vec<u8>> {
+pub fn render(info: &FeedInfo, entries: &[&Entry]) -> Result<Vec<u8>> {
     let feed = JsonFeed {
         version: "https://jsonfeed.org/version/1.1",
         title: &info.title,
@@ -89,7 +89,7 @@ pub fn render(info: &FeedInfo, entries: &[Entry]) -> Result<Vec<u8>> {
         description: &info.description,
         language: &info.lang,
         authors: [Author { name: &info.author }],
-        items: entries.iter().map(item).collect(),
+        items: entries.iter().map(|e| item(e)).collect(),
     };
     let mut out = serde_json::to_vec_pretty(&feed).context("cannot write JSON Feed")?;
     out.push(b'\n');

@@ -12,11 +12,14 @@ pub mod rss;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use rayon::prelude::*;
 
 use crate::config::Config;
 use crate::store::{self, Article, ArticleMeta, Catalog, ParseContext, Problem};
+
+/// A feed format's writer.
+type Renderer = fn(&FeedInfo, &[&model::Entry]) -> Result<Vec<u8>>;
 use model::{FeedInfo, FeedSpec};
 use output::{Written, write_if_changed};
 
@@ -47,30 +50,28 @@ pub fn publish(config: &Config, catalog: &Catalog, ctx: &ParseContext) -> Result
     needed.dedup_by(|a, b| a.lang == b.lang && a.slug == b.slug);
     let loaded: Vec<Result<Article, Problem>> = needed.par_iter().map(|meta| store::load_article(ctx, *meta)).collect();
     let mut published = Published::default();
-    let mut articles: HashMap<(&str, &str), &Article> = HashMap::new();
+    let mut entries: HashMap<(&str, &str), model::Entry> = HashMap::new();
     for result in &loaded {
         match result {
             Ok(article) => {
-                articles.insert((article.meta.lang, article.meta.slug), article);
+                entries.insert((article.meta.lang, article.meta.slug), model::entry(config, catalog, article));
             }
             Err(problem) => published.problems.push(problem.clone()),
         }
     }
-    published.articles_shown = articles.len();
+    published.articles_shown = entries.len();
 
     let mut infos: Vec<(FeedSpec, FeedInfo)> = Vec::with_capacity(specs.len());
     for (spec, selection) in specs.iter().zip(&selections) {
-        let shown: Vec<&Article> = selection.iter().filter_map(|m| articles.get(&(m.lang, m.slug)).copied()).collect();
-        let metas: Vec<ArticleMeta> = shown.iter().map(|a| a.meta).collect();
-        let info = model::info(config, catalog, spec, &metas);
-        let entries: Vec<model::Entry> = shown.iter().map(|a| model::entry(config, catalog, a)).collect();
+        let shown: Vec<&model::Entry> = selection.iter().filter_map(|m| entries.get(&(m.lang, m.slug))).collect();
+        let info = model::info(config, catalog, spec, &shown);
         let dir = PathBuf::from(spec.dir());
-        for (file, bytes) in [
-            ("atom.xml", atom::render(&info, &entries)?),
-            ("rss.xml", rss::render(&info, &entries)?),
-            ("feed.json", json::render(&info, &entries)?),
-        ] {
-            write(config, &dir.join(file), &bytes, &mut published)?;
+        let renderers: [(&str, Renderer); 3] =
+            [("atom.xml", atom::render), ("rss.xml", rss::render), ("feed.json", json::render)];
+        for (file, render) in renderers {
+            let rel = dir.join(file);
+            let bytes = render(&info, &shown).with_context(|| format!("cannot render {}", rel.display()))?;
+            write(config, &rel, &bytes, &mut published)?;
         }
         published.feeds += 1;
         infos.push((*spec, info));
@@ -85,7 +86,8 @@ pub fn publish(config: &Config, catalog: &Catalog, ctx: &ParseContext) -> Result
         })
         .collect();
     let default_title = config.languages.first().map_or("gazette", |l| l.title.as_str());
-    write(config, &PathBuf::from("index.opml"), &opml::render(default_title, &groups)?, &mut published)?;
+    let opml = opml::render(default_title, &groups).context("cannot render index.opml")?;
+    write(config, &PathBuf::from("index.opml"), &opml, &mut published)?;
     Ok(published)
 }
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, FixedOffset};
 use crate::config::{Config, Language, Sector};
 use crate::links;
 use crate::store::dates::in_zone;
-use crate::store::{Article, ArticleMeta, Catalog};
+use crate::store::{Article, Catalog};
 
 /// One feed: a language, and optionally a sector within it.
 #[derive(Debug, Clone, Copy)]
@@ -162,13 +162,19 @@ pub fn entry<'a>(config: &Config, catalog: &Catalog, article: &'a Article) -> En
 }
 
 /// The feed-level facts of `spec`, given its entries (newest first).
-pub fn info(config: &Config, catalog: &Catalog, spec: &FeedSpec, entries: &[ArticleMeta]) -> FeedInfo {
+pub fn info(config: &Config, catalog: &Catalog, spec: &FeedSpec, entries: &[&Entry]) -> FeedInfo {
     let lang = &spec.lang.code;
     let sector = spec.sector_id();
     // An empty feed still needs a date: the language's newest article, else the store's.
-    let fallback = catalog.articles().find(|a| a.lang == lang.as_str()).or_else(|| catalog.articles().next());
-    let newest_updated = entries.iter().map(|e| e.updated).max().or(fallback.map(|a| a.updated)).unwrap_or(0);
-    let newest_published = entries.first().or(fallback.as_ref()).map_or(0, |a| a.published);
+    let fallback = || {
+        let newest = catalog.articles().find(|a| a.lang == lang.as_str()).or_else(|| catalog.articles().next());
+        let (updated, published) = newest.map_or((0, 0), |a| (a.updated, a.published));
+        (zoned(config, updated), zoned(config, published))
+    };
+    let (updated, published) = match (entries.iter().map(|e| e.updated).max(), entries.first()) {
+        (Some(updated), Some(first)) => (updated, first.published),
+        _ => fallback(),
+    };
     let title = match spec.sector {
         Some((_, s)) => format!("{} · {}", spec.lang.title, s.name(lang, &config.site.default_language)),
         None => spec.lang.title.clone(),
@@ -184,8 +190,8 @@ pub fn info(config: &Config, catalog: &Catalog, spec: &FeedSpec, entries: &[Arti
         atom_url: links::feed_url(config, lang, sector, "atom.xml"),
         rss_url: links::feed_url(config, lang, sector, "rss.xml"),
         json_url: links::feed_url(config, lang, sector, "feed.json"),
-        updated: zoned(config, newest_updated),
-        published: zoned(config, newest_published),
+        updated,
+        published,
         category_scheme: format!("{}/{lang}/sectors/", config.site.base_url),
     }
 }

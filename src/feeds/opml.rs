@@ -1,5 +1,5 @@
-//! `index.opml` (OPML 2.0): every feed with its title, grouped by language, so a reader can
-//! subscribe to all of them at once.
+//! `index.opml` (OPML 2.0): every feed (its Atom version) with its title, grouped by
+//! language, so a reader can subscribe to all of them at once.
 
 use anyhow::{Context, Result};
 use quick_xml::Writer;
@@ -29,20 +29,16 @@ pub fn render(title: &str, groups: &[Group]) -> Result<Vec<u8>> {
             // A folder: only `text` (other attributes would call for a `type`, OPML 2.0).
             w.write_event(Event::Start(BytesStart::new("outline").with_attributes([("text", group.title)])))?;
             for feed in &group.feeds {
-                // OPML knows `type="rss"` for every feed format; `version` may only name RSS ones.
-                for (version, url) in [(None, &feed.atom_url), (Some("RSS2"), &feed.rss_url)] {
-                    let mut outline = BytesStart::new("outline").with_attributes([("type", "rss")]);
-                    if let Some(version) = version {
-                        outline.push_attribute(("version", version));
-                    }
-                    w.write_event(Event::Empty(outline.with_attributes([
-                        ("text", feed.title.as_str()),
-                        ("title", feed.title.as_str()),
-                        ("language", feed.lang.as_str()),
-                        ("xmlUrl", url.as_str()),
-                        ("htmlUrl", feed.page_url.as_str()),
-                    ])))?;
-                }
+                // One outline per feed, so importing the list subscribes to each feed once:
+                // the Atom one (OPML's `type="rss"` stands for any feed format).
+                w.write_event(Event::Empty(BytesStart::new("outline").with_attributes([
+                    ("type", "rss"),
+                    ("text", feed.title.as_str()),
+                    ("title", feed.title.as_str()),
+                    ("language", feed.lang.as_str()),
+                    ("xmlUrl", feed.atom_url.as_str()),
+                    ("htmlUrl", feed.page_url.as_str()),
+                ])))?;
             }
             w.write_event(Event::End(BytesEnd::new("outline")))?;
         }

@@ -11,15 +11,7 @@ use rss::extension::dublincore::DublinCoreExtension;
 use rss::{Category, Channel, Guid, Item};
 
 use super::model::{Entry, FeedInfo};
-
-/// The summary as RSS `description`, which readers treat as HTML: escaped, so that text like
-/// `<b>` or `&amp;` reads back exactly as written.
-fn description(summary: &str) -> String {
-    let mut out = String::with_capacity(summary.len());
-    // Writing into a String cannot fail.
-    let _ = pulldown_cmark_escape::escape_html(&mut out, summary);
-    out
-}
+use crate::text::escape_html;
 
 fn alternate(lang: &str, url: &str, title: Option<&str>) -> Extension {
     let mut attrs = BTreeMap::from([
@@ -50,7 +42,8 @@ fn item(info: &FeedInfo, e: &Entry) -> Item {
     Item {
         title: Some(e.title.to_owned()),
         link: Some(e.url.clone()),
-        description: (!e.summary.is_empty()).then(|| description(e.summary)),
+        // Readers treat `description` as HTML: escaped, text like `<b>` or `&amp;` reads back as written.
+        description: (!e.summary.is_empty()).then(|| escape_html(e.summary)),
         guid: Some(Guid { value: e.id.clone(), permalink: false }),
         pub_date: Some(e.published.to_rfc2822()),
         categories: e
@@ -69,7 +62,7 @@ fn item(info: &FeedInfo, e: &Entry) -> Item {
 }
 
 /// The RSS document for a feed.
-pub fn render(info: &FeedInfo, entries: &[Entry]) -> Result<Vec<u8>> {
+pub fn render(info: &FeedInfo, entries: &[&Entry]) -> Result<Vec<u8>> {
     let channel = Channel {
         title: info.title.clone(),
         link: info.page_url.clone(),

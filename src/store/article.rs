@@ -1,6 +1,7 @@
-//! The article types: [`ArticleMeta`], the small record the index keeps for every language
-//! version so that selection never reads a file twice, and [`Article`], the full text loaded
-//! only for the entries that make it into a feed. Also [`Problem`], a bad file and why.
+//! The article types: [`Version`], the small record the index keeps for every language
+//! version so that selection never reads a file twice; [`ArticleMeta`], a version seen through
+//! its file's path; and [`Article`], the full text loaded only for the entries that make it
+//! into a feed. Also [`Problem`], a bad file and why.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -56,6 +57,9 @@ pub struct Version {
     pub updated: i64,
     /// Sectors the version belongs to.
     pub sectors: SectorSet,
+    /// Whether front matter listed the sectors (else keywords classified the text, and the
+    /// catalog shares the result among the article's translations).
+    pub has_listed_sectors: bool,
     /// Drafts are never published.
     pub is_draft: bool,
     /// Canonical link from front matter, when the article lives elsewhere.
@@ -83,8 +87,6 @@ pub struct ArticleMeta<'a> {
     pub updated: i64,
     /// Sectors, by config position.
     pub sectors: SectorSet,
-    /// Drafts are never published.
-    pub is_draft: bool,
     /// Canonical link from front matter.
     pub canonical_url: Option<&'a str>,
 }
@@ -100,7 +102,8 @@ pub struct Article<'a> {
     pub content_html: String,
     /// Author's name, when given.
     pub author: Option<String>,
-    /// Where the news came from (`来源`), when given.
+    /// Where the news came from (`来源`), when given: for article pages and digests; feeds
+    /// have no field that means this.
     pub source: Option<String>,
     /// Lead image URL (absolute), when given.
     pub image: Option<String>,
@@ -144,5 +147,17 @@ impl FileError {
     /// An error about the whole file.
     pub fn whole(message: impl Into<String>) -> FileError {
         FileError { line: None, message: message.into() }
+    }
+}
+
+impl From<super::decode::DecodeError> for FileError {
+    fn from(e: super::decode::DecodeError) -> FileError {
+        FileError::at(e.line, e.message)
+    }
+}
+
+impl From<super::press_release::ParseError> for FileError {
+    fn from(e: super::press_release::ParseError) -> FileError {
+        FileError::at(e.line, e.message)
     }
 }

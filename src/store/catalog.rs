@@ -7,7 +7,7 @@
 
 use rayon::prelude::*;
 
-use super::article::{ArticleMeta, Problem, Version};
+use super::article::{ArticleMeta, Problem, SectorSet, Version};
 use super::index::{FileRecord, Outcome};
 use super::path;
 use crate::config::Config;
@@ -45,13 +45,15 @@ pub struct Catalog {
     pub drafts: usize,
     /// Versions dated after `now`, held back.
     pub held_back: usize,
-    /// The earliest moment a held-back version becomes due (Unix seconds).
+    /// The earliest moment a held-back version becomes due (Unix seconds): the daemon
+    /// schedules a rebuild for then.
     pub next_release: Option<i64>,
 }
 
 impl Catalog {
     /// Builds the catalog of `records` (sorted by path) as of `now` (Unix seconds).
-    pub fn new(config: &Config, records: Vec<FileRecord>, now: i64) -> Catalog {
+    pub fn new(config: &Config, mut records: Vec<FileRecord>, now: i64) -> Catalog {
+        share_classified_sectors(&mut records);
         let languages: Vec<String> = config.languages.iter().map(|l| l.code.clone()).collect();
         let dir = &config.store.dir;
         let mut errors = Vec::new();
@@ -161,7 +163,6 @@ impl Catalog {
             published: version.published,
             updated: version.updated,
             sectors: version.sectors,
-            is_draft: version.is_draft,
             canonical_url: version.canonical_url.as_deref(),
         }
     }
@@ -211,5 +212,118 @@ impl Catalog {
             .take(limit)
             .map(|&slot| self.meta(slot))
             .collect()
+    }
+}
+
+/// Keywords classify an article, not one language version of it: versions whose front matter
+/// lists no sectors get every sector their translations' texts matched, so a translation pair
+/// sits in the same sector feeds.
+fn share_classified_sectors(records: &mut [FileRecord]) {
+    let is_classified = |r: &FileRecord| match &r.outcome {
+        Outcome::Articles { versions, .. } => versions.iter().any(|v| !v.has_listed_sectors),
+        Outcome::Broken(_) => false,
+    };
+    let key_of = |r: &FileRecord| path::parse(&r.path).map_or(0, |name| name.key.len());
+    // (key length, record), sorted by key: translations end up side by side.
+    let mut keyed: Vec<(usize, usize)> =
+        records.iter().enumerate().filter(|(_, r)| is_classified(r)).map(|(i, r)| (key_of(r), i)).collect();
+    let key = |&(len, i): &(usize, usize)| &records[i].path[..len];
+    keyed.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+    let groups: Vec<Vec<usize>> = keyed
+        .chunk_by(|a, b| key(a) == key(b))
+        .filter(|run| run.len() > 1)
+        .map(|run| run.iter().map(|&(_, i)| i).collect())
+        .collect();
+    for group in groups {
+        let mut union = SectorSet::default();
+        for &i in &group {
+            for v in versions_mut(&mut records[i]).iter().filter(|v| !v.has_listed_sectors) {
+                union.0 |= v.sectors.0;
+            }
+        }
+        for &i in &group {
+            for v in versions_mut(&mut records[i]).iter_mut().filter(|v| !v.has_listed_sectors) {
+                v.sectors = union;
+            }
+        }
+    }
+}
+
+fn versions_mut(record: &mut FileRecord) -> &mut [Version] {
+    match &mut record.outcome {
+        Outcome::Articles { versions, .. } => versions,
+        Outcome::Broken(_) => &mut [],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::index::Stamp;
+    use std::path::Path;
+
+    fn config() -> Config {
+        Config::parse(include_str!("../../config.toml"), Path::new("/srv/config.toml")).unwrap()
+    }
+
+    fn record(path: &str, lang: u8, published: i64, sectors: u64, listed: bool, is_draft: bool) -> FileRecord {
+        let version = Version {
+            lang,
+            title: path.to_owned(),
+            published,
+            updated: published,
+            sectors: SectorSet(sectors),
+            has_listed_sectors: listed,
+            is_draft,
+            canonical_url: None,
+        };
+        FileRecord {
+            path: path.to_owned(),
+            stamp: Stamp { size: 0, mtime_ns: 0, ctime_ns: 0, inode: 0 },
+            outcome: Outcome::Articles { versions: vec![version], notices: Vec::new() },
+        }
+    }
+
+    #[test]
+    fn a_held_back_article_is_published_once_its_moment_passes() {
+        let records = vec![record("a.en.md", 1, 1000, 0, true, false), record("b.en.md", 1, 2000, 0, true, false)];
+        let before = Catalog::new(&config(), records.clone(), 1999);
+        assert_eq!(before.articles().map(|a| a.slug).collect::<Vec<_>>(), vec!["a"]);
+        assert_eq!((before.held_back, before.next_release), (1, Some(2000)));
+        let after = Catalog::new(&config(), records, 2000);
+        assert_eq!(after.articles().map(|a| a.slug).collect::<Vec<_>>(), vec!["b", "a"]);
+        assert_eq!(after.held_back, 0);
+    }
+
+    #[test]
+    fn translations_share_keyword_sectors_but_keep_listed_ones() {
+        let records = vec![
+            record("x/visit.en.md", 1, 1000, 0b01, false, false),
+            record("x/visit.zh.md", 0, 1000, 0b10, false, false),
+            record("y/fair.en.md", 1, 1000, 0b01, true, false),
+            record("y/fair.zh.md", 0, 1000, 0b10, false, false),
+        ];
+        let catalog = Catalog::new(&config(), records, 5000);
+        let sectors = |slug: &str, lang: &str| {
+            catalog.articles().find(|a| a.slug == slug && a.lang == lang).map(|a| a.sectors.0).unwrap()
+        };
+        assert_eq!((sectors("visit", "en"), sectors("visit", "zh")), (0b11, 0b11));
+        assert_eq!((sectors("fair", "en"), sectors("fair", "zh")), (0b01, 0b10));
+    }
+
+    #[test]
+    fn a_duplicate_slug_is_an_error_naming_the_first_file_and_drafts_stay_out() {
+        let records = vec![
+            record("2023/visit.en.md", 1, 1000, 0, true, false),
+            record("2024/visit.en.md", 1, 1500, 0, true, false),
+            record("draft.en.md", 1, 1000, 0, true, true),
+        ];
+        let catalog = Catalog::new(&config(), records, 5000);
+        assert_eq!(catalog.len(), 1);
+        assert_eq!(catalog.drafts, 1);
+        assert_eq!(catalog.errors.len(), 1);
+        let error = catalog.errors[0].to_string();
+        assert!(error.starts_with("/srv/articles/2024/visit.en.md: duplicate slug 'visit'"), "{error}");
+        assert!(error.contains("/srv/articles/2023/visit.en.md has it already"), "{error}");
     }
 }

@@ -3,6 +3,7 @@
 //! case-insensitive; one Aho–Corasick pass over the text, whatever the number of keywords).
 
 use aho_corasick::{AhoCorasick, MatchKind};
+use anyhow::Context;
 
 use super::article::SectorSet;
 use crate::config::Sector;
@@ -17,7 +18,7 @@ pub struct Classifier {
 
 impl Classifier {
     /// Compiles the keywords of `sectors`.
-    pub fn new(sectors: &[Sector]) -> Classifier {
+    pub fn new(sectors: &[Sector]) -> anyhow::Result<Classifier> {
         let mut patterns = Vec::new();
         let mut pattern_sector = Vec::new();
         for (i, sector) in sectors.iter().enumerate() {
@@ -29,9 +30,14 @@ impl Classifier {
         let matcher = if patterns.is_empty() {
             None
         } else {
-            AhoCorasick::builder().ascii_case_insensitive(true).match_kind(MatchKind::Standard).build(&patterns).ok()
+            let matcher = AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .build(&patterns)
+                .context("sectors.*.keywords: cannot compile the keywords")?;
+            Some(matcher)
         };
-        Classifier { matcher, pattern_sector, sector_count: sectors.len() }
+        Ok(Classifier { matcher, pattern_sector, sector_count: sectors.len() })
     }
 
     /// The sectors whose keywords occur in any of `texts`.
@@ -67,7 +73,8 @@ mod tests {
 
     #[test]
     fn finds_chinese_and_english_keywords_ignoring_ascii_case() {
-        let c = Classifier::new(&[sector("foreign-affairs", &["领事", "consul"]), sector("trade", &["经贸", "trade"])]);
+        let c = Classifier::new(&[sector("foreign-affairs", &["领事", "consul"]), sector("trade", &["经贸", "trade"])])
+            .unwrap();
         assert_eq!(c.classify(&["总领事馆", ""]).iter().collect::<Vec<_>>(), vec![0]);
         assert_eq!(c.classify(&["Visit", "Free TRADE zone and the Consulate"]).iter().collect::<Vec<_>>(), vec![0, 1]);
         assert!(c.classify(&["nothing here"]).is_empty());
@@ -75,6 +82,6 @@ mod tests {
 
     #[test]
     fn no_keywords_means_no_sectors() {
-        assert!(Classifier::new(&[sector("trade", &[])]).classify(&["trade"]).is_empty());
+        assert!(Classifier::new(&[sector("trade", &[])]).unwrap().classify(&["trade"]).is_empty());
     }
 }

@@ -16,8 +16,26 @@ pub fn local_to_timestamp(local: NaiveDateTime, tz: Tz) -> i64 {
     tz.from_local_datetime(&later).earliest().map_or_else(|| local.and_utc().timestamp(), |t| t.timestamp())
 }
 
+/// The instants feeds can write: RFC 3339 and RFC 2822 dates have four-digit years, and a
+/// day of margin keeps every time zone's view of the instant inside 1000–9999.
+const EARLIEST: i64 = -30_610_137_600; // 1000-01-02T00:00:00Z
+const LATEST: i64 = 253_402_128_000; // 9999-12-30T00:00:00Z
+
+/// `ts`, if feeds can write it.
+pub fn in_range(ts: i64, shown: &dyn std::fmt::Display) -> Result<i64, String> {
+    if (EARLIEST..=LATEST).contains(&ts) {
+        Ok(ts)
+    } else {
+        Err(format!("'{shown}' is out of range (years 1000 to 9999)"))
+    }
+}
+
 /// Reads a TOML date value (as the `toml` crate parsed it).
 pub fn from_toml(value: &toml::value::Datetime, tz: Tz) -> Result<i64, String> {
+    in_range(toml_timestamp(value, tz)?, value)
+}
+
+fn toml_timestamp(value: &toml::value::Datetime, tz: Tz) -> Result<i64, String> {
     let date = value.date.ok_or_else(|| format!("'{value}' has a time but no date"))?;
     let naive_date = NaiveDate::from_ymd_opt(date.year.into(), date.month.into(), date.day.into())
         .ok_or_else(|| format!("impossible date '{value}'"))?;
@@ -42,6 +60,14 @@ pub fn from_toml(value: &toml::value::Datetime, tz: Tz) -> Result<i64, String> {
 /// Reads a date written as a string: `2023-05-08`, `2023-05-08 09:30[:00]`, or RFC 3339.
 pub fn from_str(s: &str, tz: Tz) -> Result<i64, String> {
     let s = s.trim();
+    // chrono accepts signed and five-digit years; an article date has four digits.
+    if !s.get(..4).is_some_and(|y| y.bytes().all(|b| b.is_ascii_digit())) || s.as_bytes().get(4) != Some(&b'-') {
+        return Err(format!("'{s}' is not a date (expected 2023-05-08 or RFC 3339 like 2023-05-08T09:30:00+08:00)"));
+    }
+    in_range(str_timestamp(s, tz)?, &s)
+}
+
+fn str_timestamp(s: &str, tz: Tz) -> Result<i64, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.timestamp());
     }
@@ -86,6 +112,15 @@ mod tests {
         assert_eq!(in_zone(ts, Shanghai).to_rfc3339(), "2022-10-11T15:00:00+08:00");
         let toml_date: toml::value::Datetime = "2022-10-11T09:00:00+02:00".parse().unwrap();
         assert_eq!(from_toml(&toml_date, Shanghai).unwrap(), ts);
+    }
+
+    #[test]
+    fn rejects_years_feeds_cannot_write() {
+        assert!(from_str("-2023-05-08", Shanghai).unwrap_err().contains("not a date"));
+        assert!(from_str("0999-05-08", Shanghai).unwrap_err().contains("out of range"));
+        let far: toml::value::Datetime = "0001-01-01".parse().unwrap();
+        assert!(from_toml(&far, Shanghai).unwrap_err().contains("out of range"));
+        assert!(from_str("9999-12-29", Shanghai).is_ok());
     }
 
     #[test]

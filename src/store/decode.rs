@@ -46,6 +46,12 @@ pub fn decode_text(bytes: &[u8]) -> Result<Cow<'_, str>, DecodeError> {
             "undecodable bytes (the file starts with a UTF-8 byte order mark but is not UTF-8)",
         ));
     }
+    // Text that reads as UTF-8 Chinese for a while and then breaks is corrupt UTF-8: almost any
+    // byte pair is valid GB18030, so sniffing would publish it as nonsense instead.
+    let valid_prefix = std::str::from_utf8(&body[..utf8_error.valid_up_to()]).unwrap_or_default();
+    if valid_prefix.chars().filter(|c| !c.is_ascii()).nth(3).is_some() {
+        return Err(not_utf8(utf8_error.valid_up_to(), "undecodable bytes (not UTF-8)"));
+    }
     let mut detector = EncodingDetector::new(Iso2022JpDetection::Deny);
     detector.feed(body, true);
     let guess = detector.guess(None, Utf8Detection::Deny);
@@ -203,7 +209,7 @@ mod tests {
     fn rejects_undecodable_bytes_naming_the_line() {
         let error = decode_text(UNDECODABLE).unwrap_err();
         assert_eq!(error.line, 6);
-        assert_eq!(error.to_string(), "line 6: undecodable bytes (not UTF-8, and not GB18030 either)");
+        assert_eq!(error.to_string(), "line 6: undecodable bytes (not UTF-8)");
     }
 
     #[test]
@@ -250,6 +256,17 @@ mod tests {
         let text = decode_utf8(CRLF_BOM).unwrap();
         assert_eq!(text, decode_text(CRLF_BOM).unwrap());
         assert!(text.starts_with('您'));
+    }
+
+    #[test]
+    fn rejects_utf8_chinese_with_a_truncated_character_instead_of_sniffing() {
+        let text = "市政府外办携手俄领馆\n推动建设\n".as_bytes();
+        // Cut the last character of line 2 to its first two bytes.
+        let cut = text.len() - 2;
+        let mut bytes = text[..cut - 1].to_vec();
+        bytes.extend_from_slice(b"\n");
+        let error = decode_text(&bytes).unwrap_err();
+        assert_eq!(error.to_string(), "line 2: undecodable bytes (not UTF-8)");
     }
 
     #[test]

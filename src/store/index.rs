@@ -3,7 +3,6 @@
 //! A cache that is missing, corrupt, from another gazette version or made under other
 //! settings is ignored and rebuilt; it is never a source of truth.
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -13,7 +12,7 @@ use super::article::{FileError, Version};
 use crate::config::Config;
 
 /// Bumped whenever the record layout or parsing rules change.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// When a file was last seen changing: any difference means it is read again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,8 +69,14 @@ struct IndexFileRef<'a> {
 
 /// The settings a cached record depends on: change one and every file is read again.
 pub fn fingerprint(config: &Config) -> String {
-    let mut fp =
-        format!("{}|{}|{}|", env!("CARGO_PKG_VERSION"), config.site.timezone.name(), config.site.default_language);
+    // The store folder too: builds of several stores that share a cache path take turns.
+    let mut fp = format!(
+        "{}|{}|{}|{}|",
+        env!("CARGO_PKG_VERSION"),
+        config.store.dir.display(),
+        config.site.timezone.name(),
+        config.site.default_language
+    );
     for lang in &config.languages {
         fp.push_str(&lang.code);
         fp.push(',');
@@ -115,10 +120,6 @@ pub fn load(path: &Path, fingerprint: &str) -> Vec<FileRecord> {
 pub fn save(path: &Path, fingerprint: &str, records: &[FileRecord]) -> Result<()> {
     let index = IndexFileRef { format: FORMAT, fingerprint, records };
     let bytes = postcard::to_stdvec(&index).context("cannot encode the index cache")?;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
-    tmp.write_all(&bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path).with_context(|| format!("cannot replace {}", path.display()))?;
+    crate::feeds::output::write_atomic(path, &bytes)?;
     Ok(())
 }

@@ -9,8 +9,8 @@ use super::article::{Article, ArticleMeta, FileError, Version};
 use super::path::ArticleName;
 use super::render::{markdown_first_paragraph, markdown_to_html};
 use super::{ParseContext, dates};
-use crate::config::line_col;
 use crate::links;
+use crate::text::line_col;
 use crate::text::{one_line, shorten, xml_safe};
 
 /// The front matter keys gazette reads.
@@ -111,7 +111,16 @@ impl Parsed<'_> {
         if let Some(image) = &front.image {
             check_image(image.get_ref()).map_err(|e| FileError::at(self.line_of(image.span()), e))?;
         }
-        Ok(Version { lang, title, published, updated, sectors, is_draft: front.draft, canonical_url })
+        Ok(Version {
+            lang,
+            title,
+            published,
+            updated,
+            sectors,
+            has_listed_sectors: front.sectors.is_some(),
+            is_draft: front.draft,
+            canonical_url,
+        })
     }
 }
 
@@ -179,7 +188,7 @@ mod tests {
 
     fn meta(text: &str) -> Result<Version, FileError> {
         let config = config();
-        let classifier = Classifier::new(&config.sectors);
+        let classifier = Classifier::new(&config.sectors).unwrap();
         let ctx = ParseContext { config: &config, classifier: &classifier };
         let name = super::super::path::parse("2023/visit.en.md").unwrap();
         read_version(text, &name, &ctx)

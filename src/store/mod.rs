@@ -1,9 +1,9 @@
 //! The article store: a folder of Markdown articles and press-release text files.
 //!
-//! [`scan`] walks the folder and reads each new or changed file into [`ArticleMeta`] records
+//! [`scan`] walks the folder and reads each new or changed file into [`Version`] records
 //! (unchanged files come from the [`index`] cache); [`catalog`] turns those into the published,
-//! ordered list with translations and every problem found; [`load_article`] reads the full
-//! text of the few entries a feed shows.
+//! ordered list of [`ArticleMeta`] views with translations and every problem found;
+//! [`load_article`] reads the full text of the few entries a feed shows.
 
 pub mod article;
 pub mod catalog;
@@ -57,18 +57,22 @@ impl ParseContext<'_> {
 
 /// Reads the full text of one article version, for a feed entry.
 pub fn load_article<'a>(ctx: &ParseContext, meta: ArticleMeta<'a>) -> Result<Article<'a>, Problem> {
-    let store_dir = &ctx.config.store.dir;
-    let problem = |e: FileError| Problem { path: store_dir.join(meta.path), line: e.line, message: e.message };
-    let bytes =
-        std::fs::read(store_dir.join(meta.path)).map_err(|e| problem(FileError::whole(format!("cannot read: {e}"))))?;
-    match meta.format {
-        Format::Markdown => {
-            let text = decode::decode_utf8(&bytes).map_err(|e| problem(FileError::at(e.line, e.message)))?;
-            markdown::read_article(&text, meta, ctx).map_err(problem)
+    let path = ctx.config.store.dir.join(meta.path);
+    let read = || -> Result<Article<'a>, FileError> {
+        let bytes = std::fs::read(&path).map_err(|e| FileError::whole(format!("cannot read: {e}")))?;
+        let text = text_of(meta.format, &bytes)?;
+        match meta.format {
+            Format::Markdown => markdown::read_article(&text, meta, ctx),
+            Format::PressRelease => press_text::read_article(&text, meta, ctx),
         }
-        Format::PressRelease => {
-            let text = decode::decode_text(&bytes).map_err(|e| problem(FileError::at(e.line, e.message)))?;
-            press_text::read_article(&text, meta, ctx).map_err(problem)
-        }
-    }
+    };
+    read().map_err(|e| Problem { path: path.clone(), line: e.line, message: e.message })
+}
+
+/// An article file's text: Markdown must be UTF-8; press releases may also be GB18030 or Big5.
+pub fn text_of(format: Format, bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, FileError> {
+    Ok(match format {
+        Format::Markdown => decode::decode_utf8(bytes)?,
+        Format::PressRelease => decode::decode_text(bytes)?,
+    })
 }

@@ -31,16 +31,6 @@ pub enum PressDate {
     DateTime(NaiveDateTime),
 }
 
-impl PressDate {
-    /// The calendar day, whether or not a time of day was given.
-    pub fn date(&self) -> NaiveDate {
-        match self {
-            PressDate::Date(date) => *date,
-            PressDate::DateTime(date_time) => date_time.date(),
-        }
-    }
-}
-
 /// One language's half: title and paragraphs (plain text, trimmed, never empty strings).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Half {

@@ -4,7 +4,7 @@
 
 use super::ParseContext;
 use super::article::{Article, ArticleMeta, FileError, Version};
-use super::dates::local_to_timestamp;
+use super::dates::{self, local_to_timestamp};
 use super::press_release::{self, Half, PressDate, PressRelease};
 use super::render::paragraphs_to_html;
 use crate::text::{one_line, shorten};
@@ -14,15 +14,16 @@ const ZH: &str = "zh";
 const EN: &str = "en";
 
 fn parse(text: &str) -> Result<PressRelease, FileError> {
-    press_release::parse(text).map_err(|e| FileError::at(e.line, e.message))
+    Ok(press_release::parse(text)?)
 }
 
-fn timestamp(date: &PressDate, ctx: &ParseContext) -> i64 {
+fn timestamp(date: &PressDate, ctx: &ParseContext) -> Result<i64, FileError> {
     let local = match date {
         PressDate::Date(d) => d.and_time(chrono::NaiveTime::MIN),
         PressDate::DateTime(dt) => *dt,
     };
-    local_to_timestamp(local, ctx.config.site.timezone)
+    dates::in_range(local_to_timestamp(local, ctx.config.site.timezone), &local)
+        .map_err(|e| FileError::whole(format!("date: {e}")))
 }
 
 /// The halves present, with their language codes.
@@ -30,36 +31,39 @@ fn halves(release: &PressRelease) -> impl Iterator<Item = (&'static str, &Half)>
     std::iter::once((ZH, &release.zh)).chain(release.en.as_ref().map(|en| (EN, en)))
 }
 
-fn version(release: &PressRelease, lang: u8, half: &Half, ctx: &ParseContext) -> Version {
-    // Both halves are classified on the whole file so the translations share their sectors.
+/// Reads the index records of a press release: one per configured language, plus a notice
+/// for each half whose language config does not publish. Both halves share the sectors
+/// classified on the whole file, so the translations land in the same feeds.
+pub fn read_versions(text: &str, ctx: &ParseContext) -> Result<(Vec<Version>, Vec<String>), FileError> {
+    let release = parse(text)?;
+    let published = timestamp(&release.published, ctx)?;
     let mut texts: Vec<&str> = Vec::new();
-    for (_, h) in halves(release) {
+    for (_, h) in halves(&release) {
         texts.push(&h.title);
         texts.extend(h.paragraphs.iter().map(String::as_str));
     }
-    let published = timestamp(&release.published, ctx);
-    Version {
-        lang,
-        title: one_line(&half.title),
-        published,
-        updated: published,
-        sectors: ctx.classifier.classify(&texts),
-        is_draft: false,
-        canonical_url: None,
-    }
-}
-
-/// Reads the index records of a press release: one per configured language, plus a notice
-/// for each half whose language config does not publish.
-pub fn read_versions(text: &str, ctx: &ParseContext) -> Result<(Vec<Version>, Vec<String>), FileError> {
-    let release = parse(text)?;
+    let sectors = ctx.classifier.classify(&texts);
     let mut versions = Vec::new();
     let mut notices = Vec::new();
     for (code, half) in halves(&release) {
-        match ctx.language_index(code) {
-            Some(lang) => versions.push(version(&release, lang, half, ctx)),
-            None => notices.push(format!("language '{code}' is not configured; that half is skipped")),
+        let Some(lang) = ctx.language_index(code) else {
+            notices.push(format!("language '{code}' is not configured; that half is skipped"));
+            continue;
+        };
+        let title = one_line(&half.title);
+        if title.is_empty() {
+            return Err(FileError::whole(format!("the {code} title is empty")));
         }
+        versions.push(Version {
+            lang,
+            title,
+            published,
+            updated: published,
+            sectors,
+            has_listed_sectors: false,
+            is_draft: false,
+            canonical_url: None,
+        });
     }
     Ok((versions, notices))
 }

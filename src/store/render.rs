@@ -4,10 +4,9 @@
 
 use ammonia::{Builder, UrlRelative};
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd, html};
-use pulldown_cmark_escape::escape_html;
 use url::Url;
 
-use crate::text::xml_safe;
+use crate::text::{escape_html, xml_safe};
 
 fn markdown_options() -> Options {
     Options::ENABLE_TABLES
@@ -24,7 +23,13 @@ pub fn sanitize(html: &str, base: &str) -> String {
         Ok(base) => builder.url_relative(UrlRelative::RewriteWithBase(base)),
         Err(_) => builder.url_relative(UrlRelative::Deny),
     };
-    builder.clean(html).to_string()
+    // Character references (`&#1;`, `&#xFFFE;`) are decoded by the Markdown and HTML parsers,
+    // after the raw text was cleaned: clean the result again.
+    let clean = builder.clean(html).to_string();
+    match xml_safe(&clean) {
+        std::borrow::Cow::Borrowed(_) => clean,
+        std::borrow::Cow::Owned(safe) => safe,
+    }
 }
 
 /// Renders Markdown `body` to sanitised HTML with links absolute against `base`.
@@ -60,8 +65,7 @@ pub fn paragraphs_to_html(paragraphs: &[String]) -> String {
     let mut out = String::new();
     for p in paragraphs {
         out.push_str("<p>");
-        // Writing into a String cannot fail.
-        let _ = escape_html(&mut out, &xml_safe(p));
+        out.push_str(&escape_html(&xml_safe(p)));
         out.push_str("</p>\n");
     }
     out
@@ -82,6 +86,12 @@ mod tests {
         for bad in ["<script", "onerror", "javascript:", "JaVaScRiPt"] {
             assert!(!html.contains(bad), "{bad} in {html}");
         }
+    }
+
+    #[test]
+    fn drops_forbidden_characters_written_as_references() {
+        let html = markdown_to_html("a&#1;b &#x1b; <p title=\"x&#1;y\">&#xFFFE;</p>", BASE);
+        assert!(!html.contains(['\u{1}', '\u{1b}', '\u{FFFE}']), "{html:?}");
     }
 
     #[test]

@@ -8,7 +8,6 @@ use rayon::prelude::*;
 
 use super::ParseContext;
 use super::article::{FileError, Format, Problem};
-use super::decode::{decode_text, decode_utf8};
 use super::index::{FileRecord, Outcome, Stamp};
 use super::markdown;
 use super::path;
@@ -225,15 +224,10 @@ pub fn read_file(abs: &Path, rel: &str, size: u64, ctx: &ParseContext) -> Outcom
         Ok(bytes) => bytes,
         Err(e) => return Outcome::Broken(FileError::whole(format!("cannot read: {e}"))),
     };
-    let result = match name.format {
-        Format::Markdown => decode_utf8(&bytes)
-            .map_err(|e| FileError::at(e.line, e.message))
-            .and_then(|text| markdown::read_version(&text, &name, ctx))
-            .map(|version| (vec![version], Vec::new())),
-        Format::PressRelease => decode_text(&bytes)
-            .map_err(|e| FileError::at(e.line, e.message))
-            .and_then(|text| press_text::read_versions(&text, ctx)),
-    };
+    let result = super::text_of(name.format, &bytes).and_then(|text| match name.format {
+        Format::Markdown => markdown::read_version(&text, &name, ctx).map(|version| (vec![version], Vec::new())),
+        Format::PressRelease => press_text::read_versions(&text, ctx),
+    });
     match result {
         Ok((versions, notices)) => Outcome::Articles { versions, notices },
         Err(e) => Outcome::Broken(e),
