@@ -2,12 +2,14 @@
 //! store (through the index cache), make the catalog as of `now`, write the feeds. Also the
 //! survey behind `check`, which writes no feeds (only the index cache, which is a cache).
 
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
+use crate::feeds::output::write_atomic;
 use crate::feeds::{self, Published};
 use crate::store::classify::Classifier;
 use crate::store::scan::{Scan, scan, walk_store};
@@ -19,9 +21,24 @@ pub struct Survey {
     pub scan: Scan,
     /// Published articles and problems.
     pub catalog: Catalog,
+    /// The index cache being written in the background, if it changed.
+    index_write: Option<JoinHandle<Result<()>>>,
 }
 
 impl Survey {
+    /// Waits for the index cache to be written. A failure is logged, not returned: the cache
+    /// only saves time, so it must not fail a build.
+    fn finish_index(&mut self) {
+        let result = match self.index_write.take().map(JoinHandle::join) {
+            None => return,
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(anyhow::anyhow!("the index writer panicked")),
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = format!("{e:#}"), "index cache not saved");
+        }
+    }
+
     /// Every error: unreadable entries, broken files, duplicates.
     pub fn errors(&self) -> impl Iterator<Item = &Problem> {
         self.scan.walk_problems.iter().chain(&self.catalog.errors)
@@ -41,7 +58,9 @@ pub struct BuildReport {
 /// Scans the store and makes the catalog as of `now`, keeping the index cache up to date.
 pub fn survey(config: &Config, now: DateTime<Utc>) -> Result<Survey> {
     let classifier = Classifier::new(&config.sectors)?;
-    survey_with(&ParseContext { config, classifier: &classifier }, now)
+    let mut survey = survey_with(&ParseContext { config, classifier: &classifier }, now)?;
+    survey.finish_index();
+    Ok(survey)
 }
 
 fn survey_with(ctx: &ParseContext, now: DateTime<Utc>) -> Result<Survey> {
@@ -61,16 +80,21 @@ fn survey_with(ctx: &ParseContext, now: DateTime<Utc>) -> Result<Survey> {
     );
     let mut scan = scan(ctx, walked, cached);
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "store scanned");
-    if scan.is_changed {
-        // The cache only saves time: failing to write it must not fail the build.
-        if let Err(e) = index::save(&config.store.index, &fingerprint, &scan.records) {
-            tracing::warn!(error = format!("{e:#}"), "index cache not saved");
+    // The cache is written on a thread of its own while the catalog and the feeds are made.
+    let index_write = match scan.is_changed.then(|| index::encode(&fingerprint, &scan.records)) {
+        Some(Ok(bytes)) => {
+            let path = config.store.index.clone();
+            Some(std::thread::spawn(move || write_atomic(&path, &bytes)))
         }
-        tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "index cache saved");
-    }
+        Some(Err(e)) => {
+            tracing::warn!(error = format!("{e:#}"), "index cache not saved");
+            None
+        }
+        None => None,
+    };
     let catalog = Catalog::new(config, std::mem::take(&mut scan.records), now.timestamp());
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "catalog made");
-    Ok(Survey { scan, catalog })
+    Ok(Survey { scan, catalog, index_write })
 }
 
 /// Builds every feed from the store as of `now`.
@@ -78,7 +102,9 @@ pub fn build(config: &Config, now: DateTime<Utc>) -> Result<BuildReport> {
     let started = Instant::now();
     let classifier = Classifier::new(&config.sectors)?;
     let ctx = ParseContext { config, classifier: &classifier };
-    let survey = survey_with(&ctx, now)?;
-    let published = feeds::publish(config, &survey.catalog, &ctx)?;
+    let mut survey = survey_with(&ctx, now)?;
+    let published = feeds::publish(config, &survey.catalog, &ctx);
+    survey.finish_index();
+    let published = published?;
     Ok(BuildReport { survey, published, elapsed: started.elapsed() })
 }

@@ -1,6 +1,6 @@
 //! Sector classification for articles whose front matter names no sectors: an article belongs
 //! to every sector one of whose configured keywords occurs in its title or text (ASCII
-//! case-insensitive; one Aho–Corasick pass over the text, whatever the number of keywords).
+//! case-insensitive; one Aho–Corasick pass per sector, stopping at the first keyword found).
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use anyhow::Context;
@@ -10,52 +10,41 @@ use crate::config::Sector;
 
 /// The compiled keywords of every sector.
 pub struct Classifier {
-    matcher: Option<AhoCorasick>,
-    /// Sector position of each pattern, by pattern index.
-    pattern_sector: Vec<usize>,
-    sector_count: usize,
+    /// One matcher per sector (`None` for a sector without keywords), in config order.
+    sectors: Vec<Option<AhoCorasick>>,
 }
 
 impl Classifier {
     /// Compiles the keywords of `sectors`.
     pub fn new(sectors: &[Sector]) -> anyhow::Result<Classifier> {
-        let mut patterns = Vec::new();
-        let mut pattern_sector = Vec::new();
-        for (i, sector) in sectors.iter().enumerate() {
-            for keyword in &sector.keywords {
-                patterns.push(keyword.as_str());
-                pattern_sector.push(i);
-            }
-        }
-        let matcher = if patterns.is_empty() {
-            None
-        } else {
-            let matcher = AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
-                .build(&patterns)
-                .context("sectors.*.keywords: cannot compile the keywords")?;
-            Some(matcher)
-        };
-        Ok(Classifier { matcher, pattern_sector, sector_count: sectors.len() })
+        let sectors = sectors
+            .iter()
+            .map(|sector| {
+                if sector.keywords.is_empty() {
+                    return Ok(None);
+                }
+                // Leftmost-first search has a prefilter (memchr on rare bytes); one matcher per
+                // sector keeps "does any keyword of this sector occur" exact without
+                // overlapping search, which has none.
+                AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .build(&sector.keywords)
+                    .map(Some)
+                    .with_context(|| format!("sectors.{}.keywords: cannot compile the keywords", sector.id))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Classifier { sectors })
     }
 
     /// The sectors whose keywords occur in any of `texts`.
     pub fn classify(&self, texts: &[&str]) -> SectorSet {
         let mut found = SectorSet::default();
-        let Some(matcher) = &self.matcher else { return found };
-        let mut remaining = self.sector_count;
-        'texts: for text in texts {
-            // Overlapping search: a short keyword inside a longer one still counts.
-            for m in matcher.find_overlapping_iter(*text) {
-                let sector = self.pattern_sector[m.pattern().as_usize()];
-                if !found.contains(sector) {
-                    found.insert(sector);
-                    remaining -= 1;
-                    if remaining == 0 {
-                        break 'texts;
-                    }
-                }
+        for (i, matcher) in self.sectors.iter().enumerate() {
+            if let Some(matcher) = matcher
+                && texts.iter().any(|text| matcher.is_match(*text))
+            {
+                found.insert(i);
             }
         }
         found

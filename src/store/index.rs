@@ -116,10 +116,8 @@ pub fn load(path: &Path, fingerprint: &str) -> Vec<FileRecord> {
     }
 }
 
-/// Writes the records atomically (a temporary file renamed over the old one).
-pub fn save(path: &Path, fingerprint: &str, records: &[FileRecord]) -> Result<()> {
+/// The cache file's bytes for `records`; [`crate::feeds::output::write_atomic`] writes them.
+pub fn encode(fingerprint: &str, records: &[FileRecord]) -> Result<Vec<u8>> {
     let index = IndexFileRef { format: FORMAT, fingerprint, records };
-    let bytes = postcard::to_stdvec(&index).context("cannot encode the index cache")?;
-    crate::feeds::output::write_atomic(path, &bytes)?;
-    Ok(())
+    postcard::to_stdvec(&index).context("cannot encode the index cache")
 }
