@@ -5,6 +5,7 @@
 #   cold     no index cache, no feeds (files are in the OS page cache: the store was just generated or read)
 #   nochange a rebuild with nothing changed
 #   addone   a rebuild after one new article is added
+#   diskcold (DROP_CACHES=1, as root) cold, with the OS page cache dropped first
 # Prints the median and the worst of RUNS runs of each. Usage: bench/build.sh [PAIRS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,19 +51,23 @@ TOML
 rm -rf "$data/store/added"
 mkdir -p "$data/store/added"
 
-# One run: prints "<wall ms> <peak RSS KB>".
+# One run: prints "<wall ms> <peak RSS KB> <CPU ms (user + system)>".
 measure() {
-  local start end rss
+  local start end stats
   start=$(date +%s%N)
-  rss=$(/usr/bin/time -f '%M' ./target/release/gazette --config "$data/config.toml" build 2>&1 >/dev/null | tail -n 1)
+  stats=$(/usr/bin/time -f '%M %U %S' ./target/release/gazette --config "$data/config.toml" build 2>&1 >/dev/null | tail -n 1)
   end=$(date +%s%N)
-  echo "$(( (end - start) / 1000000 )) $rss"
+  echo "$(( (end - start) / 1000000 )) $stats" | awk '{ printf "%d %d %d\n", $1, $2, ($3 + $4) * 1000 }'
 }
 
-# Median and worst of the runs read from stdin.
+# Median and worst wall time, median CPU time and peak memory of the runs read from stdin.
 summarise() {
-  sort -n | awk -v name="$1" '{ t[NR] = $1; if ($2 > m) m = $2 } END {
-    printf "%-9s median %5d ms   worst %5d ms   peak RSS %6.1f MB   (%d runs)\n", name, t[int((NR + 1) / 2)], t[NR], m / 1024, NR }'
+  local runs cpu
+  runs=$(cat)
+  cpu=$(echo "$runs" | sort -n -k3 | awk '{ c[NR] = $3 } END { print c[int((NR + 1) / 2)] }')
+  echo "$runs" | sort -n | awk -v name="$1" -v cpu="$cpu" '{ t[NR] = $1; if ($2 > m) m = $2 } END {
+    printf "%-9s median %5d ms   worst %5d ms   median CPU %5d ms   peak RSS %6.1f MB   (%d runs)\n",
+      name, t[int((NR + 1) / 2)], t[NR], cpu, m / 1024, NR }'
 }
 
 find "$data/store" -type f -name '*.md' -exec cat {} + > /dev/null  # warm the page cache
@@ -80,5 +85,14 @@ for i in $(seq "$runs"); do
     > "$data/store/added/new-$i.en.md"
   measure
 done | summarise addone
+
+# With DROP_CACHES=1 (root): also the first build after a boot, the store read from disk.
+if [ "${DROP_CACHES:-0}" = 1 ]; then
+  for i in $(seq 3); do
+    rm -rf "$data/cache" "$data/feeds"
+    sync && echo 3 > /proc/sys/vm/drop_caches
+    measure
+  done | summarise diskcold
+fi
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(uname -sr)"

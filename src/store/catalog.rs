@@ -228,7 +228,7 @@ fn share_classified_sectors(records: &mut [FileRecord]) {
     let mut keyed: Vec<(usize, usize)> =
         records.iter().enumerate().filter(|(_, r)| is_classified(r)).map(|(i, r)| (key_of(r), i)).collect();
     let key = |&(len, i): &(usize, usize)| &records[i].path[..len];
-    keyed.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+    keyed.par_sort_unstable_by(|a, b| key(a).cmp(key(b)));
     let groups: Vec<Vec<usize>> = keyed
         .chunk_by(|a, b| key(a) == key(b))
         .filter(|run| run.len() > 1)

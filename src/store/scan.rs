@@ -28,6 +28,15 @@ pub struct Scan {
     pub is_changed: bool,
 }
 
+/// From this many files to read on, they are read by [`io_pool`].
+const MANY_FILES: usize = 4096;
+
+/// A thread pool for reading files: four threads per core.
+fn io_pool() -> Option<rayon::ThreadPool> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) * 4;
+    rayon::ThreadPoolBuilder::new().num_threads(threads).thread_name(|i| format!("gazette-read-{i}")).build().ok()
+}
+
 /// An article file found by the walk.
 struct Found {
     rel: String,
@@ -69,13 +78,21 @@ pub fn scan(ctx: &ParseContext, walked: Walked, cached: Vec<FileRecord>) -> Scan
     scan.files_read = to_read.len();
     scan.is_changed = !to_read.is_empty() || scan.files_reused != cached_count;
 
-    let read: Vec<FileRecord> = to_read
-        .into_par_iter()
-        .map(|f| {
-            let outcome = read_file(&dir.join(&f.rel), &f.rel, f.stamp.size, ctx);
-            FileRecord { path: f.rel, stamp: f.stamp, outcome }
-        })
-        .collect();
+    let read_all = || -> Vec<FileRecord> {
+        to_read
+            .into_par_iter()
+            .map(|f| {
+                let outcome = read_file(&dir.join(&f.rel), &f.rel, f.stamp.size, ctx);
+                FileRecord { path: f.rel, stamp: f.stamp, outcome }
+            })
+            .collect()
+    };
+    // Reading many files that are not in the page cache (the first build after a boot) waits
+    // on the disk, not the CPU: more threads than cores keep more reads in flight.
+    let read = match (scan.files_read >= MANY_FILES).then(io_pool).flatten() {
+        Some(pool) => pool.install(read_all),
+        None => read_all(),
+    };
     if !read.is_empty() {
         scan.records.extend(read);
         scan.records.sort_unstable_by(|a, b| a.path.cmp(&b.path));
@@ -120,7 +137,12 @@ fn walk(abs: &Path, rel: &str) -> (Vec<Found>, Vec<Problem>) {
         if name.starts_with('.') {
             continue;
         }
-        let child_rel = if rel.is_empty() { name.to_owned() } else { format!("{rel}/{name}") };
+        let mut child_rel = String::with_capacity(rel.len() + 1 + name.len());
+        if !rel.is_empty() {
+            child_rel.push_str(rel);
+            child_rel.push('/');
+        }
+        child_rel.push_str(name);
         let file_type = match entry.file_type() {
             Ok(t) => t,
             Err(e) => {
