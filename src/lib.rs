@@ -5,6 +5,8 @@
 //! - [`store`]: the article folder → article records (cached in an index) → the [`store::Catalog`].
 //! - [`feeds`]: the catalog → Atom, RSS, JSON Feed and OPML files, written atomically.
 //! - [`build`]: one build (store → catalog → feeds), the job commands and schedules run.
+//! - [`state`]: SQLite: migrations and every query (subscribers so far).
+//! - [`subscribers`]: addresses and preferences checked against config; CSV import and export.
 //! - [`text`]: XML-safe, one-line and shortened text, applied wherever input enters.
 //! - [`links`]: the URLs of articles, feeds and pages, shared by every writer.
 //! - [`schedule`]: cron expressions as users write them.
@@ -16,5 +18,7 @@ pub mod config;
 pub mod feeds;
 pub mod links;
 pub mod schedule;
+pub mod state;
 pub mod store;
+pub mod subscribers;
 pub mod text;

@@ -20,4 +20,5 @@ mod hostile;
 mod press_releases;
 mod rebuild;
 mod snapshots;
+mod subscribers;
 mod translations;

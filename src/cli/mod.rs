@@ -2,6 +2,8 @@
 //! library function the daemon calls; this module only turns arguments into settings and
 //! results into output and an exit code.
 
+mod subscribers;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -43,6 +45,12 @@ pub enum Command {
     Build(PathArgs),
     /// Check the article store and list every problem; exits 1 if there is one.
     Check(PathArgs),
+    /// Add, import, export, list and remove subscribers.
+    Subscribers {
+        /// What to do with them.
+        #[command(subcommand)]
+        command: subscribers::SubscribersCommand,
+    },
 }
 
 /// Paths that override config.
@@ -79,6 +87,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             paths.apply(&mut config);
             run_check(&config)
         }
+        Command::Subscribers { command } => subscribers::run(&config, command),
     }
 }
 

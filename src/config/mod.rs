@@ -2,6 +2,8 @@
 //! [`Config`] the rest of gazette uses, with time zone, URLs and schedules parsed and every
 //! relative path resolved against the folder that holds the config file.
 
+mod digest;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -10,6 +12,8 @@ use anyhow::{Context, Result, bail};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use url::Url;
+
+pub use digest::{Digest, StateConfig};
 
 use crate::schedule::CronSchedule;
 use crate::text::{line_col, one_line};
@@ -29,6 +33,10 @@ pub struct Config {
     pub store: StoreConfig,
     /// The feed writer.
     pub feeds: FeedsConfig,
+    /// The email digests, in config order.
+    pub digests: Vec<Digest>,
+    /// Where subscribers and digest runs are kept.
+    pub state: StateConfig,
 }
 
 /// `[site]`: where the site lives and how its dates read.
@@ -119,6 +127,11 @@ impl Config {
         self.languages.iter().find(|l| l.code == code)
     }
 
+    /// The digest with id `id`, if configured.
+    pub fn digest(&self, id: &str) -> Option<&Digest> {
+        self.digests.iter().find(|d| d.id == id)
+    }
+
     /// The sector with id `id`, if configured.
     pub fn sector(&self, id: &str) -> Option<&Sector> {
         self.sectors.iter().find(|s| s.id == id)
@@ -147,6 +160,10 @@ struct RawConfig {
     store: RawStore,
     #[serde(default)]
     feeds: RawFeeds,
+    #[serde(default)]
+    digests: Vec<digest::RawDigest>,
+    #[serde(default)]
+    state: digest::RawState,
 }
 
 #[derive(Deserialize)]
@@ -333,8 +350,11 @@ impl RawConfig {
         let schedule =
             self.feeds.schedule.as_deref().map(|s| CronSchedule::parse(s).context("feeds.schedule")).transpose()?;
 
+        let digests = digest::validate(self.digests, timezone)?;
         Ok(Config {
             path: path.to_path_buf(),
+            digests,
+            state: self.state.validate(base),
             site: Site { base_url, tag_authority, timezone, default_language },
             languages,
             sectors,
@@ -408,6 +428,26 @@ keywords = ["trade"]
     fn rejects_missing_required_value() {
         let err = format!("{:#}", parse(&MINIMAL.replace("timezone = \"Asia/Shanghai\"\n", "")).unwrap_err());
         assert!(err.contains("timezone"), "{err}");
+    }
+
+    #[test]
+    fn reads_digests_with_their_own_zone_and_rejects_duplicates() {
+        let text = format!(
+            "{MINIMAL}[[digests]]\nid = \"daily\"\nschedule = \"0 8 * * *\"\n[[digests]]\nid = \"weekly\"\nschedule = \"0 9 * * 1\"\ntimezone = \"Europe/Moscow\"\nmax_items = 40\n"
+        );
+        let config = parse(&text).unwrap();
+        assert_eq!(config.digest("daily").unwrap().timezone, chrono_tz::Asia::Shanghai);
+        assert_eq!(config.digest("weekly").unwrap().timezone, chrono_tz::Europe::Moscow);
+        assert_eq!(config.digest("weekly").unwrap().max_items, 40);
+        assert_eq!(config.state.path, Path::new("/srv/gazette/gazette.db"));
+        let twice = format!(
+            "{MINIMAL}[[digests]]\nid = \"daily\"\nschedule = \"0 8 * * *\"\n[[digests]]\nid = \"daily\"\nschedule = \"0 9 * * *\"\n"
+        );
+        let err = format!("{:#}", parse(&twice).unwrap_err());
+        assert!(err.contains("digests[1].id") && err.contains("twice"), "{err}");
+        let bad = format!("{MINIMAL}[[digests]]\nid = \"daily\"\nschedule = \"0 25 * * *\"\n");
+        let err = format!("{:#}", parse(&bad).unwrap_err());
+        assert!(err.contains("digests[0].schedule"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,97 @@
+//! `[[digests]]` and `[state]`: which email digests exist, when each is sent, and where
+//! subscriber state lives. Validated here; sending them is the digest module's job.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use crate::schedule::CronSchedule;
+
+/// One digest newsletter, e.g. `daily`.
+#[derive(Debug, Clone)]
+pub struct Digest {
+    /// The id subscribers choose (`daily`), also used in list ids and message ids.
+    pub id: String,
+    /// When it is sent.
+    pub schedule: CronSchedule,
+    /// The zone the schedule is read in.
+    pub timezone: Tz,
+    /// Most articles in one message.
+    pub max_items: usize,
+    /// Whether a subscriber with no new articles still gets a message.
+    pub send_empty: bool,
+}
+
+/// `[state]`: the SQLite database of subscribers and digest runs.
+#[derive(Debug, Clone)]
+pub struct StateConfig {
+    /// The database file.
+    pub path: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDigest {
+    id: String,
+    schedule: String,
+    timezone: Option<String>,
+    #[serde(default = "default_max_items")]
+    max_items: usize,
+    #[serde(default)]
+    send_empty: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawState {
+    #[serde(default = "default_state_path")]
+    path: PathBuf,
+}
+
+impl Default for RawState {
+    fn default() -> Self {
+        RawState { path: default_state_path() }
+    }
+}
+
+fn default_max_items() -> usize {
+    20
+}
+
+fn default_state_path() -> PathBuf {
+    PathBuf::from("gazette.db")
+}
+
+impl RawState {
+    pub(super) fn validate(self, base: &Path) -> StateConfig {
+        StateConfig { path: base.join(self.path) }
+    }
+}
+
+/// Checks every `[[digests]]` table; `site_zone` is the default time zone.
+pub(super) fn validate(raw: Vec<RawDigest>, site_zone: Tz) -> Result<Vec<Digest>> {
+    let mut digests: Vec<Digest> = Vec::with_capacity(raw.len());
+    for (i, d) in raw.into_iter().enumerate() {
+        let at = format!("digests[{i}]");
+        let is_id = !d.id.is_empty()
+            && d.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !is_id {
+            bail!("{at}.id: '{}' must be non-empty and hold only a-z, 0-9, '-' and '_'", d.id);
+        }
+        if digests.iter().any(|other| other.id == d.id) {
+            bail!("{at}.id: digest '{}' is defined twice", d.id);
+        }
+        let schedule = CronSchedule::parse(&d.schedule).with_context(|| format!("{at}.schedule"))?;
+        let timezone = match d.timezone {
+            Some(zone) => zone.parse().map_err(|_| anyhow::anyhow!("{at}.timezone: unknown time zone '{zone}'"))?,
+            None => site_zone,
+        };
+        if d.max_items == 0 {
+            bail!("{at}.max_items: must be at least 1");
+        }
+        digests.push(Digest { id: d.id, schedule, timezone, max_items: d.max_items, send_empty: d.send_empty });
+    }
+    Ok(digests)
+}

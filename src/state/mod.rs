@@ -1,0 +1,102 @@
+//! Subscriber state in SQLite: who subscribes, in which language and sectors, to which digest,
+//! and with what consent. [`sqlite`] holds every query, so another backend (PostgreSQL, for
+//! several senders sharing one queue) can be added beside it; this module holds the types.
+
+mod sqlite;
+
+use std::fmt;
+use std::str::FromStr;
+
+pub use sqlite::State;
+
+/// Where a subscriber stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Signed up, not yet confirmed (double opt-in): gets no digest.
+    Pending,
+    /// Confirmed: gets digests.
+    Confirmed,
+    /// Unsubscribed: gets nothing, and an import never subscribes them again.
+    Unsubscribed,
+    /// The address bounced too often: gets nothing.
+    Bounced,
+}
+
+impl Status {
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Confirmed => "confirmed",
+            Status::Unsubscribed => "unsubscribed",
+            Status::Bounced => "bounced",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Status {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Status, String> {
+        match s {
+            "pending" => Ok(Status::Pending),
+            "confirmed" => Ok(Status::Confirmed),
+            "unsubscribed" => Ok(Status::Unsubscribed),
+            "bounced" => Ok(Status::Bounced),
+            other => Err(format!("unknown subscriber status '{other}'")),
+        }
+    }
+}
+
+/// What a subscriber asked for: validated against config before it reaches the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preferences {
+    /// Display name, one line, or none.
+    pub name: Option<String>,
+    /// A configured language code.
+    pub language: String,
+    /// Configured sector ids in config order; empty means every sector.
+    pub sectors: Vec<String>,
+    /// A configured digest id.
+    pub digest: String,
+}
+
+/// A subscriber as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscriber {
+    /// Row id.
+    pub id: i64,
+    /// The address as given (domain lowercased).
+    pub email: String,
+    /// What they asked for.
+    pub preferences: Preferences,
+    /// Where they stand.
+    pub status: Status,
+    /// Where the consent came from (`cli`, `import:FILE`, `web:ADDRESS`).
+    pub consent: String,
+    /// When the row was made (Unix seconds).
+    pub created_at: i64,
+    /// When they confirmed, if they did.
+    pub confirmed_at: Option<i64>,
+    /// When they unsubscribed, if they did.
+    pub unsubscribed_at: Option<i64>,
+}
+
+/// What saving a subscriber did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Saved {
+    /// A new subscriber.
+    Added,
+    /// An existing subscriber's preferences changed.
+    Updated,
+    /// Already stored exactly so.
+    Unchanged,
+    /// Left alone: they unsubscribed or bounced, and only they can subscribe again.
+    Kept(Status),
+}

@@ -1,0 +1,245 @@
+//! Every SQL statement gazette runs, against one SQLite file: schema migrations (applied at
+//! open, tracked in `user_version`), then the subscriber queries. WAL mode, so the HTTP server
+//! can read while a digest run writes.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite_migration::{M, Migrations};
+
+use super::{Preferences, Saved, Status, Subscriber};
+
+/// The schema, one step per release that changed it; never edit a step once released.
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(
+        "CREATE TABLE subscribers (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL,
+            email_key TEXT NOT NULL UNIQUE,
+            name TEXT,
+            language TEXT NOT NULL,
+            sectors TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'confirmed', 'unsubscribed', 'bounced')),
+            consent TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            confirmed_at INTEGER,
+            unsubscribed_at INTEGER,
+            bounces INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX subscribers_by_digest ON subscribers (digest, status);",
+    )])
+}
+
+/// The open database.
+pub struct State {
+    conn: Connection,
+}
+
+/// The key an address is unique by: the whole address, lowercased.
+fn email_key(email: &str) -> String {
+    email.to_lowercase()
+}
+
+fn sectors_column(sectors: &[String]) -> String {
+    sectors.join(",")
+}
+
+fn subscriber(row: &Row) -> rusqlite::Result<Subscriber> {
+    let sectors: String = row.get("sectors")?;
+    let status: String = row.get("status")?;
+    Ok(Subscriber {
+        id: row.get("id")?,
+        email: row.get("email")?,
+        preferences: Preferences {
+            name: row.get("name")?,
+            language: row.get("language")?,
+            sectors: sectors.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            digest: row.get("digest")?,
+        },
+        status: status
+            .parse()
+            .map_err(|e: String| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into()))?,
+        consent: row.get("consent")?,
+        created_at: row.get("created_at")?,
+        confirmed_at: row.get("confirmed_at")?,
+        unsubscribed_at: row.get("unsubscribed_at")?,
+    })
+}
+
+impl State {
+    /// Opens (creating if need be) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<State> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
+        }
+        let mut conn =
+            Connection::open(path).with_context(|| format!("cannot open the database {}", path.display()))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
+            .and_then(|()| conn.pragma_update(None, "foreign_keys", "ON"))
+            .and_then(|()| conn.busy_timeout(std::time::Duration::from_secs(10)))
+            .with_context(|| format!("cannot set up the database {}", path.display()))?;
+        migrations()
+            .to_latest(&mut conn)
+            .with_context(|| format!("cannot bring the database {} up to date", path.display()))?;
+        Ok(State { conn })
+    }
+
+    /// Saves `preferences` for `email`: adds a new subscriber with `status`, or updates the
+    /// preferences of a pending or confirmed one (its status stays). An unsubscribed or bounced
+    /// subscriber is left alone.
+    pub fn save_subscriber(
+        &mut self,
+        email: &str,
+        preferences: &Preferences,
+        status: Status,
+        consent: &str,
+        now: i64,
+    ) -> Result<Saved> {
+        let tx = self.conn.transaction()?;
+        let saved = save(&tx, email, preferences, status, consent, now)?;
+        tx.commit()?;
+        Ok(saved)
+    }
+
+    /// Saves many subscribers in one transaction (an import); one outcome per entry, in order.
+    pub fn save_subscribers<'a>(
+        &mut self,
+        entries: impl IntoIterator<Item = (&'a str, &'a Preferences)>,
+        status: Status,
+        consent: &str,
+        now: i64,
+    ) -> Result<Vec<Saved>> {
+        let tx = self.conn.transaction()?;
+        let saved = entries
+            .into_iter()
+            .map(|(email, preferences)| save(&tx, email, preferences, status, consent, now))
+            .collect::<Result<Vec<_>>>()?;
+        tx.commit()?;
+        Ok(saved)
+    }
+
+    /// Every subscriber, in the order they were added.
+    pub fn subscribers(&self) -> Result<Vec<Subscriber>> {
+        let mut stmt = self.conn.prepare_cached("SELECT * FROM subscribers ORDER BY id")?;
+        let rows = stmt.query_map([], subscriber)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The subscriber with address `email` (any case), if any.
+    pub fn subscriber(&self, email: &str) -> Result<Option<Subscriber>> {
+        let mut stmt = self.conn.prepare_cached("SELECT * FROM subscribers WHERE email_key = ?1")?;
+        Ok(stmt.query_row([email_key(email)], subscriber).optional()?)
+    }
+
+    /// Deletes the subscriber with address `email` and everything kept about them; false when
+    /// there was none.
+    pub fn remove_subscriber(&mut self, email: &str) -> Result<bool> {
+        let removed = self.conn.execute("DELETE FROM subscribers WHERE email_key = ?1", [email_key(email)])?;
+        Ok(removed > 0)
+    }
+}
+
+fn save(
+    tx: &rusqlite::Transaction,
+    email: &str,
+    preferences: &Preferences,
+    status: Status,
+    consent: &str,
+    now: i64,
+) -> Result<Saved> {
+    let key = email_key(email);
+    let existing = {
+        let mut stmt = tx.prepare_cached("SELECT * FROM subscribers WHERE email_key = ?1")?;
+        stmt.query_row([&key], subscriber).optional()?
+    };
+    let sectors = sectors_column(&preferences.sectors);
+    match existing {
+        None => {
+            let confirmed_at = (status == Status::Confirmed).then_some(now);
+            tx.prepare_cached(
+                "INSERT INTO subscribers (email, email_key, name, language, sectors, digest, status, consent,
+                     created_at, confirmed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                email,
+                key,
+                preferences.name,
+                preferences.language,
+                sectors,
+                preferences.digest,
+                status.as_str(),
+                consent,
+                now,
+                confirmed_at
+            ])?;
+            Ok(Saved::Added)
+        }
+        Some(old) if matches!(old.status, Status::Unsubscribed | Status::Bounced) => Ok(Saved::Kept(old.status)),
+        Some(old) if old.preferences == *preferences => Ok(Saved::Unchanged),
+        Some(old) => {
+            tx.prepare_cached(
+                "UPDATE subscribers SET name = ?2, language = ?3, sectors = ?4, digest = ?5 WHERE id = ?1",
+            )?
+            .execute(params![
+                old.id,
+                preferences.name,
+                preferences.language,
+                sectors,
+                preferences.digest
+            ])?;
+            Ok(Saved::Updated)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prefs(language: &str, sectors: &[&str]) -> Preferences {
+        Preferences {
+            name: Some("Li Wei".into()),
+            language: language.into(),
+            sectors: sectors.iter().map(|s| s.to_string()).collect(),
+            digest: "daily".into(),
+        }
+    }
+
+    #[test]
+    fn saves_updates_and_never_resubscribes_an_unsubscribed_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = State::open(&dir.path().join("state/gazette.db")).unwrap();
+        let p = prefs("en", &["trade"]);
+        assert_eq!(state.save_subscriber("Li@Example.org", &p, Status::Pending, "cli", 10).unwrap(), Saved::Added);
+        assert_eq!(state.save_subscriber("li@example.org", &p, Status::Pending, "cli", 11).unwrap(), Saved::Unchanged);
+        let zh = prefs("zh", &[]);
+        assert_eq!(state.save_subscriber("LI@example.org", &zh, Status::Confirmed, "cli", 12).unwrap(), Saved::Updated);
+        let stored = state.subscriber("li@EXAMPLE.org").unwrap().unwrap();
+        assert_eq!((stored.email.as_str(), stored.status, stored.created_at), ("Li@Example.org", Status::Pending, 10));
+        assert_eq!(stored.preferences, zh);
+
+        state.conn.execute("UPDATE subscribers SET status = 'unsubscribed'", []).unwrap();
+        let saved = state.save_subscriber("li@example.org", &p, Status::Confirmed, "import:x.csv", 13).unwrap();
+        assert_eq!(saved, Saved::Kept(Status::Unsubscribed));
+        assert!(state.remove_subscriber("LI@EXAMPLE.ORG").unwrap());
+        assert!(state.subscribers().unwrap().is_empty());
+    }
+
+    #[test]
+    fn reopening_keeps_the_data_and_the_schema_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gazette.db");
+        State::open(&path)
+            .unwrap()
+            .save_subscriber("a@example.org", &prefs("en", &[]), Status::Confirmed, "cli", 1)
+            .unwrap();
+        let state = State::open(&path).unwrap();
+        assert_eq!(state.subscribers().unwrap().len(), 1);
+        let mode: String = state.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+    }
+}
