@@ -7,6 +7,7 @@
 //! - [`build`]: one build (store → catalog → feeds), the job commands and schedules run.
 //! - [`state`]: SQLite: migrations and every query (subscribers so far).
 //! - [`subscribers`]: addresses and preferences checked against config; CSV import and export.
+//! - [`tokens`]: HMAC-signed tokens for confirm, unsubscribe and preference links.
 //! - [`text`]: XML-safe, one-line and shortened text, applied wherever input enters.
 //! - [`links`]: the URLs of articles, feeds and pages, shared by every writer.
 //! - [`schedule`]: cron expressions as users write them.
@@ -22,3 +23,4 @@ pub mod state;
 pub mod store;
 pub mod subscribers;
 pub mod text;
+pub mod tokens;

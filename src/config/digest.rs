@@ -1,5 +1,6 @@
-//! `[[digests]]` and `[state]`: which email digests exist, when each is sent, and where
-//! subscriber state lives. Validated here; sending them is the digest module's job.
+//! `[[digests]]`, `[state]` and `[tokens]`: which email digests exist and when each is sent,
+//! where subscriber state lives, and where the key that signs links is kept. Validated here;
+//! sending digests is the digest module's job.
 
 use std::path::{Path, PathBuf};
 
@@ -41,6 +42,37 @@ pub(super) struct RawDigest {
     max_items: usize,
     #[serde(default)]
     send_empty: bool,
+}
+
+/// `[tokens]`: the key that signs confirm, unsubscribe and preference links.
+#[derive(Debug, Clone)]
+pub struct TokensConfig {
+    /// The file holding the key, created (mode 0600) on first use; `GAZETTE_TOKEN_SECRET`
+    /// overrides it.
+    pub secret_file: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTokens {
+    #[serde(default = "default_secret_file")]
+    secret_file: PathBuf,
+}
+
+impl Default for RawTokens {
+    fn default() -> Self {
+        RawTokens { secret_file: default_secret_file() }
+    }
+}
+
+fn default_secret_file() -> PathBuf {
+    PathBuf::from("secrets/token-secret")
+}
+
+impl RawTokens {
+    pub(super) fn validate(self, base: &Path) -> TokensConfig {
+        TokensConfig { secret_file: base.join(self.secret_file) }
+    }
 }
 
 #[derive(Deserialize)]

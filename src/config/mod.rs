@@ -13,7 +13,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use url::Url;
 
-pub use digest::{Digest, StateConfig};
+pub use digest::{Digest, StateConfig, TokensConfig};
 
 use crate::schedule::CronSchedule;
 use crate::text::{line_col, one_line};
@@ -37,6 +37,8 @@ pub struct Config {
     pub digests: Vec<Digest>,
     /// Where subscribers and digest runs are kept.
     pub state: StateConfig,
+    /// The key that signs links.
+    pub tokens: TokensConfig,
 }
 
 /// `[site]`: where the site lives and how its dates read.
@@ -164,6 +166,8 @@ struct RawConfig {
     digests: Vec<digest::RawDigest>,
     #[serde(default)]
     state: digest::RawState,
+    #[serde(default)]
+    tokens: digest::RawTokens,
 }
 
 #[derive(Deserialize)]
@@ -355,6 +359,7 @@ impl RawConfig {
             path: path.to_path_buf(),
             digests,
             state: self.state.validate(base),
+            tokens: self.tokens.validate(base),
             site: Site { base_url, tag_authority, timezone, default_language },
             languages,
             sectors,
