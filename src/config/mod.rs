@@ -3,6 +3,7 @@
 //! relative path resolved against the folder that holds the config file.
 
 mod digest;
+mod mail;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -14,6 +15,7 @@ use serde::Deserialize;
 use url::Url;
 
 pub use digest::{Digest, StateConfig, TokensConfig};
+pub use mail::{MailConfig, Tls, Transport};
 
 use crate::schedule::CronSchedule;
 use crate::text::{line_col, one_line};
@@ -39,6 +41,8 @@ pub struct Config {
     pub state: StateConfig,
     /// The key that signs links.
     pub tokens: TokensConfig,
+    /// Where digests go and who sends them.
+    pub mail: MailConfig,
 }
 
 /// `[site]`: where the site lives and how its dates read.
@@ -168,6 +172,8 @@ struct RawConfig {
     state: digest::RawState,
     #[serde(default)]
     tokens: digest::RawTokens,
+    #[serde(default)]
+    mail: mail::RawMail,
 }
 
 #[derive(Deserialize)]
@@ -360,6 +366,7 @@ impl RawConfig {
             digests,
             state: self.state.validate(base),
             tokens: self.tokens.validate(base),
+            mail: self.mail.validate(base, std::env::var(mail::MAIL_URL_ENV).ok())?,
             site: Site { base_url, tag_authority, timezone, default_language },
             languages,
             sectors,
