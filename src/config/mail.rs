@@ -129,7 +129,7 @@ impl RawMail {
         let from_env = url_override.is_some();
         let url = url_override.unwrap_or(self.url);
         let key = if from_env { MAIL_URL_ENV } else { "mail.url" };
-        let transport = parse_url(&url, base, from_env).with_context(|| format!("{key}"))?;
+        let transport = parse_url(&url, base, from_env).context(key)?;
         let from: Mailbox =
             self.from.parse().map_err(|e| anyhow::anyhow!("mail.from: '{}' is not a mailbox ({e})", self.from))?;
         let reply_to = self
