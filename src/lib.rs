@@ -16,8 +16,10 @@
 pub mod build;
 pub mod cli;
 pub mod config;
+pub mod digest;
 pub mod feeds;
 pub mod links;
+pub mod mail;
 pub mod schedule;
 pub mod state;
 pub mod store;

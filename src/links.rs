@@ -63,3 +63,18 @@ pub fn listing_page(config: &Config, lang: &str, sector: Option<&str>) -> String
         None => format!("{}/{lang}/", config.site.base_url),
     }
 }
+
+/// The page that unsubscribes (GET shows a button; POST, also RFC 8058 one-click, acts).
+pub fn unsubscribe_url(config: &Config, token: &str) -> String {
+    format!("{}/unsubscribe?token={token}", config.site.base_url)
+}
+
+/// The page where a subscriber changes language, sectors or digest.
+pub fn preferences_url(config: &Config, token: &str) -> String {
+    format!("{}/preferences?token={token}", config.site.base_url)
+}
+
+/// The page that confirms a subscription (double opt-in).
+pub fn confirm_url(config: &Config, token: &str) -> String {
+    format!("{}/confirm?token={token}", config.site.base_url)
+}

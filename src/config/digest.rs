@@ -1,5 +1,6 @@
-//! `[[digests]]`, `[state]` and `[tokens]`: which email digests exist and when each is sent,
-//! where subscriber state lives, and where the key that signs links is kept. Validated here;
+//! `[[digests]]`, `[state]`, `[tokens]` and `[templates]`: which email digests exist and when
+//! each is sent, where subscriber state lives, where the key that signs links is kept, and
+//! where the templates are. Validated here;
 //! sending digests is the digest module's job.
 
 use std::path::{Path, PathBuf};
@@ -42,6 +43,36 @@ pub(super) struct RawDigest {
     max_items: usize,
     #[serde(default)]
     send_empty: bool,
+}
+
+/// `[templates]`: the folder of email and page templates and their interface strings.
+#[derive(Debug, Clone)]
+pub struct TemplatesConfig {
+    /// The folder (`digest/`, `email/`, `strings.toml`).
+    pub dir: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTemplates {
+    #[serde(default = "default_templates_dir")]
+    dir: PathBuf,
+}
+
+impl Default for RawTemplates {
+    fn default() -> Self {
+        RawTemplates { dir: default_templates_dir() }
+    }
+}
+
+fn default_templates_dir() -> PathBuf {
+    PathBuf::from("templates")
+}
+
+impl RawTemplates {
+    pub(super) fn validate(self, base: &Path) -> TemplatesConfig {
+        TemplatesConfig { dir: base.join(self.dir) }
+    }
 }
 
 /// `[tokens]`: the key that signs confirm, unsubscribe and preference links.

@@ -14,7 +14,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use url::Url;
 
-pub use digest::{Digest, StateConfig, TokensConfig};
+pub use digest::{Digest, StateConfig, TemplatesConfig, TokensConfig};
 pub use mail::{MailConfig, Tls, Transport};
 
 use crate::schedule::CronSchedule;
@@ -43,6 +43,8 @@ pub struct Config {
     pub tokens: TokensConfig,
     /// Where digests go and who sends them.
     pub mail: MailConfig,
+    /// Email and page templates.
+    pub templates: TemplatesConfig,
 }
 
 /// `[site]`: where the site lives and how its dates read.
@@ -174,6 +176,8 @@ struct RawConfig {
     tokens: digest::RawTokens,
     #[serde(default)]
     mail: mail::RawMail,
+    #[serde(default)]
+    templates: digest::RawTemplates,
 }
 
 #[derive(Deserialize)]
@@ -366,6 +370,7 @@ impl RawConfig {
             digests,
             state: self.state.validate(base),
             tokens: self.tokens.validate(base),
+            templates: self.templates.validate(base),
             mail: self.mail.validate(base, std::env::var(mail::MAIL_URL_ENV).ok())?,
             site: Site { base_url, tag_authority, timezone, default_language },
             languages,

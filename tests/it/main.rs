@@ -14,6 +14,7 @@ mod validators;
 mod broken;
 mod config;
 mod dates;
+mod digest_message;
 mod example_store;
 mod harness;
 mod hostile;

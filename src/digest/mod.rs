@@ -1,0 +1,5 @@
+//! Digests: which articles each subscriber gets ([`select`]) and how the message reads
+//! ([`render`]). Sending, retrying and recording deliveries build on these.
+
+pub mod render;
+pub mod select;

@@ -1,0 +1,161 @@
+//! Digest messages as people read them: subject, plain text and email-safe HTML, rendered with
+//! minijinja from `templates/digest/` (the HTML extends `templates/email/layout.html`) and the
+//! interface strings of the subscriber's language in `templates/strings.toml`.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use minijinja::Environment;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::text::{escape_html, one_line};
+
+/// The templates every digest needs, checked when the renderer loads.
+const TEMPLATES: [&str; 4] = ["digest/subject.txt", "digest/body.txt", "digest/body.html", "email/layout.html"];
+
+/// One article as a digest shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemView {
+    /// Title, plain text.
+    pub title: String,
+    /// Absolute link.
+    pub url: String,
+    /// Plain-text summary (may be empty).
+    pub summary: String,
+    /// Publication date, written for the reader's language.
+    pub date: String,
+    /// Sector names in the reader's language.
+    pub sectors: Vec<String>,
+    /// True when shown in the default language because the reader's has no version.
+    pub fallback: bool,
+    /// The language the item is written in.
+    pub lang: String,
+}
+
+/// What one subscriber's digest says, before templating.
+#[derive(Debug, Clone)]
+pub struct DigestView {
+    /// The subscriber's language.
+    pub lang: String,
+    /// The digest id (`daily`).
+    pub digest: String,
+    /// The subscriber's name, if known.
+    pub name: Option<String>,
+    /// The articles.
+    pub items: Vec<ItemView>,
+    /// Absolute one-click unsubscribe page.
+    pub unsubscribe_url: String,
+    /// Absolute preferences page.
+    pub preferences_url: String,
+}
+
+/// A rendered message body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// One line.
+    pub subject: String,
+    /// The plain-text part.
+    pub text: String,
+    /// The HTML part.
+    pub html: String,
+}
+
+/// Loaded templates and strings.
+pub struct Renderer {
+    env: Environment<'static>,
+    /// Interface strings by language, each already merged over the default language's.
+    strings: BTreeMap<String, BTreeMap<String, String>>,
+    /// Site titles by language.
+    site_titles: BTreeMap<String, String>,
+    default_language: String,
+}
+
+impl Renderer {
+    /// Loads the templates folder of `config`, checking that every template parses and every
+    /// configured language has its strings.
+    pub fn load(config: &Config) -> Result<Renderer> {
+        let dir = &config.templates.dir;
+        let mut env = Environment::new();
+        // The path loader refuses names that would leave the folder.
+        env.set_loader(minijinja::path_loader(dir));
+        env.set_keep_trailing_newline(true);
+        // minijinja's HTML escaping also turns '/' into `&#x2f;`, which link scanners and some
+        // mail clients trip over in `href`; escaping `& < > "` is what HTML needs (the templates
+        // quote every attribute with `"`).
+        env.set_formatter(|out, state, value| match (state.auto_escape(), value.as_str()) {
+            (minijinja::AutoEscape::Html, Some(text)) if !value.is_safe() => {
+                out.write_str(&escape_html(text)).map_err(minijinja::Error::from)
+            }
+            _ => minijinja::escape_formatter(out, state, value),
+        });
+        for name in TEMPLATES {
+            env.get_template(name).with_context(|| format!("template {}", dir.join(name).display()))?;
+        }
+        let strings_path = dir.join("strings.toml");
+        let text = std::fs::read_to_string(&strings_path)
+            .with_context(|| format!("cannot read {}", strings_path.display()))?;
+        let raw: BTreeMap<String, BTreeMap<String, String>> =
+            toml::from_str(&text).with_context(|| format!("invalid {}", strings_path.display()))?;
+        let default_language = config.site.default_language.clone();
+        let Some(defaults) = raw.get(&default_language) else {
+            bail!("{}: no [{default_language}] table for the default language", strings_path.display());
+        };
+        let mut strings = BTreeMap::new();
+        for lang in &config.languages {
+            let mut merged = defaults.clone();
+            merged.extend(raw.get(&lang.code).cloned().unwrap_or_default());
+            strings.insert(lang.code.clone(), merged);
+        }
+        let site_titles = config.languages.iter().map(|l| (l.code.clone(), l.title.clone())).collect();
+        Ok(Renderer { env, strings, site_titles, default_language })
+    }
+
+    /// The interface strings of `lang` (the default language's when it has none).
+    pub fn strings(&self, lang: &str) -> &BTreeMap<String, String> {
+        self.strings.get(lang).or_else(|| self.strings.get(&self.default_language)).unwrap_or_else(|| {
+            // `load` made an entry for every language, the default one included.
+            unreachable!("strings for the default language are loaded")
+        })
+    }
+
+    fn string(&self, lang: &str, key: &str) -> String {
+        self.strings(lang).get(key).cloned().unwrap_or_else(|| key.to_owned())
+    }
+
+    /// Renders `view`.
+    pub fn digest(&self, view: &DigestView) -> Result<Rendered> {
+        let lang = view.lang.as_str();
+        let site_title = self.site_titles.get(lang).cloned().unwrap_or_default();
+        let digest_name = self.string(lang, &format!("digest_{}", view.digest));
+        let subject = self
+            .string(lang, "subject")
+            .replace("{digest}", &digest_name)
+            .replace("{count}", &view.items.len().to_string());
+        let greeting = match &view.name {
+            Some(name) => self.string(lang, "greeting").replace("{name}", name),
+            None => self.string(lang, "greeting_anonymous"),
+        };
+        let context = minijinja::context! {
+            lang,
+            t => self.strings(lang),
+            subject => &subject,
+            greeting,
+            why => self.string(lang, "why").replace("{site}", &site_title),
+            site_title,
+            items => &view.items,
+            unsubscribe_url => &view.unsubscribe_url,
+            preferences_url => &view.preferences_url,
+        };
+        let render = |name: &str| -> Result<String> {
+            let template = self.env.get_template(name).with_context(|| format!("template {name}"))?;
+            template.render(&context).with_context(|| format!("cannot render {name}"))
+        };
+        Ok(Rendered {
+            // A subject is one header line, whatever the template or the data hold.
+            subject: one_line(&render("digest/subject.txt")?),
+            text: render("digest/body.txt")?,
+            html: render("digest/body.html")?,
+        })
+    }
+}

@@ -1,0 +1,76 @@
+//! A digest as a MIME message (lettre's builder): `multipart/alternative` with a UTF-8 plain
+//! text and an HTML part, an encoded subject, `From`/`To` with safely encoded display names, a
+//! `Message-ID` derived from (run, subscriber) so a resent message is recognisably the same,
+//! `List-Id`, `List-Unsubscribe` with an HTTPS one-click URL and a mailto, and
+//! `List-Unsubscribe-Post` (RFC 8058, required by Gmail and Yahoo for bulk senders).
+//! Header injection is impossible: every value passes through lettre's encoder, and names and
+//! subjects are one line before they get here.
+
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
+use lettre::Message;
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+
+use crate::config::Config;
+use crate::digest::render::Rendered;
+use crate::text::one_line;
+
+/// Who a digest goes to and what it belongs to.
+#[derive(Debug, Clone)]
+pub struct Envelope<'a> {
+    /// The subscriber's address.
+    pub email: &'a str,
+    /// The subscriber's display name.
+    pub name: Option<&'a str>,
+    /// The language the message is written in.
+    pub lang: &'a str,
+    /// The digest id.
+    pub digest: &'a str,
+    /// The digest run.
+    pub run: i64,
+    /// The subscriber's row id.
+    pub subscriber: i64,
+    /// The one-click unsubscribe URL (signed).
+    pub unsubscribe_url: &'a str,
+    /// When the message is dated.
+    pub date: SystemTime,
+}
+
+fn header(name: &'static str, value: String) -> HeaderValue {
+    HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
+}
+
+/// The `Message-ID` of the digest `run` for `subscriber`, without angle brackets.
+pub fn message_id(config: &Config, digest: &str, run: i64, subscriber: i64) -> String {
+    format!("gazette.{digest}.{run}.{subscriber}@{}", config.mail.from.email.domain())
+}
+
+/// Builds the digest message for `envelope` from `rendered`.
+pub fn digest_message(config: &Config, envelope: &Envelope, rendered: &Rendered) -> Result<Message> {
+    let address = envelope.email.parse().with_context(|| format!("'{}' is not an address", envelope.email))?;
+    let to = Mailbox::new(envelope.name.map(one_line).filter(|n| !n.is_empty()), address);
+    let from = &config.mail.from;
+    let domain = from.email.domain();
+    let mut builder = Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(one_line(&rendered.subject))
+        .date(envelope.date)
+        .message_id(Some(format!("<{}>", message_id(config, envelope.digest, envelope.run, envelope.subscriber))))
+        .raw_header(header("List-Id", format!("<{}.{domain}>", envelope.digest)))
+        .raw_header(header(
+            "List-Unsubscribe",
+            format!("<{}>, <mailto:{}?subject=unsubscribe>", envelope.unsubscribe_url, from.email),
+        ))
+        .raw_header(header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".into()))
+        .raw_header(header("Content-Language", envelope.lang.to_owned()))
+        .raw_header(header("Auto-Submitted", "auto-generated".into()));
+    if let Some(reply_to) = &config.mail.reply_to {
+        builder = builder.reply_to(reply_to.clone());
+    }
+    builder
+        .multipart(MultiPart::alternative_plain_html(rendered.text.clone(), rendered.html.clone()))
+        .context("cannot build the digest message")
+}
