@@ -2,6 +2,7 @@
 //! library function the daemon calls; this module only turns arguments into settings and
 //! results into output and an exit code.
 
+mod digest;
 mod subscribers;
 
 use std::path::PathBuf;
@@ -45,6 +46,12 @@ pub enum Command {
     Build(PathArgs),
     /// Check the article store and list every problem; exits 1 if there is one.
     Check(PathArgs),
+    /// Send, preview or dry-run a digest.
+    Digest {
+        /// What to do.
+        #[command(subcommand)]
+        command: digest::DigestCommand,
+    },
     /// Add, import, export, list and remove subscribers.
     Subscribers {
         /// What to do with them.
@@ -88,6 +95,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             run_check(&config)
         }
         Command::Subscribers { command } => subscribers::run(&config, command),
+        Command::Digest { command } => digest::run(&config, command),
     }
 }
 

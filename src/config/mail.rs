@@ -64,7 +64,8 @@ pub struct MailConfig {
     pub pool_size: u32,
     /// Messages per second at most.
     pub rate: f64,
-    /// Attempts per message before a transient failure is recorded as failed.
+    /// Attempts per message before a transient failure is recorded as failed; waits between
+    /// them double from 1 s up to 60 s (10 attempts wait about four minutes in all).
     pub retries: u32,
     /// Hard bounces in a row after which a subscriber is marked bounced.
     pub bounce_limit: u32,
@@ -117,7 +118,7 @@ fn default_rate() -> f64 {
     100.0
 }
 fn default_retries() -> u32 {
-    5
+    10
 }
 fn default_bounce_limit() -> u32 {
     3

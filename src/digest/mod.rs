@@ -2,4 +2,5 @@
 //! ([`render`]). Sending, retrying and recording deliveries build on these.
 
 pub mod render;
+pub mod run;
 pub mod select;

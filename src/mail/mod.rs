@@ -1,3 +1,4 @@
-//! Email: building messages ([`message`]); the transports that send them come next.
+//! Email: building messages ([`message`]) and sending them ([`transport`]).
 
 pub mod message;
+pub mod transport;

@@ -100,3 +100,31 @@ pub enum Saved {
     /// Left alone: they unsubscribed or bounced, and only they can subscribe again.
     Kept(Status),
 }
+
+/// One sending of one digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Run {
+    /// Row id.
+    pub id: i64,
+    /// Articles published up to this moment (Unix seconds) are in this run; the next run of
+    /// the digest starts after it, so nothing is sent twice and nothing is skipped.
+    pub cutoff: i64,
+    /// True when an unfinished run (the process was stopped or killed) was taken up again.
+    pub is_resumed: bool,
+}
+
+/// How one subscriber's delivery in a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The message was accepted by the mail server (or written to the outbox).
+    Sent,
+    /// Nothing to send (no new articles, or the subscriber is no longer confirmed).
+    Skipped,
+    /// Refused for good (a 5xx reply), or transient failures outlasted every retry.
+    Failed {
+        /// The server's reply or the error.
+        error: String,
+        /// A permanent refusal (counts as a hard bounce).
+        is_permanent: bool,
+    },
+}

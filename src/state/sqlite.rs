@@ -8,12 +8,13 @@ use anyhow::{Context, Result};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use rusqlite_migration::{M, Migrations};
 
-use super::{Preferences, Saved, Status, Subscriber};
+use super::{Outcome, Preferences, Run, Saved, Status, Subscriber};
 
 /// The schema, one step per release that changed it; never edit a step once released.
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        "CREATE TABLE subscribers (
+    Migrations::new(vec![
+        M::up(
+            "CREATE TABLE subscribers (
             id INTEGER PRIMARY KEY,
             email TEXT NOT NULL,
             email_key TEXT NOT NULL UNIQUE,
@@ -29,7 +30,30 @@ fn migrations() -> Migrations<'static> {
             bounces INTEGER NOT NULL DEFAULT 0
         );
         CREATE INDEX subscribers_by_digest ON subscribers (digest, status);",
-    )])
+        ),
+        // A run is one sending of one digest; a delivery, one subscriber's message in it. The
+        // partial unique index allows one unfinished run per digest: a restart resumes it.
+        M::up(
+            "CREATE TABLE digest_runs (
+                id INTEGER PRIMARY KEY,
+                digest TEXT NOT NULL,
+                cutoff INTEGER NOT NULL,
+                started_at INTEGER NOT NULL,
+                finished_at INTEGER
+            );
+            CREATE UNIQUE INDEX one_open_run_per_digest ON digest_runs (digest) WHERE finished_at IS NULL;
+            CREATE TABLE deliveries (
+                run_id INTEGER NOT NULL REFERENCES digest_runs (id) ON DELETE CASCADE,
+                subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+                status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'skipped', 'failed')),
+                attempts INTEGER NOT NULL DEFAULT 0,
+                error TEXT,
+                done_at INTEGER,
+                PRIMARY KEY (run_id, subscriber_id)
+            ) WITHOUT ROWID;
+            CREATE INDEX deliveries_by_subscriber ON deliveries (subscriber_id, status);",
+        ),
+    ])
 }
 
 /// The open database.
@@ -139,6 +163,122 @@ impl State {
     pub fn remove_subscriber(&mut self, email: &str) -> Result<bool> {
         let removed = self.conn.execute("DELETE FROM subscribers WHERE email_key = ?1", [email_key(email)])?;
         Ok(removed > 0)
+    }
+}
+
+impl State {
+    /// The unfinished run of `digest` if there is one (after a crash), else a new run with
+    /// cutoff `now` and a pending delivery for every confirmed subscriber of the digest.
+    pub fn open_run(&mut self, digest: &str, now: i64) -> Result<Run> {
+        let tx = self.conn.transaction()?;
+        let open = tx
+            .query_row("SELECT id, cutoff FROM digest_runs WHERE digest = ?1 AND finished_at IS NULL", [digest], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })
+            .optional()?;
+        let run = match open {
+            Some((id, cutoff)) => Run { id, cutoff, is_resumed: true },
+            None => {
+                tx.execute(
+                    "INSERT INTO digest_runs (digest, cutoff, started_at) VALUES (?1, ?2, ?2)",
+                    params![digest, now],
+                )?;
+                let id = tx.last_insert_rowid();
+                // One statement, however many subscribers: nothing is held in memory.
+                tx.execute(
+                    "INSERT INTO deliveries (run_id, subscriber_id)
+                     SELECT ?1, id FROM subscribers WHERE digest = ?2 AND status = 'confirmed'",
+                    params![id, digest],
+                )?;
+                Run { id, cutoff: now, is_resumed: false }
+            }
+        };
+        tx.commit()?;
+        Ok(run)
+    }
+
+    /// Up to `limit` subscribers whose delivery in `run` is pending, after subscriber id
+    /// `after`, by id (a cursor, so a run of any size is read in pages).
+    pub fn pending(&self, run: i64, after: i64, limit: usize) -> Result<Vec<Subscriber>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT s.* FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+             WHERE d.run_id = ?1 AND d.status = 'pending' AND d.subscriber_id > ?2
+             ORDER BY d.subscriber_id LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![run, after, limit as i64], subscriber)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Up to `limit` confirmed subscribers of `digest` after subscriber id `after`, by id.
+    pub fn confirmed(&self, digest: &str, after: i64, limit: usize) -> Result<Vec<Subscriber>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT * FROM subscribers WHERE digest = ?1 AND status = 'confirmed' AND id > ?2 ORDER BY id LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![digest, after, limit as i64], subscriber)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The moment after which `subscriber`'s next digest of `digest` starts: the cutoff of the
+    /// last run that sent them one (or had nothing for them), else when they confirmed.
+    pub fn since(&self, subscriber: &Subscriber, digest: &str) -> Result<i64> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT MAX(r.cutoff) FROM deliveries d JOIN digest_runs r ON r.id = d.run_id
+             WHERE d.subscriber_id = ?1 AND r.digest = ?2 AND d.status IN ('sent', 'skipped')",
+        )?;
+        let last: Option<i64> = stmt.query_row(params![subscriber.id, digest], |r| r.get(0))?;
+        Ok(last.or(subscriber.confirmed_at).unwrap_or(subscriber.created_at))
+    }
+
+    /// Records how `subscriber`'s delivery in `run` ended, and what it means for them: a hard
+    /// bounce counts towards `bounce_limit` (then they are marked bounced), a sent message
+    /// resets the count.
+    pub fn record(&mut self, run: i64, subscriber: i64, outcome: &Outcome, bounce_limit: u32, now: i64) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        let (status, error) = match outcome {
+            Outcome::Sent => ("sent", None),
+            Outcome::Skipped => ("skipped", None),
+            Outcome::Failed { error, .. } => ("failed", Some(error.as_str())),
+        };
+        tx.execute(
+            "UPDATE deliveries SET status = ?3, error = ?4, done_at = ?5, attempts = attempts + 1
+             WHERE run_id = ?1 AND subscriber_id = ?2",
+            params![run, subscriber, status, error, now],
+        )?;
+        match outcome {
+            Outcome::Sent => {
+                tx.execute("UPDATE subscribers SET bounces = 0 WHERE id = ?1", [subscriber])?;
+            }
+            Outcome::Failed { is_permanent: true, .. } => {
+                tx.execute(
+                    "UPDATE subscribers SET bounces = bounces + 1,
+                        status = CASE WHEN bounces + 1 >= ?2 THEN 'bounced' ELSE status END
+                     WHERE id = ?1",
+                    params![subscriber, bounce_limit],
+                )?;
+            }
+            _ => {}
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Marks `run` finished if no delivery in it is pending; returns whether it is.
+    pub fn finish_run(&mut self, run: i64, now: i64) -> Result<bool> {
+        let changed = self.conn.execute(
+            "UPDATE digest_runs SET finished_at = ?2 WHERE id = ?1 AND finished_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM deliveries WHERE run_id = ?1 AND status = 'pending')",
+            params![run, now],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// Counts of the deliveries of `run` by status.
+    pub fn run_counts(&self, run: i64) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT status, COUNT(*) FROM deliveries WHERE run_id = ?1 GROUP BY status ORDER BY status",
+        )?;
+        let rows = stmt.query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 }
 

@@ -15,6 +15,7 @@ mod broken;
 mod config;
 mod dates;
 mod digest_message;
+mod digest_run;
 mod example_store;
 mod harness;
 mod hostile;

@@ -1,0 +1,67 @@
+//! `gazette digest …`: send a digest now, preview one, or count what a run would send. The
+//! daemon's schedule calls the same [`crate::digest::run`] functions.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use chrono::Utc;
+use clap::Subcommand;
+
+use crate::config::Config;
+use crate::digest::run;
+
+/// The digest subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DigestCommand {
+    /// Send digest ID now to every confirmed subscriber (or resume an interrupted run).
+    Send {
+        /// The digest id (`daily`).
+        id: String,
+        /// Count who would get what; send and record nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write the digest an address would get now, as .eml and .html files.
+    Preview {
+        /// The digest id.
+        id: String,
+        /// The address (a subscriber's preferences are used; others get the defaults).
+        #[arg(long)]
+        to: String,
+        /// Where to write the files.
+        #[arg(long, default_value = "preview")]
+        out: PathBuf,
+    },
+}
+
+/// Runs a digest subcommand.
+pub fn run(config: &Config, command: &DigestCommand) -> Result<ExitCode> {
+    let now = Utc::now();
+    match command {
+        DigestCommand::Send { id, dry_run: true } => {
+            let (confirmed, receiving) = run::dry_run(config, id, now)?;
+            println!("digest {id}: {receiving} of {confirmed} confirmed subscribers would get a message");
+            Ok(ExitCode::SUCCESS)
+        }
+        DigestCommand::Send { id, dry_run: false } => {
+            let report = run::send(config, id, now)?;
+            println!(
+                "digest {id}, run {}{}: {} sent, {} with nothing new, {} failed",
+                report.run,
+                if report.is_resumed { " (resumed)" } else { "" },
+                report.sent,
+                report.skipped,
+                report.failed
+            );
+            Ok(if report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        DigestCommand::Preview { id, to, out } => {
+            let email = crate::subscribers::parse_email(to).map_err(anyhow::Error::msg)?;
+            for path in run::preview(config, id, &email, out, now)? {
+                println!("wrote {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

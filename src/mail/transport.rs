@@ -1,0 +1,106 @@
+//! Where messages go: an outbox folder (one `.eml` file per message, the embedded default) or
+//! an SMTP server through lettre, with its connection pool. Failures say whether trying again
+//! can help ([`SendError::is_transient`]: 4xx replies such as 421 and 454, dropped connections)
+//! or not (5xx: the address is refused).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use lettre::transport::smtp::PoolConfig;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{Message, SmtpTransport, Transport as _};
+
+use crate::config::{Config, Tls, Transport};
+use crate::feeds::output::write_atomic;
+
+/// Why a message was not sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Trying again later may work (4xx, connection lost, timeout).
+    #[error("transient: {0}")]
+    Transient(String),
+    /// The server refused the message for good (5xx).
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+impl SendError {
+    /// Is a retry worth it?
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SendError::Transient(_))
+    }
+}
+
+/// A way to send messages.
+pub enum Sender {
+    /// `.eml` files in a folder.
+    Outbox(PathBuf),
+    /// An SMTP server.
+    Smtp(Box<SmtpTransport>),
+}
+
+impl Sender {
+    /// The sender `config.mail` describes; the SMTP password comes from `GAZETTE_SMTP_PASSWORD`
+    /// or `mail.password_file`.
+    pub fn new(config: &Config) -> Result<Sender> {
+        let mail = &config.mail;
+        match &mail.transport {
+            Transport::File { dir } => {
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create the outbox {}", dir.display()))?;
+                Ok(Sender::Outbox(dir.clone()))
+            }
+            Transport::Smtp { host, port, tls, user, password_in_url } => {
+                let builder = match tls {
+                    Tls::None => SmtpTransport::builder_dangerous(host),
+                    Tls::StartTls => SmtpTransport::starttls_relay(host).with_context(|| format!("TLS for {host}"))?,
+                    Tls::Implicit => SmtpTransport::relay(host).with_context(|| format!("TLS for {host}"))?,
+                };
+                let mut builder = builder
+                    .port(*port)
+                    .timeout(Some(std::time::Duration::from_secs(30)))
+                    .pool_config(PoolConfig::new().max_size(mail.pool_size));
+                if let Some(user) = user {
+                    let password = password(config, password_in_url.as_deref())?;
+                    builder = builder.credentials(Credentials::new(user.clone(), password));
+                }
+                Ok(Sender::Smtp(Box::new(builder.build())))
+            }
+        }
+    }
+
+    /// Sends `message`, whose `Message-ID` (without brackets) is `id`.
+    pub fn send(&self, message: &Message, id: &str) -> Result<(), SendError> {
+        match self {
+            Sender::Outbox(dir) => {
+                // The id is ours (`gazette.daily.7.42@domain`): safe as a file name.
+                let path = dir.join(format!("{id}.eml"));
+                write_atomic(&path, &message.formatted()).map_err(|e| SendError::Transient(format!("{e:#}")))
+            }
+            Sender::Smtp(transport) => match transport.send(message) {
+                Ok(_) => Ok(()),
+                Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
+                Err(e) => Err(SendError::Transient(e.to_string())),
+            },
+        }
+    }
+}
+
+/// The SMTP password: the URL's (from the environment), `GAZETTE_SMTP_PASSWORD`, or the file.
+fn password(config: &Config, in_url: Option<&str>) -> Result<String> {
+    if let Some(password) = in_url {
+        return Ok(password.to_owned());
+    }
+    if let Ok(password) = std::env::var(crate::config::PASSWORD_ENV) {
+        return Ok(password);
+    }
+    match &config.mail.password_file {
+        Some(path) => Ok(std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read mail.password_file {}", path.display()))?
+            .trim_end_matches(['\r', '\n'])
+            .to_owned()),
+        None => anyhow::bail!(
+            "the SMTP URL names a user but no password is given: set {} or mail.password_file",
+            crate::config::PASSWORD_ENV
+        ),
+    }
+}

@@ -1,0 +1,147 @@
+//! `gazette digest send` end to end with the file outbox and a real SQLite file: one message
+//! per confirmed subscriber in their language and sectors, nothing twice, nothing skipped when
+//! an interrupted run resumes, nothing for the unsubscribed or when there is nothing new.
+
+use std::ffi::OsStr;
+use std::path::Path;
+
+use mail_parser::MessageParser;
+
+use crate::helpers::{Run, Site, copy_dir, repo};
+
+/// A site with the example store, the repository's templates and three subscribers, all of
+/// whom confirmed long before the example articles were published.
+fn site() -> Site {
+    let site = Site::copy_of(&repo().join("articles"));
+    site.write_config(|config| {
+        crate::helpers::table(config, "store").insert("dir".into(), "store".into());
+    });
+    copy_dir(&repo().join("templates"), &site.root.join("templates"));
+    for args in [
+        &["add", "li@example.org", "--lang", "en", "--sectors", "trade", "--name", "Li Wei", "--confirmed"][..],
+        &["add", "wang@example.cn", "--lang", "zh", "--confirmed"][..],
+        &["add", "ann@example.org", "--lang", "en", "--confirmed"][..],
+        &["add", "pending@example.org", "--lang", "en"][..],
+    ] {
+        subscribers(&site, args).success();
+    }
+    sql(&site, "UPDATE subscribers SET confirmed_at = 0 WHERE status = 'confirmed'");
+    site
+}
+
+fn subscribers(site: &Site, args: &[&str]) -> Run {
+    site.run(std::iter::once(OsStr::new("subscribers")).chain(args.iter().map(OsStr::new)))
+}
+
+fn digest(site: &Site, args: &[&str]) -> Run {
+    site.run(std::iter::once(OsStr::new("digest")).chain(args.iter().map(OsStr::new)))
+}
+
+fn sql(site: &Site, statement: &str) {
+    let db = rusqlite::Connection::open(site.root.join("gazette.db")).expect("open the state");
+    db.execute_batch(statement).unwrap_or_else(|e| panic!("{statement}: {e}"));
+}
+
+/// Every message in the outbox: (recipient, subject, text part).
+fn outbox(site: &Site) -> Vec<(String, String, String)> {
+    let dir = site.root.join("outbox");
+    let mut found: Vec<(String, String, String)> = crate::helpers::files(&dir)
+        .iter()
+        .map(|name| {
+            let raw = std::fs::read(dir.join(name)).expect("read .eml");
+            let message = MessageParser::default().parse(&raw).unwrap_or_else(|| panic!("{name} is not MIME"));
+            let to = message.to().and_then(|a| a.first()).and_then(|a| a.address()).expect("To").to_owned();
+            (to, message.subject().unwrap_or_default().to_owned(), message.body_text(0).expect("text").into_owned())
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+fn exists(path: &Path) -> bool {
+    path.exists()
+}
+
+#[test]
+fn each_confirmed_subscriber_gets_one_message_in_their_language_and_sectors() {
+    let site = site();
+    let sent = digest(&site, &["send", "daily"]);
+    assert!(sent.success().stdout.contains("3 sent, 0 with nothing new, 0 failed"), "{sent}");
+    let messages = outbox(&site);
+    let recipients: Vec<&str> = messages.iter().map(|(to, _, _)| to.as_str()).collect();
+    assert_eq!(recipients, ["ann@example.org", "li@example.org", "wang@example.cn"], "nothing for the pending one");
+
+    let (_, li_subject, li) = &messages[1];
+    assert!(li_subject.starts_with("Daily news: "), "{li_subject}");
+    assert!(li.contains("Dear Li Wei,"), "{li}");
+    assert!(li.contains("China-ROK Business Matchmaking") && li.contains("Northeast Asia Expo"), "{li}");
+    assert!(!li.contains("Consul-General of Japan"), "foreign-affairs only articles are not in a trade digest:\n{li}");
+    assert!(!li.contains("Revised Office Hours"), "drafts never go out:\n{li}");
+
+    let (_, _, ann) = &messages[0];
+    // The visa reminder has no English version: it comes in Chinese, marked so.
+    assert!(ann.contains("领事提醒：春节期间出境旅行请提前办理签证 (not yet available in your language)"), "{ann}");
+    assert!(ann.contains("https://news.example.gov.cn/zh/articles/visa-reminder/"), "{ann}");
+
+    let (_, wang_subject, wang) = &messages[2];
+    assert!(wang_subject.starts_with("每日外事新闻："), "{wang_subject}");
+    assert!(wang.contains("日本驻沈阳总领事拜会市政府外办") && !wang.contains("Consul-General of Japan"), "{wang}");
+}
+
+#[test]
+fn a_second_run_sends_nothing_already_sent() {
+    let site = site();
+    digest(&site, &["send", "daily"]).success();
+    let first = outbox(&site);
+    let second = digest(&site, &["send", "daily"]);
+    assert!(second.success().stdout.contains("0 sent, 3 with nothing new"), "{second}");
+    assert_eq!(outbox(&site), first);
+}
+
+#[test]
+fn an_interrupted_run_resumes_with_the_remaining_subscribers_only() {
+    let site = site();
+    // A run that died after Li's message was sent and recorded.
+    sql(
+        &site,
+        "INSERT INTO digest_runs (id, digest, cutoff, started_at) VALUES (9, 'daily', strftime('%s','now'), strftime('%s','now'));
+         INSERT INTO deliveries (run_id, subscriber_id, status)
+           SELECT 9, id, CASE email WHEN 'li@example.org' THEN 'sent' ELSE 'pending' END
+           FROM subscribers WHERE status = 'confirmed';",
+    );
+    let resumed = digest(&site, &["send", "daily"]);
+    assert!(resumed.success().stdout.contains("run 9 (resumed): 2 sent"), "{resumed}");
+    let recipients: Vec<String> = outbox(&site).into_iter().map(|(to, _, _)| to).collect();
+    assert_eq!(recipients, ["ann@example.org", "wang@example.cn"]);
+    let next = digest(&site, &["send", "daily"]);
+    assert!(next.success().stdout.contains("0 sent, 3 with nothing new"), "the resumed run finished:\n{next}");
+}
+
+#[test]
+fn unsubscribed_and_bounced_addresses_get_nothing() {
+    let site = site();
+    sql(
+        &site,
+        "UPDATE subscribers SET status = 'unsubscribed' WHERE email = 'li@example.org';
+                UPDATE subscribers SET status = 'bounced' WHERE email = 'ann@example.org';",
+    );
+    let sent = digest(&site, &["send", "daily"]);
+    assert!(sent.success().stdout.contains("1 sent"), "{sent}");
+    let recipients: Vec<String> = outbox(&site).into_iter().map(|(to, _, _)| to).collect();
+    assert_eq!(recipients, ["wang@example.cn"]);
+}
+
+#[test]
+fn dry_run_and_preview_send_and_record_nothing() {
+    let site = site();
+    let dry = digest(&site, &["send", "daily", "--dry-run"]);
+    assert!(dry.success().stdout.contains("3 of 3 confirmed subscribers would get a message"), "{dry}");
+    let out = site.root.join("preview");
+    let preview = digest(&site, &["preview", "daily", "--to", "li@example.org", "--out", out.to_str().unwrap()]);
+    preview.success();
+    assert!(exists(&out.join("li@example.org.eml")) && exists(&out.join("li@example.org.html")), "{preview}");
+    let html = std::fs::read_to_string(out.join("li@example.org.html")).unwrap();
+    assert!(html.contains("<html lang=\"en\">") && html.contains("China-ROK Business Matchmaking"), "{html}");
+    assert!(!exists(&site.root.join("outbox")) || outbox(&site).is_empty(), "a preview sends nothing");
+    assert!(digest(&site, &["send", "daily", "--dry-run"]).success().stdout.contains("3 of 3"));
+}
