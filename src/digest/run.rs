@@ -40,7 +40,7 @@ pub struct RunReport {
     pub sent: usize,
     /// Subscribers with nothing to send (or no longer confirmed).
     pub skipped: usize,
-    /// Messages that failed for good.
+    /// Messages refused for good (hard bounces).
     pub failed: usize,
     /// Whether every delivery of the run is done.
     pub is_finished: bool,
@@ -128,7 +128,7 @@ fn deliver(
     }
     let (_, message) = compose(kit, ctx, subscriber, &items, run)?;
     let id = message_id(kit.config, &kit.digest.id, run.id, subscriber.id);
-    Ok(send_with_retries(sender, &message, &id, kit.config.mail.retries))
+    send_with_retries(sender, &message, &id, kit.config.mail.retries)
 }
 
 /// The digest for `subscriber` holding `items`: rendered, and as a message.
@@ -194,25 +194,28 @@ fn compose(
     Ok((rendered, message))
 }
 
-/// Sends `message`, retrying transient failures with waits that double from 1 s to 60 s.
-fn send_with_retries(sender: &Sender, message: &lettre::Message, id: &str, attempts: u32) -> Outcome {
+/// Sends `message`, retrying transient failures with waits that double from 1 s to 60 s. A
+/// transient failure that outlasts every attempt is an error: the run stops with the delivery
+/// still pending, and the next run of the digest resumes it, so nothing is lost.
+fn send_with_retries(sender: &Sender, message: &lettre::Message, id: &str, attempts: u32) -> Result<Outcome> {
     let mut wait = Duration::from_secs(1);
-    let mut last = String::new();
     for attempt in 1..=attempts {
         match sender.send(message, id) {
-            Ok(()) => return Outcome::Sent,
-            Err(SendError::Permanent(error)) => return Outcome::Failed { error, is_permanent: true },
+            Ok(()) => return Ok(Outcome::Sent),
+            Err(SendError::Permanent(error)) => return Ok(Outcome::Failed { error, is_permanent: true }),
+            Err(SendError::Transient(error)) if attempt == attempts => {
+                anyhow::bail!(
+                    "the mail server is unavailable after {attempts} attempts ({error}); the run resumes next time"
+                )
+            }
             Err(SendError::Transient(error)) => {
                 tracing::warn!(attempt, error, "sending failed; trying again in {}s", wait.as_secs());
-                last = error;
-                if attempt < attempts {
-                    std::thread::sleep(wait);
-                    wait = (wait * 2).min(Duration::from_secs(60));
-                }
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_secs(60));
             }
         }
     }
-    Outcome::Failed { error: last, is_permanent: false }
+    anyhow::bail!("no attempt to send was allowed (mail.retries is 0)")
 }
 
 /// What a run would send now, without sending or recording anything: (confirmed subscribers,

@@ -120,7 +120,7 @@ pub enum Outcome {
     Sent,
     /// Nothing to send (no new articles, or the subscriber is no longer confirmed).
     Skipped,
-    /// Refused for good (a 5xx reply), or transient failures outlasted every retry.
+    /// Refused by the mail server.
     Failed {
         /// The server's reply or the error.
         error: String,

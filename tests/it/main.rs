@@ -21,6 +21,7 @@ mod harness;
 mod hostile;
 mod press_releases;
 mod rebuild;
+mod smtp;
 mod snapshots;
 mod subscribers;
 mod translations;

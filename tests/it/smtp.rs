@@ -1,0 +1,170 @@
+//! Digests over SMTP to a real server: Postfix's `smtp-sink` on a loopback port, which writes
+//! every message it accepts to a file and can be told to refuse (4xx, 5xx). Covers delivery,
+//! hard bounces, a server that refuses for a while, and one that is away and comes back.
+
+use std::ffi::OsStr;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mail_parser::MessageParser;
+
+use crate::helpers::{Run, Site, copy_dir, repo, table};
+
+/// A running `smtp-sink`, stopped when dropped.
+struct Sink {
+    child: Child,
+    dump: PathBuf,
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("its address").port()
+}
+
+/// Starts `smtp-sink` on `port` with extra `options` (e.g. `-f RCPT`), dumping into `dump`.
+fn sink(port: u16, dump: &Path, options: &[&str]) -> Sink {
+    std::fs::create_dir_all(dump).expect("dump folder");
+    // smtp-sink drops root privileges to `nobody`, who must be able to write the dumps.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dump, std::fs::Permissions::from_mode(0o777)).expect("chmod dump folder");
+    let template = format!("{}/message.", dump.display());
+    let child = Command::new("smtp-sink")
+        .args(["-u", "nobody", "-d", &template])
+        .args(options)
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("100")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("smtp-sink runs (scripts/test installs postfix)");
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(10), "smtp-sink did not start listening");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Sink { child, dump: dump.to_path_buf() }
+}
+
+impl Sink {
+    /// The recipients of every message dumped so far, sorted.
+    fn recipients(&self) -> Vec<String> {
+        let mut found: Vec<String> = crate::helpers::files(&self.dump)
+            .iter()
+            .map(|name| {
+                let raw = std::fs::read(self.dump.join(name)).expect("read dump");
+                let message = MessageParser::default().parse(&raw).unwrap_or_else(|| panic!("{name} is not MIME"));
+                assert!(message.header_raw("List-Unsubscribe").is_some(), "{name} has no List-Unsubscribe");
+                message.to().and_then(|a| a.first()).and_then(|a| a.address()).expect("To").to_owned()
+            })
+            .collect();
+        found.sort();
+        found
+    }
+}
+
+/// A site with the example store and three confirmed subscribers, mailing to `port`.
+fn site(port: u16, retries: u32, bounce_limit: u32) -> Site {
+    let site = Site::copy_of(&repo().join("articles"));
+    site.write_config(|config| {
+        table(config, "store").insert("dir".into(), "store".into());
+        let mail = table(config, "mail");
+        mail.insert("url".into(), format!("smtp://127.0.0.1:{port}?tls=none").into());
+        mail.insert("retries".into(), i64::from(retries).into());
+        mail.insert("bounce_limit".into(), i64::from(bounce_limit).into());
+    });
+    copy_dir(&repo().join("templates"), &site.root.join("templates"));
+    for (email, lang) in [("li@example.org", "en"), ("wang@example.cn", "zh"), ("ann@example.org", "en")] {
+        subscribers(&site, &["add", email, "--lang", lang, "--confirmed"]).success();
+    }
+    sql(&site, "UPDATE subscribers SET confirmed_at = 0");
+    site
+}
+
+fn subscribers(site: &Site, args: &[&str]) -> Run {
+    site.run(std::iter::once(OsStr::new("subscribers")).chain(args.iter().map(OsStr::new)))
+}
+
+fn send(site: &Site) -> Run {
+    site.run(["digest", "send", "daily"].map(OsStr::new))
+}
+
+fn sql(site: &Site, statement: &str) {
+    let db = rusqlite::Connection::open(site.root.join("gazette.db")).expect("open the state");
+    db.execute_batch(statement).unwrap_or_else(|e| panic!("{statement}: {e}"));
+}
+
+const ALL: [&str; 3] = ["ann@example.org", "li@example.org", "wang@example.cn"];
+
+#[test]
+fn digests_reach_a_real_smtp_server_once_each() {
+    let port = free_port();
+    let site = site(port, 3, 3);
+    let sink = sink(port, &site.root.join("sink"), &[]);
+    assert!(send(&site).success().stdout.contains("3 sent"));
+    assert_eq!(sink.recipients(), ALL);
+    assert!(send(&site).success().stdout.contains("0 sent"), "a second run has nothing new");
+    assert_eq!(sink.recipients(), ALL);
+}
+
+#[test]
+fn hard_bounces_mark_the_address_bounced_after_the_limit() {
+    let port = free_port();
+    let site = site(port, 3, 2);
+    let refusing = sink(port, &site.root.join("sink"), &["-f", "RCPT"]);
+    for _ in 0..2 {
+        let run = send(&site);
+        assert!(run.code(1).stdout.contains("3 failed"), "{run}");
+    }
+    drop(refusing);
+    let list = subscribers(&site, &["list"]);
+    assert_eq!(list.success().stdout.matches("\tbounced").count(), 3, "{list}");
+    let _accepting = sink(port, &site.root.join("sink2"), &[]);
+    assert!(send(&site).success().stdout.contains("0 sent, 0 with nothing new"), "bounced addresses get nothing");
+}
+
+#[test]
+fn a_server_that_refuses_for_a_while_loses_nothing() {
+    let port = free_port();
+    let site = site(port, 2, 3);
+    let throttling = sink(port, &site.root.join("throttled"), &["-r", "RCPT"]);
+    let run = send(&site);
+    assert!(run.code(2).stderr.contains("the run resumes next time"), "{run}");
+    assert!(throttling.recipients().is_empty());
+    drop(throttling);
+    let sink = sink(port, &site.root.join("sink"), &[]);
+    let resumed = send(&site);
+    assert!(resumed.success().stdout.contains("(resumed): 3 sent"), "{resumed}");
+    assert_eq!(sink.recipients(), ALL);
+}
+
+#[test]
+fn a_server_away_for_a_while_is_waited_for() {
+    let port = free_port();
+    let site = site(port, 6, 3);
+    let binary = env!("CARGO_BIN_EXE_gazette");
+    let child = Command::new(binary)
+        .args(["--config", site.config.to_str().expect("utf-8 path"), "digest", "send", "daily"])
+        .env("GAZETTE_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("gazette runs");
+    std::thread::sleep(Duration::from_millis(2500));
+    let sink = sink(port, &site.root.join("sink"), &[]);
+    let output = child.wait_with_output().expect("gazette ends");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("3 sent"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(sink.recipients(), ALL);
+}
