@@ -8,6 +8,8 @@
 //! - [`state`]: SQLite: migrations and every query (subscribers so far).
 //! - [`subscribers`]: addresses and preferences checked against config; CSV import and export.
 //! - [`tokens`]: HMAC-signed tokens for confirm, unsubscribe and preference links.
+//! - [`digest`]: which articles each subscriber gets, rendered; one run, durable and resumable.
+//! - [`mail`]: digest messages (MIME) and the outbox and SMTP transports.
 //! - [`text`]: XML-safe, one-line and shortened text, applied wherever input enters.
 //! - [`links`]: the URLs of articles, feeds and pages, shared by every writer.
 //! - [`schedule`]: cron expressions as users write them.
