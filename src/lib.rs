@@ -1,11 +1,11 @@
-//! gazette publishes a news office's articles as per-language, per-sector feeds.
+//! gazette publishes a news office's articles as per-language, per-sector feeds and email digests.
 //!
 //! The data flows through the modules in this order:
 //! - [`config`]: `config.toml` → a validated [`config::Config`].
 //! - [`store`]: the article folder → article records (cached in an index) → the [`store::Catalog`].
 //! - [`feeds`]: the catalog → Atom, RSS, JSON Feed and OPML files, written atomically.
 //! - [`build`]: one build (store → catalog → feeds), the job commands and schedules run.
-//! - [`state`]: SQLite: migrations and every query (subscribers so far).
+//! - [`state`]: SQLite: migrations and every query (subscribers, digest runs, deliveries).
 //! - [`subscribers`]: addresses and preferences checked against config; CSV import and export.
 //! - [`tokens`]: HMAC-signed tokens for confirm, unsubscribe and preference links.
 //! - [`digest`]: which articles each subscriber gets, rendered; one run, durable and resumable.
