@@ -27,7 +27,7 @@ pub enum Tls {
 }
 
 /// Where messages go.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Transport {
     /// One `.eml` file per message in a folder.
     File {
@@ -47,6 +47,23 @@ pub enum Transport {
         /// A password given in `GAZETTE_MAIL_URL` (never accepted from config.toml).
         password_in_url: Option<String>,
     },
+}
+
+impl std::fmt::Debug for Transport {
+    /// Never prints a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transport::File { dir } => f.debug_struct("File").field("dir", dir).finish(),
+            Transport::Smtp { host, port, tls, user, password_in_url } => f
+                .debug_struct("Smtp")
+                .field("host", host)
+                .field("port", port)
+                .field("tls", tls)
+                .field("user", user)
+                .field("password_in_url", &password_in_url.as_ref().map(|_| "(hidden)"))
+                .finish(),
+        }
+    }
 }
 
 /// The validated `[mail]` table.

@@ -107,6 +107,20 @@ impl Renderer {
             merged.extend(raw.get(&lang.code).cloned().unwrap_or_default());
             strings.insert(lang.code.clone(), merged);
         }
+        // A typo here would otherwise surface in the middle of a run.
+        for (lang, table) in &strings {
+            let format = table.get("date_format").map_or("%Y-%m-%d", String::as_str);
+            let is_valid = chrono::format::StrftimeItems::new(format).parse().is_ok();
+            if !is_valid {
+                bail!("{}: [{lang}] date_format '{format}' is not a valid date format", strings_path.display());
+            }
+            for digest in &config.digests {
+                let key = format!("digest_{}", digest.id);
+                if !table.contains_key(&key) {
+                    bail!("{}: [{lang}] has no '{key}' (the name of digest '{}')", strings_path.display(), digest.id);
+                }
+            }
+        }
         let site_titles = config.languages.iter().map(|l| (l.code.clone(), l.title.clone())).collect();
         Ok(Renderer { env, strings, site_titles, default_language })
     }

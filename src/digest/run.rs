@@ -69,6 +69,7 @@ pub fn send(config: &Config, digest_id: &str, now: DateTime<Utc>) -> Result<RunR
         summaries: HashMap::new(),
     };
     let sender = Sender::new(config)?;
+    let _lock = lock(config, digest_id)?;
     let mut state = State::open(&config.state.path)?;
     let run = state.open_run(digest_id, now.timestamp())?;
     tracing::info!(digest = digest_id, run = run.id, resumed = run.is_resumed, "digest run started");
@@ -84,6 +85,8 @@ pub fn send(config: &Config, digest_id: &str, now: DateTime<Utc>) -> Result<RunR
                 Outcome::Sent => report.sent += 1,
                 Outcome::Skipped => report.skipped += 1,
                 Outcome::Failed { error, .. } => {
+                    // Server replies quote the address; logs name the subscriber by id only.
+                    let error = error.replace(&subscriber.email, "<address>");
                     tracing::warn!(run = run.id, subscriber = subscriber.id, error, "digest not delivered");
                     report.failed += 1;
                 }
@@ -104,6 +107,28 @@ pub fn send(config: &Config, digest_id: &str, now: DateTime<Utc>) -> Result<RunR
     Ok(report)
 }
 
+/// Holds the lock of digest `digest_id` for as long as the returned file lives: two processes
+/// sending the same digest (cron and an operator, the daemon and the command line) would
+/// otherwise work through the same pending deliveries and send them twice.
+fn lock(config: &Config, digest_id: &str) -> Result<std::fs::File> {
+    let mut name = config.state.path.clone().into_os_string();
+    name.push(format!(".{digest_id}.lock"));
+    let path = std::path::PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open the lock {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            anyhow::bail!("digest '{digest_id}' is being sent by another process (lock {})", path.display())
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+    }
+}
+
 /// Picks, renders and sends one subscriber's digest.
 fn deliver(
     kit: &mut Kit,
@@ -114,19 +139,22 @@ fn deliver(
     run: &Run,
     subscriber: &Subscriber,
 ) -> Result<Outcome> {
-    if subscriber.status != Status::Confirmed {
-        // Unsubscribed or bounced since the run opened: it takes effect at once.
+    // Read again now, not when the page was read: an unsubscribe takes effect at once.
+    if state.status_of(subscriber.id)? != Some(Status::Confirmed) {
         return Ok(Outcome::Skipped);
     }
     let since = state.since(subscriber, &kit.digest.id)?;
-    let items: Vec<Item> = select(kit.config, catalog, &subscriber.preferences, since, kit.digest.max_items)
-        .into_iter()
-        .filter(|item| item.meta.published <= run.cutoff)
-        .collect();
+    let items: Vec<Item> =
+        select(kit.config, catalog, &subscriber.preferences, since, run.cutoff, kit.digest.max_items);
     if items.is_empty() && !kit.digest.send_empty {
         return Ok(Outcome::Skipped);
     }
-    let (_, message) = compose(kit, ctx, subscriber, &items, run)?;
+    let message = match compose(kit, ctx, subscriber, &items, run) {
+        Ok((_, message)) => message,
+        // One subscriber's broken message (a name the mail library refuses, say) must not stop
+        // everyone else's.
+        Err(e) => return Ok(Outcome::Failed { error: format!("{e:#}"), is_permanent: false }),
+    };
     let id = message_id(kit.config, &kit.digest.id, run.id, subscriber.id);
     send_with_retries(sender, &message, &id, kit.config.mail.retries)
 }
@@ -194,21 +222,28 @@ fn compose(
     Ok((rendered, message))
 }
 
-/// Sends `message`, retrying transient failures with waits that double from 1 s to 60 s. A
-/// transient failure that outlasts every attempt is an error: the run stops with the delivery
-/// still pending, and the next run of the digest resumes it, so nothing is lost.
+/// Sends `message`, retrying while the server is unavailable with waits that double from 1 s
+/// to 60 s. If it stays unavailable through every attempt, or refuses to send for us at all,
+/// that is an error: the run stops with the delivery still pending, and the next run of the
+/// digest resumes it, so nothing is lost.
 fn send_with_retries(sender: &Sender, message: &lettre::Message, id: &str, attempts: u32) -> Result<Outcome> {
     let mut wait = Duration::from_secs(1);
     for attempt in 1..=attempts {
         match sender.send(message, id) {
             Ok(()) => return Ok(Outcome::Sent),
-            Err(SendError::Permanent(error)) => return Ok(Outcome::Failed { error, is_permanent: true }),
-            Err(SendError::Transient(error)) if attempt == attempts => {
+            Err(SendError::Bounced(error)) => return Ok(Outcome::Failed { error, is_permanent: true }),
+            Err(SendError::Failed(error)) => return Ok(Outcome::Failed { error, is_permanent: false }),
+            Err(SendError::Refused(error)) => {
+                anyhow::bail!(
+                    "the mail server refuses to send for gazette ({error}); check mail.url and the credentials"
+                )
+            }
+            Err(SendError::Unavailable(error)) if attempt == attempts => {
                 anyhow::bail!(
                     "the mail server is unavailable after {attempts} attempts ({error}); the run resumes next time"
                 )
             }
-            Err(SendError::Transient(error)) => {
+            Err(SendError::Unavailable(error)) => {
                 tracing::warn!(attempt, error, "sending failed; trying again in {}s", wait.as_secs());
                 std::thread::sleep(wait);
                 wait = (wait * 2).min(Duration::from_secs(60));
@@ -233,7 +268,8 @@ pub fn dry_run(config: &Config, digest_id: &str, now: DateTime<Utc>) -> Result<(
         for subscriber in &page {
             confirmed += 1;
             let since = state.since(subscriber, digest_id)?;
-            let has_items = !select(config, &survey.catalog, &subscriber.preferences, since, 1).is_empty();
+            let has_items =
+                !select(config, &survey.catalog, &subscriber.preferences, since, now.timestamp(), 1).is_empty();
             if has_items || digest.send_empty {
                 with_items += 1;
             }
@@ -276,7 +312,7 @@ pub fn preview(
         },
     };
     let since = if subscriber.id == 0 { subscriber.created_at } else { state.since(&subscriber, digest_id)? };
-    let items = select(config, &survey.catalog, &subscriber.preferences, since, digest.max_items);
+    let items = select(config, &survey.catalog, &subscriber.preferences, since, now.timestamp(), digest.max_items);
     let mut kit = Kit {
         config,
         digest,

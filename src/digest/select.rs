@@ -15,13 +15,14 @@ pub struct Item<'a> {
     pub is_fallback: bool,
 }
 
-/// The articles for a subscriber with `prefs`, published after `since` (Unix seconds), at most
-/// `max_items`, newest first.
+/// The articles for a subscriber with `prefs`, published after `since` and up to `until`
+/// (Unix seconds, a run's cutoff), at most `max_items`, newest first.
 pub fn select<'a>(
     config: &Config,
     catalog: &'a Catalog,
     prefs: &Preferences,
     since: i64,
+    until: i64,
     max_items: usize,
 ) -> Vec<Item<'a>> {
     let sectors: Vec<usize> =
@@ -32,6 +33,10 @@ pub fn select<'a>(
     for meta in catalog.articles().take_while(|a| a.published > since) {
         if items.len() == max_items {
             break;
+        }
+        // A resumed run sends what its cutoff saw; newer articles belong to the next run.
+        if meta.published > until {
+            continue;
         }
         if !sectors.is_empty() && !sectors.iter().any(|&s| meta.sectors.contains(s)) {
             continue;
@@ -105,15 +110,21 @@ mod tests {
             items.iter().map(|i| (i.meta.slug, i.meta.lang, i.is_fallback)).collect()
         }
 
-        let en_trade = select(&config, &catalog, &prefs("en", &["trade"]), 150, 20);
+        let en_trade = select(&config, &catalog, &prefs("en", &["trade"]), 150, i64::MAX, 20);
         assert_eq!(slugs(en_trade), [("fair", "en", false), ("visit", "zh", true)]);
-        let en_all = select(&config, &catalog, &prefs("en", &[]), 0, 20);
+        let en_all = select(&config, &catalog, &prefs("en", &[]), 0, i64::MAX, 20);
         assert_eq!(
             slugs(en_all),
             [("fair", "en", false), ("visit", "zh", true), ("notice", "zh", true), ("old", "en", false)]
         );
-        let zh_affairs = select(&config, &catalog, &prefs("zh", &["foreign-affairs"]), 0, 1);
+        let zh_affairs = select(&config, &catalog, &prefs("zh", &["foreign-affairs"]), 0, i64::MAX, 1);
         assert_eq!(slugs(zh_affairs), [("visit", "zh", false)]);
-        assert!(select(&config, &catalog, &prefs("en", &[]), 300, 20).is_empty(), "nothing after the last digest");
+        assert!(
+            select(&config, &catalog, &prefs("en", &[]), 300, i64::MAX, 20).is_empty(),
+            "nothing after the last digest"
+        );
+        // A run resumed later still fills its slots with what its cutoff saw.
+        let resumed = select(&config, &catalog, &prefs("en", &[]), 0, 250, 2);
+        assert_eq!(slugs(resumed), [("visit", "zh", true), ("notice", "zh", true)]);
     }
 }

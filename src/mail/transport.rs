@@ -1,7 +1,8 @@
 //! Where messages go: an outbox folder (one `.eml` file per message, the embedded default) or
-//! an SMTP server through lettre, with its connection pool. Failures say whether trying again
-//! can help ([`SendError::is_transient`]: 4xx replies such as 421 and 454, dropped connections)
-//! or not (5xx: the address is refused).
+//! an SMTP server through lettre, with its connection pool. A failure says what it means for
+//! the run ([`SendError`]): wait and retry (4xx, dropped connections), a hard bounce (this
+//! address does not exist), this one message failed, or the server refuses us altogether
+//! (authentication, relay): then the run stops before it marks a whole list bounced.
 
 use std::path::PathBuf;
 
@@ -13,21 +14,39 @@ use lettre::{Message, SmtpTransport, Transport as _};
 use crate::config::{Config, Tls, Transport};
 use crate::feeds::output::write_atomic;
 
-/// Why a message was not sent.
+/// Why a message was not sent, by what the run should do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
-    /// Trying again later may work (4xx, connection lost, timeout).
-    #[error("transient: {0}")]
-    Transient(String),
-    /// The server refused the message for good (5xx).
-    #[error("permanent: {0}")]
-    Permanent(String),
+    /// Trying again later may work (4xx, connection lost, timeout): wait, then stop the run
+    /// with the delivery still pending if it lasts.
+    #[error("server unavailable: {0}")]
+    Unavailable(String),
+    /// The address does not exist (550, 551, 553): a hard bounce.
+    #[error("address refused: {0}")]
+    Bounced(String),
+    /// This message was refused for another reason (other 5xx, an address the server cannot
+    /// take): recorded as failed, not counted as a bounce.
+    #[error("message refused: {0}")]
+    Failed(String),
+    /// The server refuses us, whatever the address (530, 535: authentication): stop the run.
+    #[error("server refuses to send for us: {0}")]
+    Refused(String),
 }
 
-impl SendError {
-    /// Is a retry worth it?
-    pub fn is_transient(&self) -> bool {
-        matches!(self, SendError::Transient(_))
+/// Classifies an SMTP error (RFC 5321 §4.2 reply codes).
+fn classify(e: &lettre::transport::smtp::Error) -> SendError {
+    let code = e.status().map(|c| c.to_string()).unwrap_or_default();
+    let said = e.to_string();
+    if e.is_permanent() {
+        match code.as_str() {
+            "550" | "551" | "553" => SendError::Bounced(said),
+            "530" | "534" | "535" | "538" => SendError::Refused(said),
+            _ => SendError::Failed(said),
+        }
+    } else if e.is_client() {
+        SendError::Failed(said)
+    } else {
+        SendError::Unavailable(said)
     }
 }
 
@@ -74,13 +93,9 @@ impl Sender {
             Sender::Outbox(dir) => {
                 // The id is ours (`gazette.daily.7.42@domain`): safe as a file name.
                 let path = dir.join(format!("{id}.eml"));
-                write_atomic(&path, &message.formatted()).map_err(|e| SendError::Transient(format!("{e:#}")))
+                write_atomic(&path, &message.formatted()).map_err(|e| SendError::Unavailable(format!("{e:#}")))
             }
-            Sender::Smtp(transport) => match transport.send(message) {
-                Ok(_) => Ok(()),
-                Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
-                Err(e) => Err(SendError::Transient(e.to_string())),
-            },
+            Sender::Smtp(transport) => transport.send(message).map(drop).map_err(|e| classify(&e)),
         }
     }
 }

@@ -120,7 +120,7 @@ pub enum Outcome {
     Sent,
     /// Nothing to send (no new articles, or the subscriber is no longer confirmed).
     Skipped,
-    /// Refused by the mail server.
+    /// Not sent: refused by the mail server, or the message could not be made.
     Failed {
         /// The server's reply or the error.
         error: String,

@@ -152,6 +152,13 @@ impl State {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// The current status of subscriber `id`; `None` once removed.
+    pub fn status_of(&self, id: i64) -> Result<Option<Status>> {
+        let mut stmt = self.conn.prepare_cached("SELECT status FROM subscribers WHERE id = ?1")?;
+        let status: Option<String> = stmt.query_row([id], |r| r.get(0)).optional()?;
+        status.map(|s| s.parse::<Status>().map_err(anyhow::Error::msg)).transpose()
+    }
+
     /// The subscriber with address `email` (any case), if any.
     pub fn subscriber(&self, email: &str) -> Result<Option<Subscriber>> {
         let mut stmt = self.conn.prepare_cached("SELECT * FROM subscribers WHERE email_key = ?1")?;
@@ -319,6 +326,22 @@ fn save(
             Ok(Saved::Added)
         }
         Some(old) if matches!(old.status, Status::Unsubscribed | Status::Bounced) => Ok(Saved::Kept(old.status)),
+        // Consent given now (`--confirmed`) confirms a pending subscriber.
+        Some(old) if old.status == Status::Pending && status == Status::Confirmed => {
+            tx.prepare_cached(
+                "UPDATE subscribers SET name = ?2, language = ?3, sectors = ?4, digest = ?5,
+                     status = 'confirmed', confirmed_at = ?6 WHERE id = ?1",
+            )?
+            .execute(params![
+                old.id,
+                preferences.name,
+                preferences.language,
+                sectors,
+                preferences.digest,
+                now
+            ])?;
+            Ok(Saved::Updated)
+        }
         Some(old) if old.preferences == *preferences => Ok(Saved::Unchanged),
         Some(old) => {
             tx.prepare_cached(
@@ -359,7 +382,11 @@ mod tests {
         let zh = prefs("zh", &[]);
         assert_eq!(state.save_subscriber("LI@example.org", &zh, Status::Confirmed, "cli", 12).unwrap(), Saved::Updated);
         let stored = state.subscriber("li@EXAMPLE.org").unwrap().unwrap();
-        assert_eq!((stored.email.as_str(), stored.status, stored.created_at), ("Li@Example.org", Status::Pending, 10));
+        // Consent given with the update confirms the pending subscriber.
+        assert_eq!(
+            (stored.email.as_str(), stored.status, stored.created_at, stored.confirmed_at),
+            ("Li@Example.org", Status::Confirmed, 10, Some(12))
+        );
         assert_eq!(stored.preferences, zh);
 
         state.conn.execute("UPDATE subscribers SET status = 'unsubscribed'", []).unwrap();

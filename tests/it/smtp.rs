@@ -118,7 +118,7 @@ fn digests_reach_a_real_smtp_server_once_each() {
 fn hard_bounces_mark_the_address_bounced_after_the_limit() {
     let port = free_port();
     let site = site(port, 3, 2);
-    let refusing = sink(port, &site.root.join("sink"), &["-f", "RCPT"]);
+    let refusing = sink(port, &site.root.join("sink"), &["-f", "RCPT", "-B", "550 5.1.1 No such user"]);
     for _ in 0..2 {
         let run = send(&site);
         assert!(run.code(1).stdout.contains("3 failed"), "{run}");
@@ -209,4 +209,38 @@ fn killed_mid_run_and_started_again_every_subscriber_gets_one_digest() {
     assert_eq!(unique.len(), total, "nobody is skipped");
     // The one unavoidable duplicate: the message accepted just before the kill, not yet recorded.
     assert!(recipients.len() <= total + 1, "{} messages for {total} subscribers", recipients.len());
+}
+
+#[test]
+fn a_server_that_refuses_us_stops_the_run_without_bouncing_anyone() {
+    let port = free_port();
+    let site = site(port, 3, 1);
+    let refusing = sink(port, &site.root.join("refusing"), &["-f", "MAIL", "-B", "535 5.7.8 Authentication failed"]);
+    let run = send(&site);
+    assert!(run.code(2).stderr.contains("refuses to send for gazette"), "{run}");
+    drop(refusing);
+    let list = subscribers(&site, &["list"]);
+    assert_eq!(list.success().stdout.matches("\tconfirmed").count(), 3, "nobody is marked bounced:\n{list}");
+    let sink = sink(port, &site.root.join("sink"), &[]);
+    assert!(send(&site).success().stdout.contains("(resumed): 3 sent"));
+    assert_eq!(sink.recipients(), ALL);
+}
+
+#[test]
+fn two_sends_of_one_digest_at_once_cannot_both_run() {
+    let port = free_port();
+    let site = site(port, 6, 3);
+    // The first send waits for an absent server, holding the digest's lock.
+    let mut first = Command::new(env!("CARGO_BIN_EXE_gazette"))
+        .args(["--config", site.config.to_str().expect("utf-8"), "digest", "send", "daily"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("gazette runs");
+    std::thread::sleep(Duration::from_millis(1500));
+    let second = send(&site);
+    assert!(second.code(2).stderr.contains("is being sent by another process"), "{second}");
+    let sink = sink(port, &site.root.join("sink"), &[]);
+    assert!(first.wait().expect("first send ends").success());
+    assert_eq!(sink.recipients(), ALL);
 }
