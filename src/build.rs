@@ -9,7 +9,6 @@ use anyhow::{Result, bail};
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
-use crate::feeds::output::write_atomic;
 use crate::feeds::{self, Published};
 use crate::store::classify::Classifier;
 use crate::store::scan::{Scan, scan, walk_store};
@@ -84,7 +83,7 @@ fn survey_with(ctx: &ParseContext, now: DateTime<Utc>) -> Result<Survey> {
     let index_write = match scan.is_changed.then(|| index::encode(&fingerprint, &scan.records)) {
         Some(Ok(bytes)) => {
             let path = config.store.index.clone();
-            Some(std::thread::spawn(move || write_atomic(&path, &bytes)))
+            Some(std::thread::spawn(move || crate::atomic::write(&path, &bytes)))
         }
         Some(Err(e)) => {
             tracing::warn!(error = format!("{e:#}"), "index cache not saved");

@@ -10,11 +10,13 @@
 //! - [`tokens`]: HMAC-signed tokens for confirm, unsubscribe and preference links.
 //! - [`digest`]: which articles each subscriber gets, rendered; one run, durable and resumable.
 //! - [`mail`]: digest messages (MIME) and the outbox and SMTP transports.
+//! - [`atomic`]: files replaced whole, through a temporary file and a rename.
 //! - [`text`]: XML-safe, one-line and shortened text, applied wherever input enters.
 //! - [`links`]: the URLs of articles, feeds and pages, shared by every writer.
 //! - [`schedule`]: cron expressions as users write them.
 //! - [`cli`]: the subcommands.
 
+pub mod atomic;
 pub mod build;
 pub mod cli;
 pub mod config;

@@ -9,6 +9,7 @@ use minijinja::Environment;
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::mail::message::Body;
 use crate::text::{escape_html, one_line};
 
 /// The templates every digest needs, checked when the renderer loads.
@@ -48,17 +49,6 @@ pub struct DigestView {
     pub unsubscribe_url: String,
     /// Absolute preferences page.
     pub preferences_url: String,
-}
-
-/// A rendered message body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rendered {
-    /// One line.
-    pub subject: String,
-    /// The plain-text part.
-    pub text: String,
-    /// The HTML part.
-    pub html: String,
 }
 
 /// Loaded templates and strings.
@@ -138,7 +128,7 @@ impl Renderer {
     }
 
     /// Renders `view`.
-    pub fn digest(&self, view: &DigestView) -> Result<Rendered> {
+    pub fn digest(&self, view: &DigestView) -> Result<Body> {
         let lang = view.lang.as_str();
         let site_title = self.site_titles.get(lang).cloned().unwrap_or_default();
         let digest_name = self.string(lang, &format!("digest_{}", view.digest));
@@ -165,7 +155,7 @@ impl Renderer {
             let template = self.env.get_template(name).with_context(|| format!("template {name}"))?;
             template.render(&context).with_context(|| format!("cannot render {name}"))
         };
-        Ok(Rendered {
+        Ok(Body {
             // A subject is one header line, whatever the template or the data hold.
             subject: one_line(&render("digest/subject.txt")?),
             text: render("digest/body.txt")?,

@@ -13,12 +13,12 @@ use std::time::{Duration, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
-use super::render::{DigestView, ItemView, Rendered, Renderer};
+use super::render::{DigestView, ItemView, Renderer};
 use super::select::{Item, select};
 use crate::build;
 use crate::config::{Config, Digest};
 use crate::links;
-use crate::mail::message::{Envelope, digest_message, message_id};
+use crate::mail::message::{Body, Envelope, digest_message, message_id};
 use crate::mail::transport::{SendError, Sender};
 use crate::state::{Outcome, Run, State, Status, Subscriber};
 use crate::store::classify::Classifier;
@@ -166,7 +166,7 @@ fn compose(
     subscriber: &Subscriber,
     items: &[Item],
     run: &Run,
-) -> Result<(Rendered, lettre::Message)> {
+) -> Result<(Body, lettre::Message)> {
     let config = kit.config;
     let prefs = &subscriber.preferences;
     let strings = kit.renderer.strings(&prefs.language);
@@ -325,7 +325,7 @@ pub fn preview(
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let eml = out.join(format!("{}.eml", subscriber.email));
     let html = out.join(format!("{}.html", subscriber.email));
-    crate::feeds::output::write_atomic(&eml, &message.formatted())?;
-    crate::feeds::output::write_atomic(&html, rendered.html.as_bytes())?;
+    crate::atomic::write(&eml, &message.formatted())?;
+    crate::atomic::write(&html, rendered.html.as_bytes())?;
     Ok(vec![eml, html])
 }

@@ -14,8 +14,18 @@ use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 
 use crate::config::Config;
-use crate::digest::render::Rendered;
 use crate::text::one_line;
+
+/// What a message says: its subject and its two parts, as the templates rendered them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Body {
+    /// One line.
+    pub subject: String,
+    /// The plain-text part.
+    pub text: String,
+    /// The HTML part.
+    pub html: String,
+}
 
 /// Who a digest goes to and what it belongs to.
 #[derive(Debug, Clone)]
@@ -48,7 +58,7 @@ pub fn message_id(config: &Config, digest: &str, run: i64, subscriber: i64) -> S
 }
 
 /// Builds the digest message for `envelope` from `rendered`.
-pub fn digest_message(config: &Config, envelope: &Envelope, rendered: &Rendered) -> Result<Message> {
+pub fn digest_message(config: &Config, envelope: &Envelope, rendered: &Body) -> Result<Message> {
     let address = envelope.email.parse().with_context(|| format!("'{}' is not an address", envelope.email))?;
     let to = Mailbox::new(envelope.name.map(one_line).filter(|n| !n.is_empty()), address);
     let from = &config.mail.from;

@@ -12,7 +12,6 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{Message, SmtpTransport, Transport as _};
 
 use crate::config::{Config, Tls, Transport};
-use crate::feeds::output::write_atomic;
 
 /// Why a message was not sent, by what the run should do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -93,7 +92,7 @@ impl Sender {
             Sender::Outbox(dir) => {
                 // The id is ours (`gazette.daily.7.42@domain`): safe as a file name.
                 let path = dir.join(format!("{id}.eml"));
-                write_atomic(&path, &message.formatted()).map_err(|e| SendError::Unavailable(format!("{e:#}")))
+                crate::atomic::write(&path, &message.formatted()).map_err(|e| SendError::Unavailable(format!("{e:#}")))
             }
             Sender::Smtp(transport) => transport.send(message).map(drop).map_err(|e| classify(&e)),
         }

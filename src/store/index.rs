@@ -116,7 +116,7 @@ pub fn load(path: &Path, fingerprint: &str) -> Vec<FileRecord> {
     }
 }
 
-/// The cache file's bytes for `records`; [`crate::feeds::output::write_atomic`] writes them.
+/// The cache file's bytes for `records`; [`crate::atomic::write`] writes them.
 pub fn encode(fingerprint: &str, records: &[FileRecord]) -> Result<Vec<u8>> {
     let index = IndexFileRef { format: FORMAT, fingerprint, records };
     postcard::to_stdvec(&index).context("cannot encode the index cache")
