@@ -106,6 +106,7 @@ pub fn import(
 
     let mut report = ImportReport::default();
     let mut rows: Vec<(u64, String, Preferences)> = Vec::new();
+    let mut seen: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     for record in reader.records() {
         let record = match record {
             Ok(record) => record,
@@ -126,7 +127,14 @@ pub fn import(
             Ok((email, prefs))
         });
         match parsed {
-            Ok((email, prefs)) => rows.push((line, email, prefs)),
+            // A second row for one address would make every import report it changed.
+            Ok((email, _)) if let Some(first) = seen.get(&email.to_lowercase()) => {
+                report.errors.push(format!("{source}:{line}: {email} is already on line {first}"));
+            }
+            Ok((email, prefs)) => {
+                seen.insert(email.to_lowercase(), line);
+                rows.push((line, email, prefs));
+            }
             Err(e) => report.errors.push(format!("{source}:{line}: {e}")),
         }
     }

@@ -323,8 +323,10 @@ pub fn preview(
     let run = Run { id: 0, cutoff: now.timestamp(), is_resumed: false };
     let (rendered, message) = compose(&mut kit, &ctx, &subscriber, &items, &run)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let eml = out.join(format!("{}.eml", subscriber.email));
-    let html = out.join(format!("{}.html", subscriber.email));
+    // An address's local part may hold '/': not in a file name.
+    let stem: String = subscriber.email.chars().map(|c| if c == '/' || c == '\\' { '_' } else { c }).collect();
+    let eml = out.join(format!("{stem}.eml"));
+    let html = out.join(format!("{stem}.html"));
     crate::atomic::write(&eml, &message.formatted())?;
     crate::atomic::write(&html, rendered.html.as_bytes())?;
     Ok(vec![eml, html])

@@ -67,18 +67,20 @@ fn import_reports_bad_rows_by_line_imports_the_rest_and_is_idempotent() {
          not-an-address,Bob,en,trade,daily\n\
          carl@example.org,Carl,fr,trade,daily\n\
          dora@example.org,\"Dora, Ltd\",zh,,weekly\n\
-         erik@example.org,Erik,en,sport,daily\n",
+         erik@example.org,Erik,en,sport,daily\n\
+         ANN@example.org,Ann,zh,,daily\n",
     );
     let first = run(&site, &["import", &csv]);
     let out = &first.code(1).stdout;
     assert!(out.contains(&format!("error: {csv}:3: 'not-an-address' is not an email address")), "{first}");
     assert!(out.contains(&format!("error: {csv}:4: unknown language 'fr'")), "{first}");
     assert!(out.contains(&format!("error: {csv}:6: unknown sector 'sport'")), "{first}");
-    assert!(out.contains("2 added, 0 updated, 0 unchanged, 0 left alone, 3 errors"), "{first}");
+    assert!(out.contains(&format!("error: {csv}:7: ANN@example.org is already on line 2")), "{first}");
+    assert!(out.contains("2 added, 0 updated, 0 unchanged, 0 left alone, 4 errors"), "{first}");
 
     let export_before = run(&site, &["export"]).success().stdout.clone();
     let second = run(&site, &["import", &csv]);
-    assert!(second.code(1).stdout.contains("0 added, 0 updated, 2 unchanged, 0 left alone, 3 errors"), "{second}");
+    assert!(second.code(1).stdout.contains("0 added, 0 updated, 2 unchanged, 0 left alone, 4 errors"), "{second}");
     assert_eq!(run(&site, &["export"]).success().stdout, export_before);
     assert_eq!(
         export_before,
