@@ -55,19 +55,26 @@ struct Kit<'a> {
     summaries: HashMap<(String, String), String>,
 }
 
+impl<'a> Kit<'a> {
+    /// Loads the templates and the signing key for sending `digest`.
+    fn load(config: &'a Config, digest: &'a Digest) -> Result<Kit<'a>> {
+        Ok(Kit {
+            config,
+            digest,
+            renderer: Renderer::load(config)?,
+            signer: Signer::load(&config.tokens)?,
+            summaries: HashMap::new(),
+        })
+    }
+}
+
 /// Sends digest `digest_id` as of `now`.
 pub fn send(config: &Config, digest_id: &str, now: DateTime<Utc>) -> Result<RunReport> {
     let digest = config.digest(digest_id).with_context(|| format!("unknown digest '{digest_id}'"))?;
     let survey = build::survey(config, now)?;
     let classifier = Classifier::new(&config.sectors)?;
     let ctx = ParseContext { config, classifier: &classifier };
-    let mut kit = Kit {
-        config,
-        digest,
-        renderer: Renderer::load(config)?,
-        signer: Signer::load(&config.tokens)?,
-        summaries: HashMap::new(),
-    };
+    let mut kit = Kit::load(config, digest)?;
     let sender = Sender::new(config)?;
     let _lock = lock(config, digest_id)?;
     let mut state = State::open(&config.state.path)?;
@@ -313,13 +320,7 @@ pub fn preview(
     };
     let since = if subscriber.id == 0 { subscriber.created_at } else { state.since(&subscriber, digest_id)? };
     let items = select(config, &survey.catalog, &subscriber.preferences, since, now.timestamp(), digest.max_items);
-    let mut kit = Kit {
-        config,
-        digest,
-        renderer: Renderer::load(config)?,
-        signer: Signer::load(&config.tokens)?,
-        summaries: HashMap::new(),
-    };
+    let mut kit = Kit::load(config, digest)?;
     let run = Run { id: 0, cutoff: now.timestamp(), is_resumed: false };
     let (rendered, message) = compose(&mut kit, &ctx, &subscriber, &items, &run)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
