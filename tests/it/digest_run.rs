@@ -23,23 +23,14 @@ fn site() -> Site {
         &["add", "ann@example.org", "--lang", "en", "--confirmed"][..],
         &["add", "pending@example.org", "--lang", "en"][..],
     ] {
-        subscribers(&site, args).success();
+        site.subscribers(args).success();
     }
-    sql(&site, "UPDATE subscribers SET confirmed_at = 0 WHERE status = 'confirmed'");
+    site.sql("UPDATE subscribers SET confirmed_at = 0 WHERE status = 'confirmed'");
     site
-}
-
-fn subscribers(site: &Site, args: &[&str]) -> Run {
-    site.run(std::iter::once(OsStr::new("subscribers")).chain(args.iter().map(OsStr::new)))
 }
 
 fn digest(site: &Site, args: &[&str]) -> Run {
     site.run(std::iter::once(OsStr::new("digest")).chain(args.iter().map(OsStr::new)))
-}
-
-fn sql(site: &Site, statement: &str) {
-    let db = rusqlite::Connection::open(site.root.join("gazette.db")).expect("open the state");
-    db.execute_batch(statement).unwrap_or_else(|e| panic!("{statement}: {e}"));
 }
 
 /// Every message in the outbox: (recipient, subject, text part).
@@ -102,8 +93,7 @@ fn a_second_run_sends_nothing_already_sent() {
 fn an_interrupted_run_resumes_with_the_remaining_subscribers_only() {
     let site = site();
     // A run that died after Li's message was sent and recorded.
-    sql(
-        &site,
+    site.sql(
         "INSERT INTO digest_runs (id, digest, cutoff, started_at) VALUES (9, 'daily', strftime('%s','now'), strftime('%s','now'));
          INSERT INTO deliveries (run_id, subscriber_id, status)
            SELECT 9, id, CASE email WHEN 'li@example.org' THEN 'sent' ELSE 'pending' END
@@ -120,8 +110,7 @@ fn an_interrupted_run_resumes_with_the_remaining_subscribers_only() {
 #[test]
 fn unsubscribed_and_bounced_addresses_get_nothing() {
     let site = site();
-    sql(
-        &site,
+    site.sql(
         "UPDATE subscribers SET status = 'unsubscribed' WHERE email = 'li@example.org';
                 UPDATE subscribers SET status = 'bounced' WHERE email = 'ann@example.org';",
     );

@@ -125,6 +125,17 @@ impl Site {
         gazette(&all)
     }
 
+    /// `gazette --config CONFIG subscribers ARGS…`.
+    pub fn subscribers(&self, args: &[&str]) -> Run {
+        self.run(std::iter::once(OsStr::new("subscribers")).chain(args.iter().map(OsStr::new)))
+    }
+
+    /// Runs SQL on the site's state database (`gazette.db` beside the config).
+    pub fn sql(&self, statement: &str) {
+        let db = rusqlite::Connection::open(self.root.join("gazette.db")).expect("open the state");
+        db.execute_batch(statement).unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+
     /// Writes `text` to the store-relative path `rel`.
     pub fn write_article(&self, rel: &str, text: &str) {
         let path = self.store.join(rel);

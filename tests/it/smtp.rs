@@ -82,23 +82,14 @@ fn site(port: u16, retries: u32, bounce_limit: u32) -> Site {
     });
     copy_dir(&repo().join("templates"), &site.root.join("templates"));
     for (email, lang) in [("li@example.org", "en"), ("wang@example.cn", "zh"), ("ann@example.org", "en")] {
-        subscribers(&site, &["add", email, "--lang", lang, "--confirmed"]).success();
+        site.subscribers(&["add", email, "--lang", lang, "--confirmed"]).success();
     }
-    sql(&site, "UPDATE subscribers SET confirmed_at = 0");
+    site.sql("UPDATE subscribers SET confirmed_at = 0");
     site
-}
-
-fn subscribers(site: &Site, args: &[&str]) -> Run {
-    site.run(std::iter::once(OsStr::new("subscribers")).chain(args.iter().map(OsStr::new)))
 }
 
 fn send(site: &Site) -> Run {
     site.run(["digest", "send", "daily"].map(OsStr::new))
-}
-
-fn sql(site: &Site, statement: &str) {
-    let db = rusqlite::Connection::open(site.root.join("gazette.db")).expect("open the state");
-    db.execute_batch(statement).unwrap_or_else(|e| panic!("{statement}: {e}"));
 }
 
 const ALL: [&str; 3] = ["ann@example.org", "li@example.org", "wang@example.cn"];
@@ -124,7 +115,7 @@ fn hard_bounces_mark_the_address_bounced_after_the_limit() {
         assert!(run.code(1).stdout.contains("3 failed"), "{run}");
     }
     drop(refusing);
-    let list = subscribers(&site, &["list"]);
+    let list = site.subscribers(&["list"]);
     assert_eq!(list.success().stdout.matches("\tbounced").count(), 3, "{list}");
     let _accepting = sink(port, &site.root.join("sink2"), &[]);
     assert!(send(&site).success().stdout.contains("0 sent, 0 with nothing new"), "bounced addresses get nothing");
@@ -180,8 +171,8 @@ fn killed_mid_run_and_started_again_every_subscriber_gets_one_digest() {
     }
     let csv_path = site.root.join("readers.csv");
     std::fs::write(&csv_path, csv).expect("write csv");
-    subscribers(&site, &["import", csv_path.to_str().expect("utf-8"), "--confirmed"]).success();
-    sql(&site, "UPDATE subscribers SET confirmed_at = 0");
+    site.subscribers(&["import", csv_path.to_str().expect("utf-8"), "--confirmed"]).success();
+    site.sql("UPDATE subscribers SET confirmed_at = 0");
     let total = count + ALL.len();
 
     let sink = sink(port, &site.root.join("sink"), &[]);
@@ -219,7 +210,7 @@ fn a_server_that_refuses_us_stops_the_run_without_bouncing_anyone() {
     let run = send(&site);
     assert!(run.code(2).stderr.contains("refuses to send for gazette"), "{run}");
     drop(refusing);
-    let list = subscribers(&site, &["list"]);
+    let list = site.subscribers(&["list"]);
     assert_eq!(list.success().stdout.matches("\tconfirmed").count(), 3, "nobody is marked bounced:\n{list}");
     let sink = sink(port, &site.root.join("sink"), &[]);
     assert!(send(&site).success().stdout.contains("(resumed): 3 sent"));
