@@ -25,29 +25,14 @@ if [ ! -f "$data/store/.pairs-$pairs" ]; then
   ./target/release/examples/gen_store "$data/store" "$pairs"
   touch "$data/store/.pairs-$pairs"
 fi
-cat > "$data/config.toml" <<'TOML'
-[site]
-base_url = "https://news.example.gov.cn"
-timezone = "Asia/Shanghai"
-default_language = "zh"
-[languages.zh]
-title = "外事新闻"
-author = "外办"
-[languages.en]
-title = "News"
-author = "FAO"
-[sectors.foreign-affairs]
-name = { zh = "外事", en = "Foreign Affairs" }
-keywords = ["领事", "领馆", "总领事", "consul", "sister city", "sister-city"]
-[sectors.trade]
-name = { zh = "经贸", en = "Trade" }
-keywords = ["经贸", "贸易", "投资", "trade", "investment"]
+{ cat bench/site.toml; cat <<'TOML'
 [store]
 dir = "store"
 index = "cache/store-index"
 [feeds]
 dir = "feeds"
 TOML
+} > "$data/config.toml"
 rm -rf "$data/store/added"
 mkdir -p "$data/store/added"
 

@@ -3,7 +3,10 @@
 //! import (idempotent; a bad row is reported with its line and the good rows still import) and
 //! export. Storing them is [`crate::state`]'s job.
 
+use std::collections::hash_map::Entry;
 use std::io::{Read, Write};
+
+use rustc_hash::FxHashMap as HashMap;
 
 use anyhow::{Context, Result, bail};
 use lettre::Address;
@@ -105,8 +108,10 @@ pub fn import(
     }
 
     let mut report = ImportReport::default();
-    let mut rows: Vec<(u64, String, Preferences)> = Vec::new();
-    let mut seen: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let consent = format!("import:{source}");
+    let mut batch: Vec<(u64, String, Preferences)> = Vec::with_capacity(BATCH);
+    // Where each address was first seen, by a hash of it: a million rows fit in a few MB.
+    let mut seen: HashMap<u64, u64> = HashMap::default();
     for record in reader.records() {
         let record = match record {
             Ok(record) => record,
@@ -127,28 +132,55 @@ pub fn import(
             Ok((email, prefs))
         });
         match parsed {
-            // A second row for one address would make every import report it changed.
-            Ok((email, _)) if let Some(first) = seen.get(&email.to_lowercase()) => {
-                report.errors.push(format!("{source}:{line}: {email} is already on line {first}"));
-            }
-            Ok((email, prefs)) => {
-                seen.insert(email.to_lowercase(), line);
-                rows.push((line, email, prefs));
-            }
+            Ok((email, prefs)) => match seen.entry(address_hash(&email)) {
+                // A second row for one address would make every import report it changed.
+                Entry::Occupied(first) => {
+                    report.errors.push(format!("{source}:{line}: {email} is already on line {}", first.get()));
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(line);
+                    batch.push((line, email, prefs));
+                }
+            },
             Err(e) => report.errors.push(format!("{source}:{line}: {e}")),
         }
+        if batch.len() == BATCH {
+            save_batch(state, &mut batch, status, &consent, now, &mut report)?;
+        }
     }
-    let consent = format!("import:{source}");
-    let saved = state.save_subscribers(rows.iter().map(|(_, e, p)| (e.as_str(), p)), status, &consent, now)?;
-    for ((line, email, _), saved) in rows.iter().zip(saved) {
+    save_batch(state, &mut batch, status, &consent, now, &mut report)?;
+    Ok(report)
+}
+
+/// Rows saved per transaction in an import.
+const BATCH: usize = 2000;
+
+fn address_hash(email: &str) -> u64 {
+    use std::hash::BuildHasher as _;
+    rustc_hash::FxBuildHasher.hash_one(email.to_lowercase())
+}
+
+/// Saves `batch` (emptying it) and counts what happened in `report`.
+fn save_batch(
+    state: &mut State,
+    batch: &mut Vec<(u64, String, Preferences)>,
+    status: Status,
+    consent: &str,
+    now: i64,
+    report: &mut ImportReport,
+) -> Result<()> {
+    let saved = state.save_subscribers(batch.iter().map(|(_, e, p)| (e.as_str(), p)), status, consent, now)?;
+    for ((line, email, _), saved) in batch.iter().zip(saved) {
         match saved {
             Saved::Added => report.added += 1,
             Saved::Updated => report.updated += 1,
             Saved::Unchanged => report.unchanged += 1,
             Saved::Kept(status) => report.kept.push(format!("{line}: {email} ({status})")),
+            Saved::Suppressed => report.kept.push(format!("{line}: {email} (removed before)")),
         }
     }
-    Ok(report)
+    batch.clear();
+    Ok(())
 }
 
 /// Writes every subscriber as CSV (the import columns, then `status`).
@@ -157,7 +189,7 @@ pub fn export(state: &State, output: impl Write) -> Result<()> {
     let mut header: Vec<&str> = COLUMNS.to_vec();
     header.push("status");
     writer.write_record(&header)?;
-    for s in state.subscribers()? {
+    state.for_each_subscriber(|s| {
         let p = &s.preferences;
         let sectors = p.sectors.join(",");
         writer.write_record([
@@ -168,7 +200,8 @@ pub fn export(state: &State, output: impl Write) -> Result<()> {
             &p.digest,
             s.status.as_str(),
         ])?;
-    }
+        Ok(())
+    })?;
     writer.flush()?;
     Ok(())
 }

@@ -45,7 +45,7 @@ pub fn run(config: &Config, command: &DigestCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         DigestCommand::Send { id, dry_run: false } => {
-            let report = run::send(config, id, now)?;
+            let report = run::send(config, id, now, &tokio_util::sync::CancellationToken::new())?;
             println!(
                 "digest {id}, run {}{}: {} sent, {} with nothing new, {} failed",
                 report.run,

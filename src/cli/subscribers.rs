@@ -48,7 +48,8 @@ pub enum SubscribersCommand {
     Export,
     /// List every subscriber.
     List,
-    /// Delete a subscriber and everything kept about them.
+    /// Delete a subscriber and everything kept about them but a hash of the address, which
+    /// keeps imports from adding them again (`add` still can).
     Remove {
         /// The email address.
         address: String,
@@ -77,6 +78,7 @@ pub fn run(config: &Config, command: &SubscribersCommand) -> Result<ExitCode> {
                 Saved::Updated => format!("updated the preferences of {email}"),
                 Saved::Unchanged => format!("{email} is already subscribed so"),
                 Saved::Kept(status) => format!("left {email} alone: {status} (only they can subscribe again)"),
+                Saved::Suppressed => format!("left {email} alone: removed before"),
             };
             println!("{said}");
             Ok(ExitCode::SUCCESS)
@@ -108,7 +110,7 @@ pub fn run(config: &Config, command: &SubscribersCommand) -> Result<ExitCode> {
         }
         SubscribersCommand::List => {
             let mut out = std::io::stdout().lock();
-            for s in state.subscribers()? {
+            state.for_each_subscriber(|s| {
                 let p = &s.preferences;
                 let sectors = if p.sectors.is_empty() { "all".to_owned() } else { p.sectors.join(",") };
                 writeln!(
@@ -121,12 +123,13 @@ pub fn run(config: &Config, command: &SubscribersCommand) -> Result<ExitCode> {
                     p.digest,
                     s.status
                 )?;
-            }
+                Ok(())
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         SubscribersCommand::Remove { address } => {
             let email = subscribers::parse_email(address).map_err(anyhow::Error::msg)?;
-            if state.remove_subscriber(&email)? {
+            if state.remove_subscriber(&email, now)? {
                 println!("removed {email}");
                 Ok(ExitCode::SUCCESS)
             } else {

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use url::Url;
 
 pub use digest::{Digest, StateConfig, TemplatesConfig, TokensConfig};
-pub use mail::{MAIL_URL_ENV, MailConfig, PASSWORD_ENV, Tls, Transport};
+pub use mail::{DkimAlgorithm, DkimSettings, MAIL_URL_ENV, MailConfig, PASSWORD_ENV, Tls, Transport};
 
 use crate::schedule::CronSchedule;
 use crate::text::{line_col, one_line};

@@ -1,33 +1,43 @@
 //! One digest run, the job `gazette digest send` and the daemon's schedule both run: open the
-//! run (or resume the unfinished one after a crash), then for each pending subscriber pick the
-//! articles, render, send with retries, and record the outcome before the next subscriber.
+//! run (or resume the unfinished one after a crash), then send every pending subscriber their
+//! digest, and record each outcome.
+//!
+//! Three parts work at once. A producer thread reads pending subscribers a page at a time,
+//! and picks their articles and composes their messages on every core; `mail.pool_size` senders, each with its
+//! own SMTP connection, send them within the rate limit, retrying while the server is
+//! unavailable; a recorder thread commits outcomes, many to a transaction.
 //!
 //! Nothing is sent twice and nothing is skipped: deliveries are rows made when the run opens,
-//! and each is marked as soon as its message is accepted. The one window that cannot be closed
-//! is between the server's `250` reply and the local commit: if the process dies exactly there,
-//! that one message is sent again when the run resumes.
+//! and a sender waits for its message's outcome to be committed before it sends another. The
+//! one window that cannot be closed is between the server's `250` reply and that commit: if
+//! the process dies exactly there, that message (at most one per connection) is sent again
+//! when the run resumes.
 
-use std::collections::HashMap;
-use std::time::{Duration, UNIX_EPOCH};
+use std::sync::Mutex;
+use std::sync::mpsc as std_mpsc;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
+use governor::DefaultDirectRateLimiter;
+use rayon::iter::{IntoParallelIterator as _, ParallelIterator as _};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
-use super::render::{DigestView, ItemView, Renderer};
-use super::select::{Item, select};
+use super::compose::Composer;
+use super::progress::{Counts, Progress};
+use super::select::{Arrivals, select};
 use crate::build;
 use crate::config::{Config, Digest};
-use crate::links;
-use crate::mail::message::{Body, Envelope, digest_message, message_id};
-use crate::mail::transport::{SendError, Sender};
+use crate::mail::message::Outgoing;
+use crate::mail::retry::{rate_limiter, send_with_retries};
+use crate::mail::transport::{Connection, Mailer, SendError};
 use crate::state::{Outcome, Run, State, Status, Subscriber};
-use crate::store::classify::Classifier;
-use crate::store::dates::in_zone;
-use crate::store::{self, ParseContext};
-use crate::tokens::{Purpose, Signer};
+use crate::store::Catalog;
 
 /// Subscribers read from the database at a time.
 const PAGE: usize = 500;
+/// Outcomes committed in one transaction at most.
+const BATCH: usize = 1024;
 
 /// What a run did.
 #[derive(Debug, Default)]
@@ -40,78 +50,120 @@ pub struct RunReport {
     pub sent: usize,
     /// Subscribers with nothing to send (or no longer confirmed).
     pub skipped: usize,
-    /// Messages refused for good (hard bounces).
+    /// Messages refused for good, or that could not be made.
     pub failed: usize,
     /// Whether every delivery of the run is done.
     pub is_finished: bool,
 }
 
-/// Everything a run needs besides the database, loaded once.
-struct Kit<'a> {
-    config: &'a Config,
-    digest: &'a Digest,
-    renderer: Renderer,
-    signer: Signer,
-    summaries: HashMap<(String, String), String>,
+/// A message to send, and whom it is for.
+struct Job {
+    subscriber: i64,
+    email: String,
+    message: Outgoing,
 }
 
-impl<'a> Kit<'a> {
-    /// Loads the templates and the signing key for sending `digest`.
-    fn load(config: &'a Config, digest: &'a Digest) -> Result<Kit<'a>> {
-        Ok(Kit {
-            config,
-            digest,
-            renderer: Renderer::load(config)?,
-            signer: Signer::load(&config.tokens)?,
-            summaries: HashMap::new(),
-        })
+/// An outcome for the recorder; `done` hears when it is committed.
+struct Record {
+    subscriber: i64,
+    outcome: Outcome,
+    done: Option<oneshot::Sender<()>>,
+}
+
+/// The first error that stops a run; later ones are consequences.
+struct Halt {
+    token: CancellationToken,
+    error: Mutex<Option<anyhow::Error>>,
+}
+
+impl Halt {
+    fn new(stop: &CancellationToken) -> Halt {
+        Halt { token: stop.child_token(), error: Mutex::new(None) }
+    }
+
+    fn fail(&self, error: anyhow::Error) {
+        let mut first = self.error.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if first.is_none() {
+            *first = Some(error);
+        }
+        self.token.cancel();
+    }
+
+    fn is_halted(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    fn take_error(&self) -> Option<anyhow::Error> {
+        self.error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
     }
 }
 
-/// Sends digest `digest_id` as of `now`.
-pub fn send(config: &Config, digest_id: &str, now: DateTime<Utc>) -> Result<RunReport> {
+/// Sends digest `digest_id` as of `now`. When `stop` is cancelled (a signal), messages being
+/// sent finish and are recorded, and the rest stay pending for the next run.
+pub fn send(config: &Config, digest_id: &str, now: DateTime<Utc>, stop: &CancellationToken) -> Result<RunReport> {
     let digest = config.digest(digest_id).with_context(|| format!("unknown digest '{digest_id}'"))?;
     let survey = build::survey(config, now)?;
-    let classifier = Classifier::new(&config.sectors)?;
-    let ctx = ParseContext { config, classifier: &classifier };
-    let mut kit = Kit::load(config, digest)?;
-    let sender = Sender::new(config)?;
+    let composer = Composer::load(config, digest)?;
+    let mailer = Mailer::new(config)?;
     let _lock = lock(config, digest_id)?;
     let mut state = State::open(&config.state.path)?;
     let run = state.open_run(digest_id, now.timestamp())?;
-    tracing::info!(digest = digest_id, run = run.id, resumed = run.is_resumed, "digest run started");
-    let mut report = RunReport { run: run.id, is_resumed: run.is_resumed, ..RunReport::default() };
-    let mut after = 0;
-    loop {
-        let page = state.pending(run.id, after, PAGE)?;
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        for subscriber in &page {
-            let outcome = deliver(&mut kit, &ctx, &survey.catalog, &state, &sender, &run, subscriber)?;
-            match &outcome {
-                Outcome::Sent => report.sent += 1,
-                Outcome::Skipped => report.skipped += 1,
-                Outcome::Failed { error, .. } => {
-                    // Server replies quote the address; logs name the subscriber by id only.
-                    let error = error.replace(&subscriber.email, "<address>");
-                    tracing::warn!(run = run.id, subscriber = subscriber.id, error, "digest not delivered");
-                    report.failed += 1;
-                }
-            }
-            state.record(run.id, subscriber.id, &outcome, config.mail.bounce_limit, Utc::now().timestamp())?;
-        }
-        tracing::info!(run = run.id, sent = report.sent, skipped = report.skipped, failed = report.failed, "progress");
+    let recent = Arrivals::recent(&survey.catalog, now.timestamp());
+    let keys: Vec<(&str, &str, i64)> = recent.iter().map(|m| (m.lang, m.slug, m.published)).collect();
+    let first_seen: Vec<Option<i64>> =
+        state.see_articles(&run, &keys, now.timestamp())?.into_iter().map(Some).collect();
+    let arrivals = Arrivals::new(&recent, &first_seen, now.timestamp());
+    let total = state.count_pending(run.id)?;
+    drop(state);
+    tracing::info!(digest = digest_id, run = run.id, resumed = run.is_resumed, pending = total, "digest run started");
+
+    let halt = Halt::new(stop);
+    let limiter = rate_limiter(config.mail.rate, config.mail.pool_size);
+    let (job_tx, job_rx) = mpsc::channel::<Job>(config.mail.pool_size as usize * 4);
+    let (record_tx, record_rx) = std_mpsc::channel::<Record>();
+    let producer = Producer { config, digest, composer: &composer, catalog: &survey.catalog, arrivals: &arrivals, run };
+    let counts = std::thread::scope(|scope| -> Result<Counts> {
+        let recorder = scope.spawn(|| record(config, &run, record_rx, total, &halt));
+        let producing = {
+            let record_tx = record_tx.clone();
+            scope.spawn(|| producer.produce(job_tx, record_tx, &halt))
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let jobs = tokio::sync::Mutex::new(job_rx);
+        runtime.block_on(async {
+            let senders = (0..config.mail.pool_size)
+                .map(|_| sender(mailer.connection(), &jobs, record_tx.clone(), &limiter, config.mail.retries, &halt));
+            futures_util::future::join_all(senders).await;
+        });
+        drop(jobs);
+        drop(record_tx);
+        producing.join().map_err(|_| anyhow::anyhow!("the digest producer panicked"))?;
+        recorder.join().map_err(|_| anyhow::anyhow!("the digest recorder panicked"))
+    })?;
+
+    let mut report = RunReport {
+        run: run.id,
+        is_resumed: run.is_resumed,
+        sent: counts.sent,
+        skipped: counts.skipped,
+        failed: counts.failed,
+        is_finished: false,
+    };
+    let error = halt.take_error();
+    if error.is_none() {
+        report.is_finished = State::open(&config.state.path)?.finish_run(run.id, Utc::now().timestamp())?;
     }
-    report.is_finished = state.finish_run(run.id, Utc::now().timestamp())?;
     tracing::info!(
         digest = digest_id,
         run = run.id,
         sent = report.sent,
         skipped = report.skipped,
         failed = report.failed,
-        "digest run finished"
+        finished = report.is_finished,
+        stopped = error.is_some(),
+        "digest run ended"
     );
-    Ok(report)
+    error.map_or(Ok(report), Err)
 }
 
 /// Holds the lock of digest `digest_id` for as long as the returned file lives: two processes
@@ -136,128 +188,170 @@ fn lock(config: &Config, digest_id: &str) -> Result<std::fs::File> {
     }
 }
 
-/// Picks, renders and sends one subscriber's digest.
-fn deliver(
-    kit: &mut Kit,
-    ctx: &ParseContext,
-    catalog: &store::Catalog,
-    state: &State,
-    sender: &Sender,
-    run: &Run,
-    subscriber: &Subscriber,
-) -> Result<Outcome> {
-    // Read again now, not when the page was read: an unsubscribe takes effect at once.
-    if state.status_of(subscriber.id)? != Some(Status::Confirmed) {
-        return Ok(Outcome::Skipped);
-    }
-    let since = state.since(subscriber, &kit.digest.id)?;
-    let items: Vec<Item> =
-        select(kit.config, catalog, &subscriber.preferences, since, run.cutoff, kit.digest.max_items);
-    if items.is_empty() && !kit.digest.send_empty {
-        return Ok(Outcome::Skipped);
-    }
-    let message = match compose(kit, ctx, subscriber, &items, run) {
-        Ok((_, message)) => message,
-        // One subscriber's broken message (a name the mail library refuses, say) must not stop
-        // everyone else's.
-        Err(e) => return Ok(Outcome::Failed { error: format!("{e:#}"), is_permanent: false }),
-    };
-    let id = message_id(kit.config, &kit.digest.id, run.id, subscriber.id);
-    send_with_retries(sender, &message, &id, kit.config.mail.retries)
+/// What the producer reads from: everything borrowed, shared with nobody mutable.
+struct Producer<'a> {
+    config: &'a Config,
+    digest: &'a Digest,
+    composer: &'a Composer<'a>,
+    catalog: &'a Catalog,
+    arrivals: &'a Arrivals<'a>,
+    run: Run,
 }
 
-/// The digest for `subscriber` holding `items`: rendered, and as a message.
-fn compose(
-    kit: &mut Kit,
-    ctx: &ParseContext,
-    subscriber: &Subscriber,
-    items: &[Item],
-    run: &Run,
-) -> Result<(Body, lettre::Message)> {
-    let config = kit.config;
-    let prefs = &subscriber.preferences;
-    let strings = kit.renderer.strings(&prefs.language);
-    let date_format = strings.get("date_format").cloned().unwrap_or_else(|| "%Y-%m-%d".to_owned());
-    let mut views = Vec::with_capacity(items.len());
-    for item in items {
-        let meta = item.meta;
-        let key = (meta.lang.to_owned(), meta.slug.to_owned());
-        if !kit.summaries.contains_key(&key) {
-            // Each article is read once per run, however many subscribers get it.
-            let summary = store::load_article(ctx, meta).map(|a| a.summary).unwrap_or_default();
-            kit.summaries.insert(key.clone(), summary);
+impl Producer<'_> {
+    /// Reads the run's pending subscribers a page at a time and hands each a message (to the
+    /// senders) or an outcome (to the recorder), until all are handed out or the run halts.
+    fn produce(&self, jobs: mpsc::Sender<Job>, records: std_mpsc::Sender<Record>, halt: &Halt) {
+        let result = (|| -> Result<()> {
+            let state = State::open(&self.config.state.path)?;
+            let mut after = 0;
+            loop {
+                let page = state.pending(self.run.id, after, PAGE)?;
+                let Some(last) = page.last() else { return Ok(()) };
+                after = last.id;
+                // Messages are made on every core (a DKIM signature alone is milliseconds of
+                // CPU) and handed out as each is ready; their order does not matter.
+                let stopped = page.into_par_iter().try_for_each_with(records.clone(), |records, subscriber| {
+                    if halt.is_halted() {
+                        return Err(());
+                    }
+                    let handed = match self.prepare(&subscriber) {
+                        Ok(message) => jobs
+                            .blocking_send(Job { subscriber: subscriber.id, email: subscriber.email, message })
+                            .is_ok(),
+                        Err(outcome) => records.send(Record { subscriber: subscriber.id, outcome, done: None }).is_ok(),
+                    };
+                    if handed { Ok(()) } else { Err(()) }
+                });
+                if stopped.is_err() {
+                    return Ok(());
+                }
+            }
+        })();
+        if let Err(e) = result {
+            halt.fail(e);
         }
-        views.push(ItemView {
-            title: meta.title.to_owned(),
-            url: links::article_link(config, &meta),
-            summary: kit.summaries.get(&key).cloned().unwrap_or_default(),
-            date: in_zone(meta.published, config.site.timezone).format(&date_format).to_string(),
-            sectors: meta
-                .sectors
-                .iter()
-                .filter_map(|i| config.sectors.get(i))
-                .map(|s| s.name(&prefs.language, &config.site.default_language).to_owned())
-                .collect(),
-            fallback: item.is_fallback,
-            lang: meta.lang.to_owned(),
-        });
     }
-    // Tokens are dated by the run, so a message resent after a crash is the same message.
-    let unsubscribe = kit.signer.sign(Purpose::Unsubscribe, subscriber.id, &subscriber.email, run.cutoff);
-    let preferences = kit.signer.sign(Purpose::Preferences, subscriber.id, &subscriber.email, run.cutoff);
-    let unsubscribe_url = links::unsubscribe_url(config, &unsubscribe);
-    let view = DigestView {
-        lang: prefs.language.clone(),
-        digest: kit.digest.id.clone(),
-        name: prefs.name.clone(),
-        items: views,
-        unsubscribe_url: unsubscribe_url.clone(),
-        preferences_url: links::preferences_url(config, &preferences),
-    };
-    let rendered = kit.renderer.digest(&view)?;
-    let envelope = Envelope {
-        email: &subscriber.email,
-        name: prefs.name.as_deref(),
-        lang: &prefs.language,
-        digest: &kit.digest.id,
-        run: run.id,
-        subscriber: subscriber.id,
-        unsubscribe_url: &unsubscribe_url,
-        date: UNIX_EPOCH + Duration::from_secs(u64::try_from(run.cutoff).unwrap_or(0)),
-    };
-    let message = digest_message(config, &envelope, &rendered)?;
-    Ok((rendered, message))
+
+    /// `subscriber`'s message, or the outcome that takes its place.
+    fn prepare(&self, subscriber: &Subscriber) -> Result<Outgoing, Outcome> {
+        // Read with the page, just before sending: an unsubscribe takes effect at once.
+        if subscriber.status != Status::Confirmed {
+            return Err(Outcome::Skipped);
+        }
+        let items = select(
+            self.config,
+            self.catalog,
+            self.arrivals,
+            &subscriber.preferences,
+            subscriber.since(),
+            self.run.cutoff,
+            self.digest.max_items,
+        );
+        if items.is_empty() && !self.digest.send_empty {
+            return Err(Outcome::Skipped);
+        }
+        match self.composer.compose(subscriber, &items, &self.run) {
+            Ok((_, message)) => Ok(message),
+            // One subscriber's broken message (a name the mail library refuses, say) must not
+            // stop everyone else's.
+            Err(e) => Err(Outcome::Failed { error: format!("{e:#}"), is_permanent: false }),
+        }
+    }
 }
 
-/// Sends `message`, retrying while the server is unavailable with waits that double from 1 s
-/// to 60 s. If it stays unavailable through every attempt, or refuses to send for us at all,
-/// that is an error: the run stops with the delivery still pending, and the next run of the
-/// digest resumes it, so nothing is lost.
-fn send_with_retries(sender: &Sender, message: &lettre::Message, id: &str, attempts: u32) -> Result<Outcome> {
-    let mut wait = Duration::from_secs(1);
-    for attempt in 1..=attempts {
-        match sender.send(message, id) {
-            Ok(()) => return Ok(Outcome::Sent),
-            Err(SendError::Bounced(error)) => return Ok(Outcome::Failed { error, is_permanent: true }),
-            Err(SendError::Failed(error)) => return Ok(Outcome::Failed { error, is_permanent: false }),
-            Err(SendError::Refused(error)) => {
-                anyhow::bail!(
-                    "the mail server refuses to send for gazette ({error}); check mail.url and the credentials"
-                )
+/// One sender: takes messages until there are none or the run halts, sends each within the
+/// rate limit, and waits for its outcome to be committed before taking the next.
+async fn sender(
+    mut conn: Connection,
+    jobs: &tokio::sync::Mutex<mpsc::Receiver<Job>>,
+    records: std_mpsc::Sender<Record>,
+    limiter: &DefaultDirectRateLimiter,
+    attempts: u32,
+    halt: &Halt,
+) {
+    loop {
+        let job = tokio::select! {
+            () = halt.token.cancelled() => None,
+            job = async { jobs.lock().await.recv().await } => job,
+        };
+        let Some(job) = job else { break };
+        let outcome = match send_with_retries(&mut conn, &job.message, attempts, limiter, &halt.token).await {
+            Ok(()) => Outcome::Sent,
+            // Server replies quote the address; logs name the subscriber by id only.
+            Err(SendError::Bounced(e)) => {
+                Outcome::Failed { error: e.replace(&job.email, "<address>"), is_permanent: true }
             }
-            Err(SendError::Unavailable(error)) if attempt == attempts => {
-                anyhow::bail!(
-                    "the mail server is unavailable after {attempts} attempts ({error}); the run resumes next time"
-                )
+            Err(SendError::Failed(e)) => {
+                Outcome::Failed { error: e.replace(&job.email, "<address>"), is_permanent: false }
             }
-            Err(SendError::Unavailable(error)) => {
-                tracing::warn!(attempt, error, "sending failed; trying again in {}s", wait.as_secs());
-                std::thread::sleep(wait);
-                wait = (wait * 2).min(Duration::from_secs(60));
+            Err(SendError::Refused(e)) => {
+                halt.fail(anyhow::anyhow!(
+                    "the mail server refuses to send for gazette ({e}); check mail.url and the credentials"
+                ));
+                break;
             }
+            Err(SendError::Unavailable(_)) if halt.is_halted() => break,
+            Err(SendError::Unavailable(e)) => {
+                halt.fail(anyhow::anyhow!(
+                    "the mail server is unavailable after {attempts} attempts ({e}); the run resumes next time"
+                ));
+                break;
+            }
+        };
+        let (done, committed) = oneshot::channel();
+        if records.send(Record { subscriber: job.subscriber, outcome, done: Some(done) }).is_err()
+            || committed.await.is_err()
+        {
+            break;
         }
     }
-    anyhow::bail!("no attempt to send was allowed (mail.retries is 0)")
+    conn.close().await;
+}
+
+/// Commits outcomes as they come, many to a transaction, and tells each sender when its is
+/// safe; shows progress. Returns the counts.
+fn record(config: &Config, run: &Run, records: std_mpsc::Receiver<Record>, total: usize, halt: &Halt) -> Counts {
+    let mut counts = Counts::default();
+    let mut state = match State::open(&config.state.path) {
+        Ok(state) => state,
+        Err(e) => {
+            halt.fail(e);
+            return counts;
+        }
+    };
+    let mut progress = Progress::new(run.id, total);
+    let mut batch: Vec<Record> = Vec::with_capacity(BATCH);
+    while let Ok(first) = records.recv() {
+        batch.push(first);
+        while batch.len() < BATCH {
+            match records.try_recv() {
+                Ok(record) => batch.push(record),
+                Err(_) => break,
+            }
+        }
+        let outcomes: Vec<(i64, Outcome)> = batch.iter().map(|r| (r.subscriber, r.outcome.clone())).collect();
+        if let Err(e) = state.record(run, &outcomes, config.mail.bounce_limit, Utc::now().timestamp()) {
+            halt.fail(e.context("cannot record deliveries"));
+            break;
+        }
+        for record in batch.drain(..) {
+            match &record.outcome {
+                Outcome::Sent => counts.sent += 1,
+                Outcome::Skipped => counts.skipped += 1,
+                Outcome::Failed { error, .. } => {
+                    tracing::warn!(run = run.id, subscriber = record.subscriber, error, "digest not delivered");
+                    counts.failed += 1;
+                }
+            }
+            if let Some(done) = record.done {
+                let _ = done.send(());
+            }
+        }
+        progress.update(counts);
+    }
+    progress.finish();
+    counts
 }
 
 /// What a run would send now, without sending or recording anything: (confirmed subscribers,
@@ -266,6 +360,7 @@ pub fn dry_run(config: &Config, digest_id: &str, now: DateTime<Utc>) -> Result<(
     let digest = config.digest(digest_id).with_context(|| format!("unknown digest '{digest_id}'"))?;
     let survey = build::survey(config, now)?;
     let state = State::open(&config.state.path)?;
+    let arrivals = seen_arrivals(&state, &survey.catalog, now.timestamp())?;
     let (mut confirmed, mut with_items) = (0, 0);
     let mut after = 0;
     loop {
@@ -274,9 +369,16 @@ pub fn dry_run(config: &Config, digest_id: &str, now: DateTime<Utc>) -> Result<(
         after = last.id;
         for subscriber in &page {
             confirmed += 1;
-            let since = state.since(subscriber, digest_id)?;
-            let has_items =
-                !select(config, &survey.catalog, &subscriber.preferences, since, now.timestamp(), 1).is_empty();
+            let has_items = !select(
+                config,
+                &survey.catalog,
+                &arrivals,
+                &subscriber.preferences,
+                subscriber.since(),
+                now.timestamp(),
+                1,
+            )
+            .is_empty();
             if has_items || digest.send_empty {
                 with_items += 1;
             }
@@ -297,9 +399,8 @@ pub fn preview(
 ) -> Result<Vec<std::path::PathBuf>> {
     let digest = config.digest(digest_id).with_context(|| format!("unknown digest '{digest_id}'"))?;
     let survey = build::survey(config, now)?;
-    let classifier = Classifier::new(&config.sectors)?;
-    let ctx = ParseContext { config, classifier: &classifier };
     let state = State::open(&config.state.path)?;
+    let arrivals = seen_arrivals(&state, &survey.catalog, now.timestamp())?;
     let subscriber = match state.subscriber(email)? {
         Some(s) => s,
         None => Subscriber {
@@ -316,19 +417,35 @@ pub fn preview(
             created_at: now.timestamp() - 7 * 24 * 3600,
             confirmed_at: None,
             unsubscribed_at: None,
+            last_cutoff: None,
         },
     };
-    let since = if subscriber.id == 0 { subscriber.created_at } else { state.since(&subscriber, digest_id)? };
-    let items = select(config, &survey.catalog, &subscriber.preferences, since, now.timestamp(), digest.max_items);
-    let mut kit = Kit::load(config, digest)?;
+    let items = select(
+        config,
+        &survey.catalog,
+        &arrivals,
+        &subscriber.preferences,
+        subscriber.since(),
+        now.timestamp(),
+        digest.max_items,
+    );
+    let composer = Composer::load(config, digest)?;
     let run = Run { id: 0, cutoff: now.timestamp(), is_resumed: false };
-    let (rendered, message) = compose(&mut kit, &ctx, &subscriber, &items, &run)?;
+    let (rendered, message) = composer.compose(&subscriber, &items, &run)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     // An address's local part may hold '/': not in a file name.
     let stem: String = subscriber.email.chars().map(|c| if c == '/' || c == '\\' { '_' } else { c }).collect();
     let eml = out.join(format!("{stem}.eml"));
     let html = out.join(format!("{stem}.html"));
-    crate::atomic::write(&eml, &message.formatted())?;
+    crate::atomic::write(&eml, &message.bytes)?;
     crate::atomic::write(&html, rendered.html.as_bytes())?;
     Ok(vec![eml, html])
+}
+
+/// When the recent articles of `catalog` arrived, as far as digests have seen them; records
+/// nothing (for the dry run and the preview).
+fn seen_arrivals<'a>(state: &State, catalog: &'a Catalog, now: i64) -> Result<Arrivals<'a>> {
+    let recent = Arrivals::recent(catalog, now);
+    let keys: Vec<(&str, &str)> = recent.iter().map(|m| (m.lang, m.slug)).collect();
+    Ok(Arrivals::new(&recent, &state.seen_articles(&keys)?, now))
 }

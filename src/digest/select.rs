@@ -6,6 +6,10 @@ use crate::config::Config;
 use crate::state::Preferences;
 use crate::store::{ArticleMeta, Catalog};
 
+/// How long after its date an article may first reach the store and still be news for the
+/// digests: one added later is archive, and is never mailed as new.
+pub const LATE_LIMIT: i64 = 7 * 24 * 3600;
+
 /// One article of a digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Item<'a> {
@@ -15,11 +19,45 @@ pub struct Item<'a> {
     pub is_fallback: bool,
 }
 
-/// The articles for a subscriber with `prefs`, published after `since` and up to `until`
-/// (Unix seconds, a run's cutoff), at most `max_items`, newest first.
+/// Articles that reached the store after their publication time: one dated midnight but
+/// added at noon, after the morning digest, is new for digests at noon, not at midnight.
+#[derive(Debug, Default)]
+pub struct Arrivals<'a> {
+    /// (when first seen, the article), newest first.
+    late: Vec<(i64, ArticleMeta<'a>)>,
+}
+
+impl<'a> Arrivals<'a> {
+    /// The articles of `catalog` whose arrival matters as of `now`: those published within
+    /// [`LATE_LIMIT`], newest first.
+    pub fn recent(catalog: &'a Catalog, now: i64) -> Vec<ArticleMeta<'a>> {
+        catalog.articles().take_while(|a| a.published >= now - LATE_LIMIT).collect()
+    }
+
+    /// From `recent` and when each was first seen (`None`: not yet, so now).
+    pub fn new(recent: &[ArticleMeta<'a>], first_seen: &[Option<i64>], now: i64) -> Arrivals<'a> {
+        let mut late: Vec<(i64, ArticleMeta<'a>)> = recent
+            .iter()
+            .zip(first_seen)
+            .map(|(meta, seen)| (seen.unwrap_or(now), *meta))
+            .filter(|(seen, meta)| *seen > meta.published && *seen - meta.published <= LATE_LIMIT)
+            .collect();
+        late.sort_by_key(|&(seen, _)| std::cmp::Reverse(seen));
+        Arrivals { late }
+    }
+
+    fn is_late(&self, meta: &ArticleMeta) -> bool {
+        self.late.iter().any(|(_, late)| late.lang == meta.lang && late.slug == meta.slug)
+    }
+}
+
+/// The articles for a subscriber with `prefs` that became news after `since` and up to
+/// `until` (Unix seconds, a run's cutoff): published then, or published earlier but first
+/// seen then (`arrivals`). At most `max_items`, newest first.
 pub fn select<'a>(
     config: &Config,
     catalog: &'a Catalog,
+    arrivals: &Arrivals<'a>,
     prefs: &Preferences,
     since: i64,
     until: i64,
@@ -28,27 +66,41 @@ pub fn select<'a>(
     let sectors: Vec<usize> =
         prefs.sectors.iter().filter_map(|id| config.sectors.iter().position(|s| &s.id == id)).collect();
     let default_language = config.site.default_language.as_str();
-    let mut items: Vec<Item> = Vec::new();
+    let accept = |meta: ArticleMeta<'a>| -> Option<Item<'a>> {
+        if !sectors.is_empty() && !sectors.iter().any(|&s| meta.sectors.contains(s)) {
+            return None;
+        }
+        if meta.lang == prefs.language {
+            Some(Item { meta, is_fallback: false })
+        } else if meta.lang == default_language && !catalog.translations(&meta).iter().any(|t| t.lang == prefs.language)
+        {
+            Some(Item { meta, is_fallback: true })
+        } else {
+            None
+        }
+    };
+    let mut found: Vec<(i64, Item<'a>)> = Vec::new();
     // The catalog is newest first: stop at the first article the subscriber has seen.
     for meta in catalog.articles().take_while(|a| a.published > since) {
-        if items.len() == max_items {
+        if found.len() == max_items {
             break;
         }
         // A resumed run sends what its cutoff saw; newer articles belong to the next run.
-        if meta.published > until {
+        if meta.published > until || arrivals.is_late(&meta) {
             continue;
         }
-        if !sectors.is_empty() && !sectors.iter().any(|&s| meta.sectors.contains(s)) {
-            continue;
+        found.extend(accept(meta).map(|item| (meta.published, item)));
+    }
+    for &(seen, meta) in &arrivals.late {
+        if seen > since && seen <= until {
+            found.extend(accept(meta).map(|item| (seen, item)));
         }
-        if items.iter().any(|item| item.meta.key == meta.key) {
-            continue;
-        }
-        if meta.lang == prefs.language {
-            items.push(Item { meta, is_fallback: false });
-        } else if meta.lang == default_language && !catalog.translations(&meta).iter().any(|t| t.lang == prefs.language)
-        {
-            items.push(Item { meta, is_fallback: true });
+    }
+    found.sort_by_key(|&(at, _)| std::cmp::Reverse(at));
+    let mut items: Vec<Item<'a>> = Vec::with_capacity(found.len().min(max_items));
+    for (_, item) in found {
+        if items.len() < max_items && !items.iter().any(|i| i.meta.key == item.meta.key) {
+            items.push(item);
         }
     }
     items
@@ -106,25 +158,53 @@ mod tests {
             record("visit.zh.md", 0, 250, 0b11),
         ];
         let catalog = Catalog::new(&config, records, 1000);
+        let none = Arrivals::default();
         fn slugs<'a>(items: Vec<Item<'a>>) -> Vec<(&'a str, &'a str, bool)> {
             items.iter().map(|i| (i.meta.slug, i.meta.lang, i.is_fallback)).collect()
         }
 
-        let en_trade = select(&config, &catalog, &prefs("en", &["trade"]), 150, i64::MAX, 20);
+        let en_trade = select(&config, &catalog, &none, &prefs("en", &["trade"]), 150, i64::MAX, 20);
         assert_eq!(slugs(en_trade), [("fair", "en", false), ("visit", "zh", true)]);
-        let en_all = select(&config, &catalog, &prefs("en", &[]), 0, i64::MAX, 20);
+        let en_all = select(&config, &catalog, &none, &prefs("en", &[]), 0, i64::MAX, 20);
         assert_eq!(
             slugs(en_all),
             [("fair", "en", false), ("visit", "zh", true), ("notice", "zh", true), ("old", "en", false)]
         );
-        let zh_affairs = select(&config, &catalog, &prefs("zh", &["foreign-affairs"]), 0, i64::MAX, 1);
+        let zh_affairs = select(&config, &catalog, &none, &prefs("zh", &["foreign-affairs"]), 0, i64::MAX, 1);
         assert_eq!(slugs(zh_affairs), [("visit", "zh", false)]);
         assert!(
-            select(&config, &catalog, &prefs("en", &[]), 300, i64::MAX, 20).is_empty(),
+            select(&config, &catalog, &none, &prefs("en", &[]), 300, i64::MAX, 20).is_empty(),
             "nothing after the last digest"
         );
         // A run resumed later still fills its slots with what its cutoff saw.
-        let resumed = select(&config, &catalog, &prefs("en", &[]), 0, 250, 2);
+        let resumed = select(&config, &catalog, &none, &prefs("en", &[]), 0, 250, 2);
         assert_eq!(slugs(resumed), [("visit", "zh", true), ("notice", "zh", true)]);
+    }
+
+    #[test]
+    fn an_article_added_after_its_date_is_news_when_first_seen() {
+        let config = config();
+        let day = 24 * 3600;
+        let records = vec![
+            record("fair.en.md", 1, 10 * day, 0b10),
+            // Dated day 9 but added on day 11 (late), and one from long before added then too.
+            record("midnight.en.md", 1, 9 * day, 0b10),
+            record("archive.en.md", 1, day, 0b10),
+        ];
+        let catalog = Catalog::new(&config, records, 20 * day);
+        let recent = Arrivals::recent(&catalog, 11 * day);
+        assert_eq!(recent.iter().map(|m| m.slug).collect::<Vec<_>>(), ["fair", "midnight"]);
+        let arrivals = Arrivals::new(&recent, &[Some(10 * day), Some(11 * day)], 11 * day);
+        let slugs = |since, until| -> Vec<&str> {
+            select(&config, &catalog, &arrivals, &prefs("en", &[]), since, until, 20)
+                .iter()
+                .map(|i| i.meta.slug)
+                .collect()
+        };
+        // The digest of day 10 (cutoff 10.5) had only the fair; day 11's has the late one.
+        assert_eq!(slugs(9 * day + day / 2, 10 * day + day / 2), ["fair"]);
+        assert_eq!(slugs(10 * day + day / 2, 11 * day + day / 2), ["midnight"]);
+        // Late articles sort by when they arrived.
+        assert_eq!(slugs(0, 20 * day), ["midnight", "fair", "archive"]);
     }
 }

@@ -84,3 +84,24 @@ pub fn digest_message(config: &Config, envelope: &Envelope, rendered: &Body) -> 
         .multipart(MultiPart::alternative_plain_html(rendered.text.clone(), rendered.html.clone()))
         .context("cannot build the digest message")
 }
+
+/// A message ready to go: its id (without brackets), SMTP envelope and bytes.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// The `Message-ID`, without angle brackets.
+    pub id: String,
+    /// Sender and recipient for SMTP.
+    pub envelope: lettre::address::Envelope,
+    /// The message as sent.
+    pub bytes: Vec<u8>,
+}
+
+impl Outgoing {
+    /// `message`, signed with `dkim` when given, ready to send.
+    pub fn new(id: String, mut message: Message, dkim: Option<&lettre::message::dkim::DkimConfig>) -> Outgoing {
+        if let Some(dkim) = dkim {
+            message.sign(dkim);
+        }
+        Outgoing { id, envelope: message.envelope().clone(), bytes: message.formatted() }
+    }
+}

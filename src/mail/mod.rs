@@ -1,4 +1,8 @@
-//! Email: building messages ([`message`]) and sending them ([`transport`]).
+//! Email: building messages ([`message`]), signing them ([`dkim`]), and sending them: where
+//! they go ([`transport`]), one SMTP connection ([`smtp`]), and how hard to try ([`retry`]).
 
+pub mod dkim;
 pub mod message;
+pub mod retry;
+pub mod smtp;
 pub mod transport;

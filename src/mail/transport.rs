@@ -1,17 +1,18 @@
 //! Where messages go: an outbox folder (one `.eml` file per message, the embedded default) or
-//! an SMTP server through lettre, with its connection pool. A failure says what it means for
+//! an SMTP server ([`super::smtp`]), one connection per sender of a run. A failure says what it means for
 //! the run ([`SendError`]): wait and retry (4xx, dropped connections), a hard bounce (this
 //! address does not exist), this one message failed, or the server refuses us altogether
 //! (authentication, relay): then the run stops before it marks a whole list bounced.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::{Message, SmtpTransport, Transport as _};
 
-use crate::config::{Config, Tls, Transport};
+use super::message::Outgoing;
+use super::smtp::{SmtpClient, SmtpConnection};
+use crate::config::{Config, Transport};
 
 /// Why a message was not sent, by what the run should do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,7 +34,7 @@ pub enum SendError {
 }
 
 /// Classifies an SMTP error (RFC 5321 §4.2 reply codes).
-fn classify(e: &lettre::transport::smtp::Error) -> SendError {
+pub(super) fn classify(e: &lettre::transport::smtp::Error) -> SendError {
     let code = e.status().map(|c| c.to_string()).unwrap_or_default();
     let said = e.to_string();
     if e.is_permanent() {
@@ -49,52 +50,75 @@ fn classify(e: &lettre::transport::smtp::Error) -> SendError {
     }
 }
 
-/// A way to send messages.
-pub enum Sender {
+/// Where a run's messages go: shared by its connections.
+pub enum Mailer {
     /// `.eml` files in a folder.
     Outbox(PathBuf),
     /// An SMTP server.
-    Smtp(Box<SmtpTransport>),
+    Smtp(Arc<SmtpClient>),
 }
 
-impl Sender {
-    /// The sender `config.mail` describes; the SMTP password comes from `GAZETTE_SMTP_PASSWORD`
+impl Mailer {
+    /// The mailer `config.mail` describes; the SMTP password comes from `GAZETTE_SMTP_PASSWORD`
     /// or `mail.password_file`.
-    pub fn new(config: &Config) -> Result<Sender> {
+    pub fn new(config: &Config) -> Result<Mailer> {
         let mail = &config.mail;
         match &mail.transport {
             Transport::File { dir } => {
                 std::fs::create_dir_all(dir).with_context(|| format!("cannot create the outbox {}", dir.display()))?;
-                Ok(Sender::Outbox(dir.clone()))
+                Ok(Mailer::Outbox(dir.clone()))
             }
             Transport::Smtp { host, port, tls, user, password_in_url } => {
-                let builder = match tls {
-                    Tls::None => SmtpTransport::builder_dangerous(host),
-                    Tls::StartTls => SmtpTransport::starttls_relay(host).with_context(|| format!("TLS for {host}"))?,
-                    Tls::Implicit => SmtpTransport::relay(host).with_context(|| format!("TLS for {host}"))?,
+                let credentials = match user {
+                    Some(user) => Some(Credentials::new(user.clone(), password(config, password_in_url.as_deref())?)),
+                    None => None,
                 };
-                let mut builder = builder
-                    .port(*port)
-                    .timeout(Some(std::time::Duration::from_secs(30)))
-                    .pool_config(PoolConfig::new().max_size(mail.pool_size));
-                if let Some(user) = user {
-                    let password = password(config, password_in_url.as_deref())?;
-                    builder = builder.credentials(Credentials::new(user.clone(), password));
-                }
-                Ok(Sender::Smtp(Box::new(builder.build())))
+                let ca = match &mail.ca_file {
+                    Some(path) => Some(
+                        std::fs::read(path).with_context(|| format!("cannot read mail.ca_file {}", path.display()))?,
+                    ),
+                    None => None,
+                };
+                let hello = mail.from.email.domain();
+                Ok(Mailer::Smtp(Arc::new(SmtpClient::new(host, *port, *tls, credentials, ca.as_deref(), hello)?)))
             }
         }
     }
 
-    /// Sends `message`, whose `Message-ID` (without brackets) is `id`.
-    pub fn send(&self, message: &Message, id: &str) -> Result<(), SendError> {
+    /// A connection of its own for one sender; SMTP connects when the first message goes.
+    pub fn connection(&self) -> Connection {
         match self {
-            Sender::Outbox(dir) => {
+            Mailer::Outbox(dir) => Connection::Outbox(dir.clone()),
+            Mailer::Smtp(client) => Connection::Smtp(Box::new(SmtpConnection::new(client.clone()))),
+        }
+    }
+}
+
+/// One sender's way out: a folder, or one SMTP connection.
+pub enum Connection {
+    /// `.eml` files in a folder.
+    Outbox(PathBuf),
+    /// One connection to the SMTP server.
+    Smtp(Box<SmtpConnection>),
+}
+
+impl Connection {
+    /// Sends `message` once.
+    pub async fn send(&mut self, message: &Outgoing) -> Result<(), SendError> {
+        match self {
+            Connection::Outbox(dir) => {
                 // The id is ours (`gazette.daily.7.42@domain`): safe as a file name.
-                let path = dir.join(format!("{id}.eml"));
-                crate::atomic::write(&path, &message.formatted()).map_err(|e| SendError::Unavailable(format!("{e:#}")))
+                let path = dir.join(format!("{}.eml", message.id));
+                crate::atomic::write(&path, &message.bytes).map_err(|e| SendError::Unavailable(format!("{e:#}")))
             }
-            Sender::Smtp(transport) => transport.send(message).map(drop).map_err(|e| classify(&e)),
+            Connection::Smtp(conn) => conn.send(&message.envelope, &message.bytes).await,
+        }
+    }
+
+    /// Closes the connection politely.
+    pub async fn close(&mut self) {
+        if let Connection::Smtp(conn) = self {
+            conn.quit().await;
         }
     }
 }

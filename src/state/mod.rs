@@ -86,6 +86,16 @@ pub struct Subscriber {
     pub confirmed_at: Option<i64>,
     /// When they unsubscribed, if they did.
     pub unsubscribed_at: Option<i64>,
+    /// The cutoff of the last digest run that sent them a digest or had nothing for them.
+    pub last_cutoff: Option<i64>,
+}
+
+impl Subscriber {
+    /// The moment after which their next digest starts: the last run's cutoff that reached
+    /// them, else when they confirmed.
+    pub fn since(&self) -> i64 {
+        self.last_cutoff.or(self.confirmed_at).unwrap_or(self.created_at)
+    }
 }
 
 /// What saving a subscriber did.
@@ -99,6 +109,8 @@ pub enum Saved {
     Unchanged,
     /// Left alone: they unsubscribed or bounced, and only they can subscribe again.
     Kept(Status),
+    /// Not added: the address was removed before, and a list does not bring it back.
+    Suppressed,
 }
 
 /// One sending of one digest.

@@ -53,6 +53,29 @@ fn migrations() -> Migrations<'static> {
             ) WITHOUT ROWID;
             CREATE INDEX deliveries_by_subscriber ON deliveries (subscriber_id, status);",
         ),
+        // `last_cutoff`: where the subscriber's next digest starts, kept on their row rather
+        // than found in every delivery they ever had. `articles_seen`: when a digest run first
+        // saw each article (one dated midnight but added at noon is new at noon). `suppressed`:
+        // hashes of removed addresses that imports must not bring back.
+        M::up(
+            "ALTER TABLE subscribers ADD COLUMN last_cutoff INTEGER;
+            UPDATE subscribers SET last_cutoff = (
+                SELECT MAX(r.cutoff) FROM deliveries d JOIN digest_runs r ON r.id = d.run_id
+                WHERE d.subscriber_id = subscribers.id AND r.digest = subscribers.digest
+                  AND d.status IN ('sent', 'skipped'));
+            CREATE INDEX deliveries_pending ON deliveries (run_id, subscriber_id) WHERE status = 'pending';
+            CREATE TABLE articles_seen (
+                lang TEXT NOT NULL,
+                slug TEXT NOT NULL,
+                first_seen INTEGER NOT NULL,
+                PRIMARY KEY (lang, slug)
+            ) WITHOUT ROWID;
+            CREATE TABLE suppressed (
+                email_hash BLOB PRIMARY KEY,
+                reason TEXT NOT NULL,
+                at INTEGER NOT NULL
+            ) WITHOUT ROWID;",
+        ),
     ])
 }
 
@@ -64,6 +87,13 @@ pub struct State {
 /// The key an address is unique by: the whole address, lowercased.
 fn email_key(email: &str) -> String {
     email.to_lowercase()
+}
+
+/// What the suppression list keeps of a removed address: a SHA-256 of its key, enough to
+/// recognise it and not to read it.
+fn email_hash(email: &str) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(email_key(email).as_bytes()).to_vec()
 }
 
 fn sectors_column(sectors: &[String]) -> String {
@@ -89,6 +119,7 @@ fn subscriber(row: &Row) -> rusqlite::Result<Subscriber> {
         created_at: row.get("created_at")?,
         confirmed_at: row.get("confirmed_at")?,
         unsubscribed_at: row.get("unsubscribed_at")?,
+        last_cutoff: row.get("last_cutoff")?,
     })
 }
 
@@ -103,6 +134,8 @@ impl State {
         conn.pragma_update(None, "journal_mode", "WAL")
             .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
             .and_then(|()| conn.pragma_update(None, "foreign_keys", "ON"))
+            // What is deleted (a removed subscriber) is overwritten, not left in free pages.
+            .and_then(|()| conn.pragma_update(None, "secure_delete", "ON"))
             .and_then(|()| conn.busy_timeout(std::time::Duration::from_secs(10)))
             .with_context(|| format!("cannot set up the database {}", path.display()))?;
         migrations()
@@ -113,7 +146,8 @@ impl State {
 
     /// Saves `preferences` for `email`: adds a new subscriber with `status`, or updates the
     /// preferences of a pending or confirmed one (its status stays). An unsubscribed or bounced
-    /// subscriber is left alone.
+    /// subscriber is left alone. One address at a time is a deliberate act (an operator, or the
+    /// person on the web), so an address removed before may come back this way.
     pub fn save_subscriber(
         &mut self,
         email: &str,
@@ -123,12 +157,16 @@ impl State {
         now: i64,
     ) -> Result<Saved> {
         let tx = self.conn.transaction()?;
-        let saved = save(&tx, email, preferences, status, consent, now)?;
+        let saved = save(&tx, email, preferences, status, consent, now, false)?;
+        if saved == Saved::Added {
+            tx.prepare_cached("DELETE FROM suppressed WHERE email_hash = ?1")?.execute([email_hash(email)])?;
+        }
         tx.commit()?;
         Ok(saved)
     }
 
     /// Saves many subscribers in one transaction (an import); one outcome per entry, in order.
+    /// An address removed before is not brought back by a list.
     pub fn save_subscribers<'a>(
         &mut self,
         entries: impl IntoIterator<Item = (&'a str, &'a Preferences)>,
@@ -139,17 +177,32 @@ impl State {
         let tx = self.conn.transaction()?;
         let saved = entries
             .into_iter()
-            .map(|(email, preferences)| save(&tx, email, preferences, status, consent, now))
+            .map(|(email, preferences)| save(&tx, email, preferences, status, consent, now, true))
             .collect::<Result<Vec<_>>>()?;
         tx.commit()?;
         Ok(saved)
     }
 
-    /// Every subscriber, in the order they were added.
-    pub fn subscribers(&self) -> Result<Vec<Subscriber>> {
+    /// Calls `each` with every subscriber, in the order they were added, one row at a time
+    /// (a list of any size is never held).
+    pub fn for_each_subscriber(&self, mut each: impl FnMut(Subscriber) -> Result<()>) -> Result<()> {
         let mut stmt = self.conn.prepare_cached("SELECT * FROM subscribers ORDER BY id")?;
-        let rows = stmt.query_map([], subscriber)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            each(subscriber(row)?)?;
+        }
+        Ok(())
+    }
+
+    /// Every subscriber, in the order they were added (for tests and small lists).
+    #[cfg(test)]
+    pub fn subscribers(&self) -> Result<Vec<Subscriber>> {
+        let mut all = Vec::new();
+        self.for_each_subscriber(|s| {
+            all.push(s);
+            Ok(())
+        })?;
+        Ok(all)
     }
 
     /// The current status of subscriber `id`; `None` once removed.
@@ -165,11 +218,26 @@ impl State {
         Ok(stmt.query_row([email_key(email)], subscriber).optional()?)
     }
 
-    /// Deletes the subscriber with address `email` and everything kept about them; false when
-    /// there was none.
-    pub fn remove_subscriber(&mut self, email: &str) -> Result<bool> {
-        let removed = self.conn.execute("DELETE FROM subscribers WHERE email_key = ?1", [email_key(email)])?;
-        Ok(removed > 0)
+    /// Deletes the subscriber with address `email` and everything kept about them but a hash
+    /// of the address, so that an import does not bring them back; false when there was none.
+    pub fn remove_subscriber(&mut self, email: &str, now: i64) -> Result<bool> {
+        let tx = self.conn.transaction()?;
+        let status: Option<String> = tx
+            .query_row("SELECT status FROM subscribers WHERE email_key = ?1", [email_key(email)], |r| r.get(0))
+            .optional()?;
+        if let Some(status) = &status {
+            tx.execute("DELETE FROM subscribers WHERE email_key = ?1", [email_key(email)])?;
+            tx.execute(
+                "INSERT OR REPLACE INTO suppressed (email_hash, reason, at) VALUES (?1, ?2, ?3)",
+                params![email_hash(email), format!("removed while {status}"), now],
+            )?;
+        }
+        tx.commit()?;
+        if status.is_some() {
+            // Old copies of their row wait in the write-ahead log until a checkpoint: now.
+            self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        }
+        Ok(status.is_some())
     }
 }
 
@@ -186,6 +254,11 @@ impl State {
         let run = match open {
             Some((id, cutoff)) => Run { id, cutoff, is_resumed: true },
             None => {
+                // Cutoffs are whole seconds and each run takes what came after the last one's:
+                // two runs within one second must still have different cutoffs.
+                let last: Option<i64> =
+                    tx.query_row("SELECT MAX(cutoff) FROM digest_runs WHERE digest = ?1", [digest], |r| r.get(0))?;
+                let now = last.map_or(now, |last| now.max(last + 1));
                 tx.execute(
                     "INSERT INTO digest_runs (digest, cutoff, started_at) VALUES (?1, ?2, ?2)",
                     params![digest, now],
@@ -225,48 +298,84 @@ impl State {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    /// The moment after which `subscriber`'s next digest of `digest` starts: the cutoff of the
-    /// last run that sent them one (or had nothing for them), else when they confirmed.
-    pub fn since(&self, subscriber: &Subscriber, digest: &str) -> Result<i64> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT MAX(r.cutoff) FROM deliveries d JOIN digest_runs r ON r.id = d.run_id
-             WHERE d.subscriber_id = ?1 AND r.digest = ?2 AND d.status IN ('sent', 'skipped')",
-        )?;
-        let last: Option<i64> = stmt.query_row(params![subscriber.id, digest], |r| r.get(0))?;
-        Ok(last.or(subscriber.confirmed_at).unwrap_or(subscriber.created_at))
-    }
-
-    /// Records how `subscriber`'s delivery in `run` ended, and what it means for them: a hard
-    /// bounce counts towards `bounce_limit` (then they are marked bounced), a sent message
-    /// resets the count.
-    pub fn record(&mut self, run: i64, subscriber: i64, outcome: &Outcome, bounce_limit: u32, now: i64) -> Result<()> {
+    /// Records how deliveries in `run` ended, all in one transaction, and what each means for
+    /// its subscriber: a message sent (or nothing to send) moves their next digest's start to
+    /// the run's cutoff; a hard bounce counts towards `bounce_limit` (then they are marked
+    /// bounced), and a sent message resets the count.
+    pub fn record(&mut self, run: &Run, outcomes: &[(i64, Outcome)], bounce_limit: u32, now: i64) -> Result<()> {
         let tx = self.conn.transaction()?;
-        let (status, error) = match outcome {
-            Outcome::Sent => ("sent", None),
-            Outcome::Skipped => ("skipped", None),
-            Outcome::Failed { error, .. } => ("failed", Some(error.as_str())),
-        };
-        tx.execute(
-            "UPDATE deliveries SET status = ?3, error = ?4, done_at = ?5, attempts = attempts + 1
-             WHERE run_id = ?1 AND subscriber_id = ?2",
-            params![run, subscriber, status, error, now],
-        )?;
-        match outcome {
-            Outcome::Sent => {
-                tx.execute("UPDATE subscribers SET bounces = 0 WHERE id = ?1", [subscriber])?;
+        for (subscriber, outcome) in outcomes {
+            let (status, error) = match outcome {
+                Outcome::Sent => ("sent", None),
+                Outcome::Skipped => ("skipped", None),
+                Outcome::Failed { error, .. } => ("failed", Some(error.as_str())),
+            };
+            tx.prepare_cached(
+                "UPDATE deliveries SET status = ?3, error = ?4, done_at = ?5, attempts = attempts + 1
+                 WHERE run_id = ?1 AND subscriber_id = ?2",
+            )?
+            .execute(params![run.id, subscriber, status, error, now])?;
+            match outcome {
+                Outcome::Sent => {
+                    tx.prepare_cached("UPDATE subscribers SET bounces = 0, last_cutoff = ?2 WHERE id = ?1")?
+                        .execute(params![subscriber, run.cutoff])?;
+                }
+                Outcome::Skipped => {
+                    tx.prepare_cached(
+                        "UPDATE subscribers SET last_cutoff = MAX(COALESCE(last_cutoff, ?2), ?2) WHERE id = ?1",
+                    )?
+                    .execute(params![subscriber, run.cutoff])?;
+                }
+                Outcome::Failed { is_permanent: true, .. } => {
+                    tx.prepare_cached(
+                        "UPDATE subscribers SET bounces = bounces + 1,
+                            status = CASE WHEN bounces + 1 >= ?2 THEN 'bounced' ELSE status END
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![subscriber, bounce_limit])?;
+                }
+                Outcome::Failed { .. } => {}
             }
-            Outcome::Failed { is_permanent: true, .. } => {
-                tx.execute(
-                    "UPDATE subscribers SET bounces = bounces + 1,
-                        status = CASE WHEN bounces + 1 >= ?2 THEN 'bounced' ELSE status END
-                     WHERE id = ?1",
-                    params![subscriber, bounce_limit],
-                )?;
-            }
-            _ => {}
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// When digests first saw each of `articles` (language, slug, publication time), recording
+    /// `now` for those never seen before by `run`. In the first run of any digest they are
+    /// recorded as seen when published: nothing can have arrived late for a digest that never
+    /// ran, and the first digest should not hold every recent article at once.
+    pub fn see_articles(&mut self, run: &Run, articles: &[(&str, &str, i64)], now: i64) -> Result<Vec<i64>> {
+        let tx = self.conn.transaction()?;
+        let is_first = !tx.prepare_cached("SELECT 1 FROM digest_runs WHERE id < ?1")?.exists([run.id])?;
+        let mut seen = Vec::with_capacity(articles.len());
+        for &(lang, slug, published) in articles {
+            let when = if is_first { published } else { now.max(run.cutoff).max(published) };
+            tx.prepare_cached("INSERT OR IGNORE INTO articles_seen (lang, slug, first_seen) VALUES (?1, ?2, ?3)")?
+                .execute(params![lang, slug, when])?;
+            seen.push(
+                tx.prepare_cached("SELECT first_seen FROM articles_seen WHERE lang = ?1 AND slug = ?2")?
+                    .query_row(params![lang, slug], |r| r.get(0))?,
+            );
+        }
+        tx.commit()?;
+        Ok(seen)
+    }
+
+    /// When digests first saw each of `articles` (language, slug), if they did; records nothing.
+    pub fn seen_articles(&self, articles: &[(&str, &str)]) -> Result<Vec<Option<i64>>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT first_seen FROM articles_seen WHERE lang = ?1 AND slug = ?2")?;
+        articles.iter().map(|&(lang, slug)| Ok(stmt.query_row(params![lang, slug], |r| r.get(0)).optional()?)).collect()
+    }
+
+    /// How many deliveries of `run` are pending.
+    pub fn count_pending(&self, run: i64) -> Result<usize> {
+        let n: i64 = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM deliveries WHERE run_id = ?1 AND status = 'pending'")?
+            .query_row([run], |r| r.get(0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
     }
 
     /// Marks `run` finished if no delivery in it is pending; returns whether it is.
@@ -296,6 +405,7 @@ fn save(
     status: Status,
     consent: &str,
     now: i64,
+    respect_suppression: bool,
 ) -> Result<Saved> {
     let key = email_key(email);
     let existing = {
@@ -304,6 +414,11 @@ fn save(
     };
     let sectors = sectors_column(&preferences.sectors);
     match existing {
+        None if respect_suppression
+            && tx.prepare_cached("SELECT 1 FROM suppressed WHERE email_hash = ?1")?.exists([email_hash(email)])? =>
+        {
+            Ok(Saved::Suppressed)
+        }
         None => {
             let confirmed_at = (status == Status::Confirmed).then_some(now);
             tx.prepare_cached(
@@ -392,7 +507,7 @@ mod tests {
         state.conn.execute("UPDATE subscribers SET status = 'unsubscribed'", []).unwrap();
         let saved = state.save_subscriber("li@example.org", &p, Status::Confirmed, "import:x.csv", 13).unwrap();
         assert_eq!(saved, Saved::Kept(Status::Unsubscribed));
-        assert!(state.remove_subscriber("LI@EXAMPLE.ORG").unwrap());
+        assert!(state.remove_subscriber("LI@EXAMPLE.ORG", 0).unwrap());
         assert!(state.subscribers().unwrap().is_empty());
     }
 

@@ -97,7 +97,9 @@ fn an_interrupted_run_resumes_with_the_remaining_subscribers_only() {
         "INSERT INTO digest_runs (id, digest, cutoff, started_at) VALUES (9, 'daily', strftime('%s','now'), strftime('%s','now'));
          INSERT INTO deliveries (run_id, subscriber_id, status)
            SELECT 9, id, CASE email WHEN 'li@example.org' THEN 'sent' ELSE 'pending' END
-           FROM subscribers WHERE status = 'confirmed';",
+           FROM subscribers WHERE status = 'confirmed';
+         UPDATE subscribers SET last_cutoff = (SELECT cutoff FROM digest_runs WHERE id = 9)
+           WHERE email = 'li@example.org';",
     );
     let resumed = digest(&site, &["send", "daily"]);
     assert!(resumed.success().stdout.contains("run 9 (resumed): 2 sent"), "{resumed}");
@@ -133,4 +135,27 @@ fn dry_run_and_preview_send_and_record_nothing() {
     assert!(html.contains("<html lang=\"en\">") && html.contains("China-ROK Business Matchmaking"), "{html}");
     assert!(!exists(&site.root.join("outbox")) || outbox(&site).is_empty(), "a preview sends nothing");
     assert!(digest(&site, &["send", "daily", "--dry-run"]).success().stdout.contains("3 of 3"));
+}
+
+#[test]
+fn an_article_added_after_the_days_digest_but_dated_earlier_goes_in_the_next() {
+    let site = site();
+    digest(&site, &["send", "daily"]).success();
+    let before = outbox(&site).len();
+    // Dated today (midnight, before the run just made), added only now.
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).format("%Y-%m-%d");
+    site.write_article(
+        "late/trade-talks.en.md",
+        &format!("+++\ntitle = \"Trade talks added late\"\ndate = {today}\nsectors = [\"trade\"]\n+++\nText.\n"),
+    );
+    let next = digest(&site, &["send", "daily"]);
+    assert!(next.success().stdout.contains("2 sent"), "{next}");
+    let late: Vec<String> = outbox(&site)
+        .into_iter()
+        .filter(|(_, _, text)| text.contains("Trade talks added late"))
+        .map(|(to, ..)| to)
+        .collect();
+    assert_eq!(late, ["ann@example.org", "li@example.org"], "the English readers of trade get it once");
+    assert_eq!(outbox(&site).len(), before + 2);
+    assert!(digest(&site, &["send", "daily"]).success().stdout.contains("0 sent"), "and never again");
 }

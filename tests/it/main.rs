@@ -16,6 +16,7 @@ mod config;
 mod dates;
 mod digest_message;
 mod digest_run;
+mod dkim;
 mod example_store;
 mod harness;
 mod hostile;

@@ -198,8 +198,9 @@ fn killed_mid_run_and_started_again_every_subscriber_gets_one_digest() {
     let mut unique = recipients.clone();
     unique.dedup();
     assert_eq!(unique.len(), total, "nobody is skipped");
-    // The one unavoidable duplicate: the message accepted just before the kill, not yet recorded.
-    assert!(recipients.len() <= total + 1, "{} messages for {total} subscribers", recipients.len());
+    // The unavoidable duplicates: a message accepted just before the kill and not yet recorded,
+    // at most one for each of the pool's connections (4, the default).
+    assert!(recipients.len() <= total + 4, "{} messages for {total} subscribers", recipients.len());
 }
 
 #[test]

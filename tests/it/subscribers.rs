@@ -130,3 +130,29 @@ fn an_import_with_an_unknown_column_is_refused_whole() {
     assert!(run.code(2).stderr.contains(&format!("{csv}:1: unknown column 'phone'")), "{run}");
     assert_eq!(self::run(&site, &["list"]).success().stdout, "");
 }
+
+#[test]
+fn a_removed_address_is_not_brought_back_by_an_import_but_can_be_added_by_hand() {
+    let site = site();
+    run(&site, &["add", "li@example.org", "--lang", "en", "--confirmed"]).success();
+    run(&site, &["remove", "li@example.org"]).success();
+    // Only a hash is kept, not the address.
+    for file in ["gazette.db", "gazette.db-wal"] {
+        let bytes = std::fs::read(site.root.join(file)).unwrap_or_default();
+        assert!(!bytes.windows(14).any(|w| w == b"li@example.org"), "the address itself is gone from {file}");
+    }
+
+    let csv =
+        write_csv(&site, "list.csv", "email,language,digest\nLI@example.org,en,daily\nann@example.org,en,daily\n");
+    let import = run(&site, &["import", &csv, "--confirmed"]);
+    let out = &import.success().stdout;
+    assert!(out.contains("left alone: ") && out.contains(":2: LI@example.org (removed before)"), "{import}");
+    assert!(out.contains("1 added"), "{import}");
+    assert!(!run(&site, &["list"]).success().stdout.contains("li@"), "not imported");
+
+    let added = run(&site, &["add", "li@example.org", "--lang", "en"]);
+    assert!(added.success().stdout.contains("added li@example.org (pending)"), "{added}");
+    run(&site, &["remove", "li@example.org"]).success();
+    run(&site, &["add", "li@example.org", "--lang", "en"]).success();
+    assert!(run(&site, &["import", &csv]).success().stdout.contains("0 added, 0 updated, 2 unchanged"));
+}

@@ -92,7 +92,7 @@ pub fn xmllint_well_formed(file: &Path) {
 }
 
 /// The Python that has feedparser: `$GAZETTE_PYTHON`, else `.venv/bin/python`.
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     let python = std::env::var_os("GAZETTE_PYTHON").map_or_else(|| repo().join(".venv/bin/python"), PathBuf::from);
     assert!(
         python.is_file(),

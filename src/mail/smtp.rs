@@ -1,0 +1,200 @@
+//! One SMTP connection, through lettre's SMTP client on a socket gazette opens itself: with
+//! `TCP_NODELAY`, since the client writes a message and its final `.` separately and Nagle's
+//! algorithm would otherwise hold that last small write for the server's delayed ACK (40 ms a
+//! message). A connection is opened on first use, kept for the next message, and opened again
+//! after an error; TLS is STARTTLS, implicit (from the first byte) or none, verified against
+//! the web's root certificates and `mail.ca_file`.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls;
+
+use super::transport::{SendError, classify};
+use crate::config::Tls;
+
+/// How long one SMTP exchange (connecting, or one message) may take before the connection is
+/// given up as lost.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where and how to connect: shared by every connection of a run.
+pub struct SmtpClient {
+    host: String,
+    port: u16,
+    tls: Tls,
+    credentials: Option<Credentials>,
+    hello: ClientId,
+    /// For implicit TLS, which gazette sets up itself.
+    connector: TlsConnector,
+    /// For STARTTLS, which lettre sets up.
+    starttls: Option<TlsParameters>,
+}
+
+impl SmtpClient {
+    /// A client for `host:port`; `ca_pem` adds trusted roots (a private relay's CA) to the
+    /// web's; `hello` names this host in EHLO.
+    pub fn new(
+        host: &str,
+        port: u16,
+        tls: Tls,
+        credentials: Option<Credentials>,
+        ca_pem: Option<&[u8]>,
+        hello: &str,
+    ) -> Result<SmtpClient> {
+        let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        let mut starttls = TlsParameters::builder(host.to_owned());
+        if let Some(pem) = ca_pem {
+            for cert in CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.context("mail.ca_file holds a certificate that cannot be read")?;
+                roots.add(cert).context("mail.ca_file holds a certificate rustls refuses")?;
+            }
+            starttls = starttls.add_root_certificate(
+                Certificate::from_pem(pem).context("mail.ca_file holds a certificate that cannot be read")?,
+            );
+        }
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .context("TLS set-up")?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let starttls = match tls {
+            Tls::StartTls => Some(starttls.build_rustls().with_context(|| format!("TLS for {host}"))?),
+            _ => None,
+        };
+        Ok(SmtpClient {
+            host: host.to_owned(),
+            port,
+            tls,
+            credentials,
+            hello: ClientId::Domain(hello.to_owned()),
+            connector: TlsConnector::from(Arc::new(config)),
+            starttls,
+        })
+    }
+
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let tcp = TcpStream::connect((self.host.as_str(), self.port))
+            .await
+            .map_err(|e| SendError::Unavailable(format!("cannot connect to {}:{}: {e}", self.host, self.port)))?;
+        tcp.set_nodelay(true).map_err(|e| SendError::Unavailable(format!("TCP_NODELAY: {e}")))?;
+        let stream: Box<dyn AsyncTokioStream> = match self.tls {
+            Tls::Implicit => {
+                let name = ServerName::try_from(self.host.clone())
+                    .map_err(|e| SendError::Refused(format!("'{}' is not a TLS server name: {e}", self.host)))?;
+                let tls = self.connector.connect(name, tcp).await.map_err(|e| tls_error(&self.host, &e))?;
+                Box::new(ImplicitTls(tls))
+            }
+            Tls::None | Tls::StartTls => Box::new(tcp),
+        };
+        let mut conn =
+            AsyncSmtpConnection::connect_with_transport(stream, &self.hello).await.map_err(|e| classify(&e))?;
+        if let Some(parameters) = &self.starttls {
+            if !conn.can_starttls() {
+                return Err(SendError::Refused(format!("{} does not offer STARTTLS", self.host)));
+            }
+            conn.starttls(parameters.clone(), &self.hello).await.map_err(|e| match e.is_tls() {
+                true => SendError::Refused(format!("TLS with {}: {e}", self.host)),
+                false => classify(&e),
+            })?;
+        }
+        if let Some(credentials) = &self.credentials {
+            conn.auth(DEFAULT_MECHANISMS, credentials).await.map_err(|e| classify(&e))?;
+        }
+        Ok(conn)
+    }
+}
+
+/// A TLS handshake that fails on the certificate is a setting to fix, not a server to wait for.
+fn tls_error(host: &str, e: &std::io::Error) -> SendError {
+    match e.kind() {
+        std::io::ErrorKind::InvalidData => SendError::Refused(format!("TLS with {host}: {e}")),
+        _ => SendError::Unavailable(format!("TLS with {host}: {e}")),
+    }
+}
+
+/// One connection to the server, opened when first needed.
+pub struct SmtpConnection {
+    client: Arc<SmtpClient>,
+    open: Option<AsyncSmtpConnection>,
+}
+
+impl SmtpConnection {
+    /// A connection through `client`, not yet open.
+    pub fn new(client: Arc<SmtpClient>) -> SmtpConnection {
+        SmtpConnection { client, open: None }
+    }
+
+    /// Sends `bytes` to the envelope's recipients.
+    pub async fn send(&mut self, envelope: &Envelope, bytes: &[u8]) -> Result<(), SendError> {
+        let mut conn = match self.open.take() {
+            Some(conn) if !conn.has_broken() => conn,
+            _ => tokio::time::timeout(TIMEOUT, self.client.connect())
+                .await
+                .map_err(|_| SendError::Unavailable(format!("connecting to {} timed out", self.client.host)))??,
+        };
+        match tokio::time::timeout(TIMEOUT, conn.send(envelope, bytes)).await {
+            Err(_) => Err(SendError::Unavailable("the server did not answer in time".into())),
+            Ok(result) => {
+                // After an error lettre has closed the connection; the next message opens another.
+                let result = result.map(drop).map_err(|e| classify(&e));
+                if result.is_ok() {
+                    self.open = Some(conn);
+                }
+                result
+            }
+        }
+    }
+
+    /// Says goodbye to the server, if connected.
+    pub async fn quit(&mut self) {
+        if let Some(mut conn) = self.open.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), conn.quit()).await;
+        }
+    }
+}
+
+/// A TLS stream as lettre's client takes one.
+#[derive(Debug)]
+struct ImplicitTls(tokio_rustls::client::TlsStream<TcpStream>);
+
+impl AsyncRead for ImplicitTls {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ImplicitTls {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+impl AsyncTokioStream for ImplicitTls {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.0.get_ref().0.peer_addr()
+    }
+}
