@@ -110,8 +110,9 @@ pub fn import(
     let mut report = ImportReport::default();
     let consent = format!("import:{source}");
     let mut batch: Vec<(u64, String, Preferences)> = Vec::with_capacity(BATCH);
-    // Where each address was first seen, by a hash of it: a million rows fit in a few MB.
-    let mut seen: HashMap<u64, u64> = HashMap::default();
+    // Where each address was first seen, by a 128-bit SHA-256 prefix of it (no crafted
+    // collision): a million rows fit in a few tens of MB.
+    let mut seen: HashMap<[u8; 16], u64> = HashMap::default();
     for record in reader.records() {
         let record = match record {
             Ok(record) => record,
@@ -155,9 +156,12 @@ pub fn import(
 /// Rows saved per transaction in an import.
 const BATCH: usize = 2000;
 
-fn address_hash(email: &str) -> u64 {
-    use std::hash::BuildHasher as _;
-    rustc_hash::FxBuildHasher.hash_one(email.to_lowercase())
+fn address_hash(email: &str) -> [u8; 16] {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(email.to_lowercase().as_bytes());
+    let mut key = [0; 16];
+    key.copy_from_slice(&digest[..16]);
+    key
 }
 
 /// Saves `batch` (emptying it) and counts what happened in `report`.

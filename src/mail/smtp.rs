@@ -25,9 +25,15 @@ use tokio_rustls::rustls;
 use super::transport::{SendError, classify};
 use crate::config::Tls;
 
-/// How long one SMTP exchange (connecting, or one message) may take before the connection is
-/// given up as lost.
-const TIMEOUT: Duration = Duration::from_secs(60);
+/// How long connecting (greeting, EHLO, TLS, AUTH) may take before the server counts as away.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long one message may take, the server's reply to its final `.` included: RFC 5321
+/// §4.5.3.2.6 gives the server ten minutes there (a content scan), and giving up sooner would
+/// send again a message the server may well accept.
+const SEND_TIMEOUT: Duration = Duration::from_secs(600);
+/// A connection idle this long is checked (NOOP) before it is used again: servers close idle
+/// ones (Postfix after 300 s), and a message should not spend an attempt finding out.
+const IDLE_CHECK: Duration = Duration::from_secs(30);
 
 /// Where and how to connect: shared by every connection of a run.
 pub struct SmtpClient {
@@ -104,16 +110,37 @@ impl SmtpClient {
             if !conn.can_starttls() {
                 return Err(SendError::Refused(format!("{} does not offer STARTTLS", self.host)));
             }
-            conn.starttls(parameters.clone(), &self.hello).await.map_err(|e| match e.is_tls() {
+            conn.starttls(parameters.clone(), &self.hello).await.map_err(|e| match is_certificate_error(&e) {
                 true => SendError::Refused(format!("TLS with {}: {e}", self.host)),
-                false => classify(&e),
+                false => refused_unless_transient(&e),
             })?;
         }
         if let Some(credentials) = &self.credentials {
-            conn.auth(DEFAULT_MECHANISMS, credentials).await.map_err(|e| classify(&e))?;
+            conn.auth(DEFAULT_MECHANISMS, credentials).await.map_err(|e| refused_unless_transient(&e))?;
         }
         Ok(conn)
     }
+}
+
+/// An error while connecting: unless it may pass (4xx, the network), the server will not take
+/// mail from us at all (a `554` greeting, no AUTH mechanism in common), whatever the message.
+fn refused_unless_transient(e: &lettre::transport::smtp::Error) -> SendError {
+    match classify(e) {
+        SendError::Unavailable(said) => SendError::Unavailable(said),
+        SendError::Bounced(said) | SendError::Failed(said) | SendError::Refused(said) => SendError::Refused(said),
+    }
+}
+
+/// Whether `e` comes from a certificate rustls refused (lettre reports it as a connection error).
+fn is_certificate_error(e: &lettre::transport::smtp::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = source {
+        if let Some(rustls::Error::InvalidCertificate(_)) = error.downcast_ref::<rustls::Error>() {
+            return true;
+        }
+        source = error.source();
+    }
+    e.is_tls()
 }
 
 /// A TLS handshake that fails on the certificate is a setting to fix, not a server to wait for.
@@ -127,7 +154,8 @@ fn tls_error(host: &str, e: &std::io::Error) -> SendError {
 /// One connection to the server, opened when first needed.
 pub struct SmtpConnection {
     client: Arc<SmtpClient>,
-    open: Option<AsyncSmtpConnection>,
+    /// The open connection and when it was last used.
+    open: Option<(AsyncSmtpConnection, tokio::time::Instant)>,
 }
 
 impl SmtpConnection {
@@ -139,27 +167,39 @@ impl SmtpConnection {
     /// Sends `bytes` to the envelope's recipients.
     pub async fn send(&mut self, envelope: &Envelope, bytes: &[u8]) -> Result<(), SendError> {
         let mut conn = match self.open.take() {
-            Some(conn) if !conn.has_broken() => conn,
-            _ => tokio::time::timeout(TIMEOUT, self.client.connect())
-                .await
-                .map_err(|_| SendError::Unavailable(format!("connecting to {} timed out", self.client.host)))??,
+            Some((mut conn, used)) if !conn.has_broken() => {
+                if used.elapsed() >= IDLE_CHECK
+                    && !tokio::time::timeout(CONNECT_TIMEOUT, conn.test_connected()).await.unwrap_or(false)
+                {
+                    self.connect().await?
+                } else {
+                    conn
+                }
+            }
+            _ => self.connect().await?,
         };
-        match tokio::time::timeout(TIMEOUT, conn.send(envelope, bytes)).await {
+        match tokio::time::timeout(SEND_TIMEOUT, conn.send(envelope, bytes)).await {
             Err(_) => Err(SendError::Unavailable("the server did not answer in time".into())),
             Ok(result) => {
                 // After an error lettre has closed the connection; the next message opens another.
                 let result = result.map(drop).map_err(|e| classify(&e));
                 if result.is_ok() {
-                    self.open = Some(conn);
+                    self.open = Some((conn, tokio::time::Instant::now()));
                 }
                 result
             }
         }
     }
 
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        tokio::time::timeout(CONNECT_TIMEOUT, self.client.connect())
+            .await
+            .map_err(|_| SendError::Unavailable(format!("connecting to {} timed out", self.client.host)))?
+    }
+
     /// Says goodbye to the server, if connected.
     pub async fn quit(&mut self) {
-        if let Some(mut conn) = self.open.take() {
+        if let Some((mut conn, _)) = self.open.take() {
             let _ = tokio::time::timeout(Duration::from_secs(5), conn.quit()).await;
         }
     }

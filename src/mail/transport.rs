@@ -21,26 +21,32 @@ pub enum SendError {
     /// with the delivery still pending if it lasts.
     #[error("server unavailable: {0}")]
     Unavailable(String),
-    /// The address does not exist (550, 551, 553): a hard bounce.
+    /// The mailbox does not exist or takes no mail (`5.1.x`, or 550, 551, 553 without an
+    /// enhanced code): a hard bounce.
     #[error("address refused: {0}")]
     Bounced(String),
     /// This message was refused for another reason (other 5xx, an address the server cannot
     /// take): recorded as failed, not counted as a bounce.
     #[error("message refused: {0}")]
     Failed(String),
-    /// The server refuses us, whatever the address (530, 535: authentication): stop the run.
+    /// The server refuses us, whatever the address (530, 535: authentication; `5.7.x`: policy;
+    /// a greeting or login that fails; a certificate that does not verify): stop the run.
     #[error("server refuses to send for us: {0}")]
     Refused(String),
 }
 
-/// Classifies an SMTP error (RFC 5321 §4.2 reply codes).
+/// Classifies an SMTP error (RFC 5321 §4.2 reply codes, RFC 3463 enhanced codes). Only a
+/// refused mailbox is a bounce; a policy refusal (`5.7.x`: relaying denied, not allowed to
+/// send as, DMARC) would refuse every message, so it stops the run instead.
 pub(super) fn classify(e: &lettre::transport::smtp::Error) -> SendError {
     let code = e.status().map(|c| c.to_string()).unwrap_or_default();
     let said = e.to_string();
     if e.is_permanent() {
-        match code.as_str() {
-            "550" | "551" | "553" => SendError::Bounced(said),
-            "530" | "534" | "535" | "538" => SendError::Refused(said),
+        match (code.as_str(), enhanced_class(&said)) {
+            (_, Some((5, 7))) => SendError::Refused(said),
+            ("530" | "534" | "535" | "538", _) => SendError::Refused(said),
+            (_, Some((5, 1))) => SendError::Bounced(said),
+            ("550" | "551" | "553", None) => SendError::Bounced(said),
             _ => SendError::Failed(said),
         }
     } else if e.is_client() {
@@ -48,6 +54,16 @@ pub(super) fn classify(e: &lettre::transport::smtp::Error) -> SendError {
     } else {
         SendError::Unavailable(said)
     }
+}
+
+/// The class and subject of the first enhanced status code (`5.1.1` gives (5, 1)) in a reply.
+fn enhanced_class(reply: &str) -> Option<(u8, u8)> {
+    reply.split(|c: char| !(c.is_ascii_digit() || c == '.')).find_map(|word| {
+        let mut parts = word.split('.');
+        let (class, subject, detail) = (parts.next()?, parts.next()?, parts.next()?);
+        let valid = parts.next().is_none() && matches!(class, "2" | "4" | "5") && !detail.is_empty();
+        valid.then(|| Some((class.parse().ok()?, subject.parse().ok()?))).flatten()
+    })
 }
 
 /// Where a run's messages go: shared by its connections.
@@ -140,5 +156,19 @@ fn password(config: &Config, in_url: Option<&str>) -> Result<String> {
             "the SMTP URL names a user but no password is given: set {} or mail.password_file",
             crate::config::PASSWORD_ENV
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::enhanced_class;
+
+    #[test]
+    fn reads_enhanced_status_codes() {
+        assert_eq!(enhanced_class("permanent error (550): 5.1.1 <a@b.org>: No such user"), Some((5, 1)));
+        assert_eq!(enhanced_class("permanent error (550): 5.7.1 Relaying denied"), Some((5, 7)));
+        assert_eq!(enhanced_class("permanent error (550): 5.7.26 Unauthenticated email from x.org"), Some((5, 7)));
+        assert_eq!(enhanced_class("permanent error (550): No such user 1.2"), None);
+        assert_eq!(enhanced_class("permanent error (550): Requested action not taken"), None);
     }
 }

@@ -317,8 +317,11 @@ impl State {
             .execute(params![run.id, subscriber, status, error, now])?;
             match outcome {
                 Outcome::Sent => {
-                    tx.prepare_cached("UPDATE subscribers SET bounces = 0, last_cutoff = ?2 WHERE id = ?1")?
-                        .execute(params![subscriber, run.cutoff])?;
+                    tx.prepare_cached(
+                        "UPDATE subscribers SET bounces = 0, last_cutoff = MAX(COALESCE(last_cutoff, ?2), ?2)
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![subscriber, run.cutoff])?;
                 }
                 Outcome::Skipped => {
                     tx.prepare_cached(
@@ -342,15 +345,18 @@ impl State {
     }
 
     /// When digests first saw each of `articles` (language, slug, publication time), recording
-    /// `now` for those never seen before by `run`. In the first run of any digest they are
-    /// recorded as seen when published: nothing can have arrived late for a digest that never
-    /// ran, and the first digest should not hold every recent article at once.
+    /// it for those never seen before by `run`: now, if an earlier run's cutoff had already
+    /// passed the article's date (it reached the store late, and those runs could not have
+    /// sent it), else its publication time (it is simply new).
     pub fn see_articles(&mut self, run: &Run, articles: &[(&str, &str, i64)], now: i64) -> Result<Vec<i64>> {
         let tx = self.conn.transaction()?;
-        let is_first = !tx.prepare_cached("SELECT 1 FROM digest_runs WHERE id < ?1")?.exists([run.id])?;
+        let passed: Option<i64> = tx
+            .prepare_cached("SELECT MAX(cutoff) FROM digest_runs WHERE id < ?1")?
+            .query_row([run.id], |r| r.get(0))?;
         let mut seen = Vec::with_capacity(articles.len());
         for &(lang, slug, published) in articles {
-            let when = if is_first { published } else { now.max(run.cutoff).max(published) };
+            let is_late = passed.is_some_and(|passed| published <= passed);
+            let when = if is_late { now.max(run.cutoff) } else { published };
             tx.prepare_cached("INSERT OR IGNORE INTO articles_seen (lang, slug, first_seen) VALUES (?1, ?2, ?3)")?
                 .execute(params![lang, slug, when])?;
             seen.push(
