@@ -10,6 +10,9 @@
 //! - [`tokens`]: HMAC-signed tokens for confirm, unsubscribe and preference links.
 //! - [`digest`]: which articles each subscriber gets, rendered; one run, durable and resumable.
 //! - [`mail`]: digest messages (MIME) and the outbox and SMTP transports.
+//! - [`web`]: the HTTP server: feeds, article pages, and the subscription pages.
+//! - [`daemon`]: `gazette run`: schedules, the store watcher, signals and systemd.
+//! - [`metrics`]: counters for `/metrics`.
 //! - [`atomic`]: files replaced whole, through a temporary file and a rename.
 //! - [`text`]: XML-safe, one-line and shortened text, applied wherever input enters.
 //! - [`links`]: the URLs of articles, feeds and pages, shared by every writer.
@@ -20,13 +23,16 @@ pub mod atomic;
 pub mod build;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod digest;
 pub mod feeds;
 pub mod links;
 pub mod mail;
+pub mod metrics;
 pub mod schedule;
 pub mod state;
 pub mod store;
 pub mod subscribers;
 pub mod text;
 pub mod tokens;
+pub mod web;

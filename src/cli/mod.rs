@@ -42,6 +42,9 @@ pub enum LogFormat {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run as a service: serve feeds and pages over HTTP, rebuild feeds on schedule and on
+    /// store changes, send digests on their schedules. Stops on SIGTERM, reloads on SIGHUP.
+    Run,
     /// Build every feed from the article store; problems are reported and skipped.
     Build(PathArgs),
     /// Check the article store and list every problem; exits 1 if there is one.
@@ -96,6 +99,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Subscribers { command } => subscribers::run(&config, command),
         Command::Digest { command } => digest::run(&config, command),
+        Command::Run => crate::daemon::run(&cli.config, config).map(|()| ExitCode::SUCCESS),
     }
 }
 

@@ -24,6 +24,9 @@ pub struct Digest {
     pub max_items: usize,
     /// Whether a subscriber with no new articles still gets a message.
     pub send_empty: bool,
+    /// How late the daemon may still send a run it missed while it was down; older ones are
+    /// skipped (a stale digest should not land days late).
+    pub catch_up: std::time::Duration,
 }
 
 /// `[state]`: the SQLite database of subscribers and digest runs.
@@ -43,6 +46,12 @@ pub(super) struct RawDigest {
     max_items: usize,
     #[serde(default)]
     send_empty: bool,
+    #[serde(default = "default_catch_up")]
+    catch_up: String,
+}
+
+fn default_catch_up() -> String {
+    "6h".to_owned()
 }
 
 /// `[templates]`: the folder of email and page templates and their interface strings.
@@ -154,7 +163,16 @@ pub(super) fn validate(raw: Vec<RawDigest>, site_zone: Tz) -> Result<Vec<Digest>
         if d.max_items == 0 {
             bail!("{at}.max_items: must be at least 1");
         }
-        digests.push(Digest { id: d.id, schedule, timezone, max_items: d.max_items, send_empty: d.send_empty });
+        let catch_up = humantime::parse_duration(&d.catch_up)
+            .with_context(|| format!("{at}.catch_up: '{}' is not a duration such as '6h' or '90min'", d.catch_up))?;
+        digests.push(Digest {
+            id: d.id,
+            schedule,
+            timezone,
+            max_items: d.max_items,
+            send_empty: d.send_empty,
+            catch_up,
+        });
     }
     Ok(digests)
 }

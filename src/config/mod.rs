@@ -3,6 +3,7 @@
 //! relative path resolved against the folder that holds the config file.
 
 mod digest;
+mod http;
 mod mail;
 
 use std::collections::BTreeMap;
@@ -15,6 +16,7 @@ use serde::Deserialize;
 use url::Url;
 
 pub use digest::{Digest, StateConfig, TemplatesConfig, TokensConfig};
+pub use http::HttpConfig;
 pub use mail::{DkimAlgorithm, DkimSettings, MAIL_URL_ENV, MailConfig, PASSWORD_ENV, Tls, Transport};
 
 use crate::schedule::CronSchedule;
@@ -45,6 +47,8 @@ pub struct Config {
     pub mail: MailConfig,
     /// Email and page templates.
     pub templates: TemplatesConfig,
+    /// The daemon's HTTP server.
+    pub http: HttpConfig,
 }
 
 /// `[site]`: where the site lives and how its dates read.
@@ -92,6 +96,8 @@ pub struct StoreConfig {
     pub dir: PathBuf,
     /// The index cache file that lets a rebuild skip unchanged articles.
     pub index: PathBuf,
+    /// Whether the daemon watches the folder and rebuilds the feeds on a change.
+    pub watch: bool,
 }
 
 /// `[feeds]`: what is written and where.
@@ -178,6 +184,8 @@ struct RawConfig {
     mail: mail::RawMail,
     #[serde(default)]
     templates: digest::RawTemplates,
+    #[serde(default)]
+    http: http::RawHttp,
 }
 
 #[derive(Deserialize)]
@@ -214,6 +222,8 @@ struct RawStore {
     dir: PathBuf,
     #[serde(default = "default_index")]
     index: PathBuf,
+    #[serde(default = "default_true")]
+    watch: bool,
 }
 
 #[derive(Deserialize)]
@@ -234,6 +244,9 @@ fn default_store_dir() -> PathBuf {
 fn default_index() -> PathBuf {
     PathBuf::from(".cache/store-index")
 }
+fn default_true() -> bool {
+    true
+}
 fn default_feeds_dir() -> PathBuf {
     PathBuf::from("feeds")
 }
@@ -246,7 +259,7 @@ fn default_summary_chars() -> usize {
 
 impl Default for RawStore {
     fn default() -> Self {
-        RawStore { dir: default_store_dir(), index: default_index() }
+        RawStore { dir: default_store_dir(), index: default_index(), watch: true }
     }
 }
 
@@ -371,11 +384,16 @@ impl RawConfig {
             state: self.state.validate(base),
             tokens: self.tokens.validate(base),
             templates: self.templates.validate(base),
+            http: self.http.validate()?,
             mail: self.mail.validate(base, std::env::var(mail::MAIL_URL_ENV).ok())?,
             site: Site { base_url, tag_authority, timezone, default_language },
             languages,
             sectors,
-            store: StoreConfig { dir: base.join(self.store.dir), index: base.join(self.store.index) },
+            store: StoreConfig {
+                dir: base.join(self.store.dir),
+                index: base.join(self.store.index),
+                watch: self.store.watch,
+            },
             feeds: FeedsConfig {
                 dir: base.join(self.feeds.dir),
                 items: self.feeds.items,

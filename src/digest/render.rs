@@ -12,8 +12,21 @@ use crate::config::Config;
 use crate::mail::message::Body;
 use crate::text::{escape_html, one_line};
 
-/// The templates every digest needs, checked when the renderer loads.
-const TEMPLATES: [&str; 4] = ["digest/subject.txt", "digest/body.txt", "digest/body.html", "email/layout.html"];
+/// The templates of digests, confirmation emails and pages, checked when the renderer loads.
+const TEMPLATES: [&str; 12] = [
+    "digest/subject.txt",
+    "digest/body.txt",
+    "digest/body.html",
+    "email/layout.html",
+    "confirm/subject.txt",
+    "confirm/body.txt",
+    "confirm/body.html",
+    "pages/layout.html",
+    "pages/list.html",
+    "pages/article.html",
+    "pages/form.html",
+    "pages/message.html",
+];
 
 /// One article as a digest shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -123,8 +136,34 @@ impl Renderer {
         })
     }
 
-    fn string(&self, lang: &str, key: &str) -> String {
+    /// The interface string `key` in `lang` (the key itself when no language has it).
+    pub fn string(&self, lang: &str, key: &str) -> String {
         self.strings(lang).get(key).cloned().unwrap_or_else(|| key.to_owned())
+    }
+
+    /// The site's title in `lang`.
+    pub fn site_title(&self, lang: &str) -> &str {
+        self.site_titles.get(lang).or_else(|| self.site_titles.get(&self.default_language)).map_or("", String::as_str)
+    }
+
+    /// Renders template `name` (a page) with `context`.
+    pub fn render(&self, name: &str, context: &minijinja::Value) -> Result<String> {
+        let template = self.env.get_template(name).with_context(|| format!("template {name}"))?;
+        template.render(context).with_context(|| format!("cannot render {name}"))
+    }
+
+    /// The confirmation email in `lang`: `link` confirms the subscription, or, when the
+    /// address was `already` confirmed, opens the preferences page.
+    pub fn confirmation(&self, lang: &str, link: &str, already: bool) -> Result<Body> {
+        let site_title = self.site_title(lang);
+        let subject_key = if already { "already_subject" } else { "confirm_subject" };
+        let subject = self.string(lang, subject_key);
+        let context = minijinja::context! { lang, t => self.strings(lang), subject, site_title, link, already };
+        Ok(Body {
+            subject: one_line(&self.render("confirm/subject.txt", &context)?),
+            text: self.render("confirm/body.txt", &context)?,
+            html: self.render("confirm/body.html", &context)?,
+        })
     }
 
     /// Renders `view`.

@@ -335,7 +335,14 @@ fn record(config: &Config, run: &Run, records: std_mpsc::Receiver<Record>, total
             halt.fail(e.context("cannot record deliveries"));
             break;
         }
+        let messages = &crate::metrics::metrics().messages;
         for record in batch.drain(..) {
+            let outcome = match &record.outcome {
+                Outcome::Sent => "sent",
+                Outcome::Skipped => "skipped",
+                Outcome::Failed { .. } => "failed",
+            };
+            messages.get_or_create(&crate::metrics::label("outcome", outcome)).inc();
             match &record.outcome {
                 Outcome::Sent => counts.sent += 1,
                 Outcome::Skipped => counts.skipped += 1,

@@ -105,3 +105,33 @@ impl Outgoing {
         Outgoing { id, envelope: message.envelope().clone(), bytes: message.formatted() }
     }
 }
+
+/// The confirmation email of the subscribe form, to `email` in `lang`: no list headers (it
+/// is not a digest), and a `Message-ID` of its own (`subscriber` and when it was asked for).
+pub fn confirmation_message(
+    config: &Config,
+    email: &str,
+    lang: &str,
+    subscriber: i64,
+    now: i64,
+    rendered: &Body,
+) -> Result<Outgoing> {
+    let address = email.parse().with_context(|| format!("'{email}' is not an address"))?;
+    let id = format!("gazette.confirm.{subscriber}.{now}@{}", config.mail.from.email.domain());
+    let mut builder = Message::builder()
+        .from(config.mail.from.clone())
+        .to(Mailbox::new(None, address))
+        .subject(one_line(&rendered.subject))
+        .date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(now).unwrap_or(0)))
+        .message_id(Some(format!("<{id}>")))
+        .raw_header(header("Content-Language", lang.to_owned()))
+        .raw_header(header("Auto-Submitted", "auto-generated".into()));
+    if let Some(reply_to) = &config.mail.reply_to {
+        builder = builder.reply_to(reply_to.clone());
+    }
+    let message = builder
+        .multipart(MultiPart::alternative_plain_html(rendered.text.clone(), rendered.html.clone()))
+        .context("cannot build the confirmation message")?;
+    let dkim = crate::mail::dkim::load(config)?;
+    Ok(Outgoing::new(id, message, dkim.as_ref()))
+}

@@ -45,6 +45,7 @@ pub async fn send_with_retries(
         // not knowing whether it was sent.
         match conn.send(message).await {
             Err(SendError::Unavailable(error)) if attempt < attempts => {
+                crate::metrics::metrics().retries.inc();
                 tracing::warn!(attempt, error, "sending failed; trying again in {}s", wait.as_secs());
                 tokio::select! {
                     () = stop.cancelled() => return Err(SendError::Unavailable("stopped".into())),

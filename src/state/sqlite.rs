@@ -76,6 +76,17 @@ fn migrations() -> Migrations<'static> {
                 at INTEGER NOT NULL
             ) WITHOUT ROWID;",
         ),
+        // The daemon's jobs (`build`, `digest:daily`): the last time each was due and how it
+        // went, so a restart knows what it missed.
+        M::up(
+            "CREATE TABLE jobs (
+                job TEXT PRIMARY KEY,
+                due_at INTEGER NOT NULL,
+                started_at INTEGER,
+                finished_at INTEGER,
+                outcome TEXT
+            ) WITHOUT ROWID;",
+        ),
     ])
 }
 
@@ -401,6 +412,141 @@ impl State {
         )?;
         let rows = stmt.query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+}
+
+/// Sign-ups and choices made on the web pages, and the daemon's job log.
+impl State {
+    /// The subscriber with row id `id`, if any.
+    pub fn subscriber_by_id(&self, id: i64) -> Result<Option<Subscriber>> {
+        let mut stmt = self.conn.prepare_cached("SELECT * FROM subscribers WHERE id = ?1")?;
+        Ok(stmt.query_row([id], subscriber).optional()?)
+    }
+
+    /// A sign-up on the subscribe form, before confirmation: a new address is added pending;
+    /// a pending one takes the new preferences; one that unsubscribed or bounced becomes
+    /// pending again with them (the person asked). A confirmed subscriber is left exactly as
+    /// is: anyone can type an address into the form, so only a signed link changes it.
+    /// Returns the subscriber as stored afterwards and whether they were confirmed before.
+    pub fn sign_up(
+        &mut self,
+        email: &str,
+        preferences: &Preferences,
+        consent: &str,
+        now: i64,
+    ) -> Result<(Subscriber, bool)> {
+        let tx = self.conn.transaction()?;
+        let key = email_key(email);
+        let existing = tx
+            .prepare_cached("SELECT * FROM subscribers WHERE email_key = ?1")?
+            .query_row([&key], subscriber)
+            .optional()?;
+        let was_confirmed = existing.as_ref().is_some_and(|s| s.status == Status::Confirmed);
+        match existing {
+            None => {
+                save(&tx, email, preferences, Status::Pending, consent, now, false)?;
+                tx.prepare_cached("DELETE FROM suppressed WHERE email_hash = ?1")?.execute([email_hash(email)])?;
+            }
+            Some(old) if old.status == Status::Confirmed => {}
+            Some(old) => {
+                tx.prepare_cached(
+                    "UPDATE subscribers SET name = COALESCE(?2, name), language = ?3, sectors = ?4, digest = ?5,
+                         status = 'pending', consent = ?6, bounces = 0 WHERE id = ?1",
+                )?
+                .execute(params![
+                    old.id,
+                    preferences.name,
+                    preferences.language,
+                    sectors_column(&preferences.sectors),
+                    preferences.digest,
+                    consent
+                ])?;
+            }
+        }
+        let stored =
+            tx.prepare_cached("SELECT * FROM subscribers WHERE email_key = ?1")?.query_row([&key], subscriber)?;
+        tx.commit()?;
+        Ok((stored, was_confirmed))
+    }
+
+    /// Confirms pending subscriber `id` (the link in the confirmation email): their first
+    /// digest holds what is published from now on. False when they were not pending.
+    pub fn confirm(&mut self, id: i64, now: i64) -> Result<bool> {
+        let changed = self.conn.prepare_cached(
+            "UPDATE subscribers SET status = 'confirmed', confirmed_at = ?2, last_cutoff = ?2, unsubscribed_at = NULL
+             WHERE id = ?1 AND status = 'pending'",
+        )?
+        .execute(params![id, now])?;
+        Ok(changed > 0)
+    }
+
+    /// Unsubscribes subscriber `id`: no digest is sent to them from now on, in a run under
+    /// way too. False when they were not subscribed (already out, or bounced).
+    pub fn unsubscribe(&mut self, id: i64, now: i64) -> Result<bool> {
+        let changed = self
+            .conn
+            .prepare_cached(
+                "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ?2
+             WHERE id = ?1 AND status IN ('pending', 'confirmed')",
+            )?
+            .execute(params![id, now])?;
+        Ok(changed > 0)
+    }
+
+    /// Saves new `preferences` for subscriber `id` (the preferences page); the name is kept
+    /// when `preferences.name` is `None`. False when there is no such subscriber.
+    pub fn set_preferences(&mut self, id: i64, preferences: &Preferences) -> Result<bool> {
+        let changed = self.conn.prepare_cached(
+            "UPDATE subscribers SET name = COALESCE(?2, name), language = ?3, sectors = ?4, digest = ?5 WHERE id = ?1",
+        )?
+        .execute(params![
+            id,
+            preferences.name,
+            preferences.language,
+            sectors_column(&preferences.sectors),
+            preferences.digest
+        ])?;
+        Ok(changed > 0)
+    }
+
+    /// The id of `digest`'s unfinished run, if one is waiting to be resumed.
+    pub fn unfinished_run(&self, digest: &str) -> Result<Option<i64>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT id FROM digest_runs WHERE digest = ?1 AND finished_at IS NULL")?;
+        Ok(stmt.query_row([digest], |r| r.get(0)).optional()?)
+    }
+
+    /// Subscribers of each status (for the metrics).
+    pub fn count_by_status(&self) -> Result<Vec<(String, i64)>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT status, COUNT(*) FROM subscribers GROUP BY status ORDER BY status")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// When `job` was last due (Unix seconds), if it ever ran under the daemon.
+    pub fn job_due(&self, job: &str) -> Result<Option<i64>> {
+        let mut stmt = self.conn.prepare_cached("SELECT due_at FROM jobs WHERE job = ?1")?;
+        Ok(stmt.query_row([job], |r| r.get(0)).optional()?)
+    }
+
+    /// Records that `job`, due at `due`, started at `now` (or was skipped, with `outcome`).
+    pub fn job_started(&mut self, job: &str, due: i64, now: i64, outcome: Option<&str>) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO jobs (job, due_at, started_at, finished_at, outcome) VALUES (?1, ?2, ?3, NULL, ?4)
+                 ON CONFLICT (job) DO UPDATE SET due_at = ?2, started_at = ?3, finished_at = NULL, outcome = ?4",
+            )?
+            .execute(params![job, due, now, outcome])?;
+        Ok(())
+    }
+
+    /// Records how `job` ended.
+    pub fn job_finished(&mut self, job: &str, now: i64, outcome: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE jobs SET finished_at = ?2, outcome = ?3 WHERE job = ?1")?
+            .execute(params![job, now, outcome])?;
+        Ok(())
     }
 }
 

@@ -186,6 +186,11 @@ impl Catalog {
         self.published.iter().map(|&slot| self.meta(slot))
     }
 
+    /// The published version `slug` in language `lang`, if there is one.
+    pub fn find(&self, lang: &str, slug: &str) -> Option<ArticleMeta<'_>> {
+        self.articles().find(|m| m.lang == lang && m.slug == slug)
+    }
+
     /// The other published language versions of `meta`, ordered by language code.
     pub fn translations(&self, meta: &ArticleMeta) -> Vec<ArticleMeta<'_>> {
         let start = self.by_key.partition_point(|&i| self.meta_at(i).key < meta.key);

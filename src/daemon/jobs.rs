@@ -1,0 +1,375 @@
+//! The daemon's jobs and when they run: the feed build (on `feeds.schedule`, on a change in
+//! the store, when a held-back article's date comes, and once at start) and each digest (on
+//! its own cron expression in its own time zone).
+//!
+//! Each job's last due time is stored, so a restart knows what it missed: a digest due while
+//! gazette was down runs once at start if that was within its `catch_up` window, and is
+//! skipped with a log line if older; an interrupted digest run is resumed at once. A job never
+//! runs twice at once: builds go through one worker, and a digest whose run is still going
+//! when its next time comes is not started again (the digest's lock file guards against
+//! other processes too).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Result;
+use chrono::{DateTime, TimeZone as _, Utc};
+use chrono_tz::Tz;
+use tokio::sync::{Notify, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::systemd;
+use crate::config::{Config, Digest};
+use crate::metrics::{label, metrics};
+use crate::schedule::CronSchedule;
+use crate::state::State;
+use crate::web::Shared;
+
+/// The longest single sleep: wall-clock time is checked again after it (the clock may jump).
+const LONGEST_SLEEP: Duration = Duration::from_secs(30);
+/// The job name of the feed build.
+pub const BUILD: &str = "build";
+
+/// What a restart finds about a digest's schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missed {
+    /// Nothing was due while gazette was down.
+    Nothing,
+    /// A run due at this time (Unix seconds), within the catch-up window, was missed.
+    CatchUp(i64),
+    /// Runs were missed, the first due at this time, all older than the window.
+    TooOld(i64),
+}
+
+/// What was missed between `last_due` and `now` by `schedule` in `zone`, given the window.
+pub fn missed(schedule: &CronSchedule, zone: Tz, last_due: i64, now: DateTime<Utc>, window: Duration) -> Missed {
+    let Some(last) = Utc.timestamp_opt(last_due, 0).single() else { return Missed::Nothing };
+    let Some(first) = schedule.next_after(&last.with_timezone(&zone)) else { return Missed::Nothing };
+    if first > now {
+        return Missed::Nothing;
+    }
+    let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+    let start = now.checked_sub_signed(window).map_or(last, |s| s.max(last));
+    let mut latest = None;
+    let mut t = start.with_timezone(&zone);
+    while let Some(next) = schedule.next_after(&t).filter(|n| *n <= now) {
+        latest = Some(next.timestamp());
+        t = next;
+    }
+    latest.map_or(Missed::TooOld(first.timestamp()), Missed::CatchUp)
+}
+
+/// Runs `work` on a thread of its own (builds and digest runs are blocking work with their own
+/// thread pools) and waits for it without holding an async worker.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    let (tx, rx) = oneshot::channel();
+    std::thread::Builder::new().name("gazette-job".into()).spawn(move || {
+        let _ = tx.send(work());
+    })?;
+    rx.await.map_err(|_| anyhow::anyhow!("the job panicked"))
+}
+
+/// Sleeps until wall-clock time `at`; false if `stop` came first.
+async fn sleep_until(at: DateTime<Utc>, stop: &CancellationToken) -> bool {
+    loop {
+        let now = Utc::now();
+        if now >= at {
+            return true;
+        }
+        let wait = (at - now).to_std().unwrap_or_default().min(LONGEST_SLEEP);
+        tokio::select! {
+            () = stop.cancelled() => return false,
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Records in the database (on the calling thread) that `job` started, logging a failure.
+fn record_start(config: &Config, job: &str, due: i64, now: i64, outcome: Option<&str>) {
+    let recorded = State::open(&config.state.path).and_then(|mut s| s.job_started(job, due, now, outcome));
+    if let Err(e) = recorded {
+        tracing::warn!(job, error = format!("{e:#}"), "cannot record the job's start");
+    }
+}
+
+fn record_end(config: &Config, job: &str, outcome: &str) {
+    let recorded =
+        State::open(&config.state.path).and_then(|mut s| s.job_finished(job, Utc::now().timestamp(), outcome));
+    if let Err(e) = recorded {
+        tracing::warn!(job, error = format!("{e:#}"), "cannot record the job's end");
+    }
+}
+
+/// The jobs of one daemon.
+pub struct Jobs {
+    shared: Arc<Shared>,
+    /// Asks the build worker for a build; requests while one runs make one more build.
+    pub build_requests: Arc<Notify>,
+    /// When the next held-back article becomes due (Unix seconds; 0 for none).
+    next_release: AtomicI64,
+    release_changed: Notify,
+    /// Held while a digest runs, by digest id.
+    running: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The process's stop: runs in flight finish their current message and return.
+    stop: CancellationToken,
+    /// Builds and digest runs in flight (waited for at shutdown).
+    pub work: TaskTracker,
+}
+
+impl Jobs {
+    /// The jobs of the daemon serving `shared`.
+    pub fn new(shared: Arc<Shared>, stop: CancellationToken) -> Arc<Jobs> {
+        Arc::new(Jobs {
+            shared,
+            build_requests: Arc::new(Notify::new()),
+            next_release: AtomicI64::new(0),
+            release_changed: Notify::new(),
+            running: Mutex::new(HashMap::new()),
+            stop,
+            work: TaskTracker::new(),
+        })
+    }
+
+    /// Builds when asked, one build at a time, until the process stops.
+    pub async fn build_worker(self: Arc<Self>) {
+        loop {
+            tokio::select! {
+                () = self.stop.cancelled() => return,
+                () = self.build_requests.notified() => {}
+            }
+            self.work.track_future(self.clone().build()).await;
+        }
+    }
+
+    async fn build(self: Arc<Self>) {
+        let config = self.shared.site.load().config.clone();
+        let now = Utc::now();
+        metrics().job_started(BUILD, now.timestamp());
+        let result = blocking(move || {
+            record_start(&config, BUILD, now.timestamp(), now.timestamp(), None);
+            let result = crate::build::build(&config, now);
+            let outcome = match &result {
+                Ok(_) => "ok".to_owned(),
+                Err(e) => format!("error: {e:#}"),
+            };
+            record_end(&config, BUILD, &outcome);
+            result
+        })
+        .await
+        .and_then(|r| r);
+        let m = metrics();
+        match result {
+            Ok(report) => {
+                let survey = report.survey;
+                let errors = survey.errors().count() + report.published.problems.len();
+                for problem in survey.errors().chain(&report.published.problems) {
+                    tracing::error!("{problem}");
+                }
+                tracing::info!(
+                    feeds = report.published.feeds,
+                    articles = survey.catalog.len(),
+                    changed = report.published.changed.len(),
+                    errors,
+                    elapsed_ms = report.elapsed.as_millis() as u64,
+                    "feeds built"
+                );
+                m.builds.get_or_create(&label("outcome", "ok")).inc();
+                m.feeds.set(i64::try_from(report.published.feeds).unwrap_or(i64::MAX));
+                m.articles.set(i64::try_from(survey.catalog.len()).unwrap_or(i64::MAX));
+                m.article_errors.set(i64::try_from(errors).unwrap_or(i64::MAX));
+                m.job_ended(BUILD, true);
+                systemd::status(&format!(
+                    "serving; feeds built at {} with {} articles",
+                    now.format("%H:%M:%S"),
+                    survey.catalog.len()
+                ));
+                self.next_release.store(survey.catalog.next_release.unwrap_or(0), Ordering::Relaxed);
+                self.release_changed.notify_one();
+                self.shared.catalog.store(Arc::new(survey.catalog));
+            }
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "feed build failed");
+                m.builds.get_or_create(&label("outcome", "error")).inc();
+                m.job_ended(BUILD, false);
+            }
+        }
+    }
+
+    /// Asks for a build when a held-back article's date comes.
+    pub async fn release_timer(self: Arc<Self>) {
+        loop {
+            let due = self.next_release.load(Ordering::Relaxed);
+            let now = Utc::now().timestamp();
+            if due > 0 && now >= due {
+                self.next_release.store(0, Ordering::Relaxed);
+                tracing::info!("a held-back article is due: building");
+                self.build_requests.notify_one();
+                continue;
+            }
+            let wait = if due > 0 { Duration::from_secs((due - now).unsigned_abs()) } else { LONGEST_SLEEP };
+            tokio::select! {
+                () = self.stop.cancelled() => return,
+                () = self.release_changed.notified() => {}
+                () = tokio::time::sleep(wait.min(LONGEST_SLEEP)) => {}
+            }
+        }
+    }
+
+    /// Asks for a build at each time of `schedule` in `zone`, until `stop`.
+    pub async fn feed_schedule(self: Arc<Self>, schedule: CronSchedule, zone: Tz, stop: CancellationToken) {
+        loop {
+            let Some(next) = schedule.next_after(&Utc::now().with_timezone(&zone)) else { return };
+            if !sleep_until(next.with_timezone(&Utc), &stop).await {
+                return;
+            }
+            self.build_requests.notify_one();
+        }
+    }
+
+    /// Runs `digest` at each of its times until `stop`; first resumes an interrupted run or
+    /// catches up a missed one.
+    pub async fn digest_schedule(self: Arc<Self>, digest: Digest, stop: CancellationToken) {
+        let job = format!("digest:{}", digest.id);
+        let config = self.shared.site.load().config.clone();
+        let (id, d) = (digest.id.clone(), digest.clone());
+        let found = blocking(move || -> Result<(Option<i64>, Option<i64>)> {
+            let state = State::open(&config.state.path)?;
+            Ok((state.job_due(&format!("digest:{id}"))?, state.unfinished_run(&id)?))
+        })
+        .await
+        .and_then(|r| r);
+        let now = Utc::now();
+        match found {
+            Ok((_, Some(run))) => {
+                tracing::info!(digest = d.id, run, "resuming the interrupted digest run");
+                self.run_digest(&d.id, now.timestamp()).await;
+            }
+            Ok((None, None)) => {
+                let config = self.shared.site.load().config.clone();
+                let job = job.clone();
+                let _ = blocking(move || {
+                    record_start(&config, &job, now.timestamp(), now.timestamp(), Some("scheduled from now"));
+                })
+                .await;
+            }
+            Ok((Some(last), None)) => match missed(&d.schedule, d.timezone, last, now, d.catch_up) {
+                Missed::Nothing => {}
+                Missed::CatchUp(due) => {
+                    tracing::info!(digest = d.id, due, "a run was due while gazette was down: sending it now");
+                    self.run_digest(&d.id, due).await;
+                }
+                Missed::TooOld(due) => {
+                    let since = Utc.timestamp_opt(due, 0).single().unwrap_or(now);
+                    tracing::warn!(
+                        digest = d.id,
+                        missed_since = %since.to_rfc3339(),
+                        catch_up = %humantime::format_duration(d.catch_up),
+                        "runs due while gazette was down are older than the catch-up window: skipped"
+                    );
+                    let config = self.shared.site.load().config.clone();
+                    let job = job.clone();
+                    let _ = blocking(move || {
+                        record_start(&config, &job, now.timestamp(), now.timestamp(), Some("skipped: too old"));
+                    })
+                    .await;
+                }
+            },
+            Err(e) => tracing::error!(digest = d.id, error = format!("{e:#}"), "cannot read the digest's last run"),
+        }
+        loop {
+            let Some(next) = d.schedule.next_after(&Utc::now().with_timezone(&d.timezone)) else {
+                tracing::warn!(digest = d.id, "the schedule has no future time");
+                return;
+            };
+            tracing::debug!(digest = d.id, next = %next, "next digest run");
+            if !sleep_until(next.with_timezone(&Utc), &stop).await {
+                return;
+            }
+            self.run_digest(&d.id, next.timestamp()).await;
+        }
+    }
+
+    /// Sends digest `id` (due at `due`) now, unless a run of it is still going.
+    async fn run_digest(&self, id: &str, due: i64) {
+        let guard = {
+            let mut running = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            running.entry(id.to_owned()).or_default().clone()
+        };
+        let Ok(_held) = guard.try_lock_owned() else {
+            tracing::warn!(digest = id, "the previous run is still going: this one is not started");
+            return;
+        };
+        if self.stop.is_cancelled() {
+            return;
+        }
+        let config = self.shared.site.load().config.clone();
+        let job = format!("digest:{id}");
+        let now = Utc::now();
+        metrics().job_started(&job, now.timestamp());
+        systemd::status(&format!("sending digest {id}"));
+        let stop = self.stop.clone();
+        let digest = id.to_owned();
+        let result = self
+            .work
+            .track_future(blocking(move || {
+                record_start(&config, &job, due, now.timestamp(), None);
+                let result = crate::digest::run::send(&config, &digest, Utc::now(), &stop);
+                let outcome = match &result {
+                    Ok(r) if r.is_finished => {
+                        format!("ok: {} sent, {} skipped, {} failed", r.sent, r.skipped, r.failed)
+                    }
+                    Ok(r) => format!("stopped: {} sent, {} skipped, {} failed", r.sent, r.skipped, r.failed),
+                    Err(e) => format!("error: {e:#}"),
+                };
+                record_end(&config, &job, &outcome);
+                result
+            }))
+            .await
+            .and_then(|r| r);
+        let job = format!("digest:{id}");
+        match result {
+            Ok(report) => {
+                metrics().job_ended(&job, report.failed == 0);
+                systemd::status(&format!("serving; digest {id} sent to {}", report.sent));
+            }
+            Err(e) => {
+                metrics().job_ended(&job, false);
+                tracing::error!(digest = id, error = format!("{e:#}"), "digest run failed");
+                systemd::status(&format!("serving; digest {id} failed"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono_tz::Asia::Shanghai;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        let local = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").unwrap();
+        Shanghai.from_local_datetime(&local).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_run_missed_within_the_window_is_caught_up_once_and_older_ones_are_skipped() {
+        let daily = CronSchedule::parse("0 8 * * *").unwrap();
+        let six_hours = Duration::from_secs(6 * 3600);
+        let last = at("2026-11-23 08:00").timestamp();
+        // Down from 07:00 to 07:59: nothing was due.
+        assert_eq!(missed(&daily, Shanghai, last, at("2026-11-24 07:59"), six_hours), Missed::Nothing);
+        // Back at 09:30: the 08:00 run is 90 minutes late, within the window.
+        let due = at("2026-11-24 08:00").timestamp();
+        assert_eq!(missed(&daily, Shanghai, last, at("2026-11-24 09:30"), six_hours), Missed::CatchUp(due));
+        // Back at 15:00: seven hours late, skipped.
+        assert_eq!(missed(&daily, Shanghai, last, at("2026-11-24 15:00"), six_hours), Missed::TooOld(due));
+        // Down for three days and back at 08:30: only the latest run is sent.
+        let latest = at("2026-11-26 08:00").timestamp();
+        assert_eq!(missed(&daily, Shanghai, last, at("2026-11-26 08:30"), six_hours), Missed::CatchUp(latest));
+        // The run that is recorded as done is not caught up again.
+        assert_eq!(missed(&daily, Shanghai, latest, at("2026-11-26 08:30"), six_hours), Missed::Nothing);
+    }
+}

@@ -1,0 +1,175 @@
+//! `gazette run`: the product as deployed, a long-running service that serves the feeds and
+//! pages over HTTP, keeps the feeds current (schedule, store watcher, held-back articles) and
+//! sends each digest on its schedule.
+//!
+//! Signals: SIGTERM or SIGINT stop new work, let a digest run in flight finish and record its
+//! current messages, drain HTTP and exit 0, within 10 seconds. SIGHUP reloads the config and
+//! templates; an invalid new config is logged and the old one kept. Under systemd
+//! (`Type=notify`) the [`systemd`] messages tell the service manager how things stand.
+
+mod jobs;
+pub mod systemd;
+mod watch;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::state::State;
+use crate::web::{self, Shared, Site};
+use jobs::Jobs;
+pub use jobs::{Missed, missed};
+
+/// How long shutdown may take in all (systemd's default stop timeout is 90 s; the promise
+/// is 10).
+const SHUTDOWN: Duration = Duration::from_secs(9);
+
+/// Runs the daemon with `config`, read from `config_path` (read again on SIGHUP), until a
+/// stop signal.
+pub fn run(config_path: &Path, config: Config) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("gazette").build()?;
+    runtime.block_on(daemon(config_path.to_path_buf(), config))
+}
+
+/// The tasks that follow the config: respawned on reload.
+struct Generation {
+    stop: CancellationToken,
+    _watch: Option<watch::Watch>,
+}
+
+fn start_generation(jobs: &Arc<Jobs>, config: &Config, parent: &CancellationToken) -> Generation {
+    let stop = parent.child_token();
+    if let Some(schedule) = &config.feeds.schedule {
+        tokio::spawn(jobs.clone().feed_schedule(schedule.clone(), config.site.timezone, stop.clone()));
+    }
+    for digest in &config.digests {
+        tokio::spawn(jobs.clone().digest_schedule(digest.clone(), stop.clone()));
+    }
+    let watch = if config.store.watch {
+        match watch::watch(&config.store.dir, jobs.build_requests.clone()) {
+            Ok(watch) => Some(watch),
+            Err(e) => {
+                tracing::warn!(error = format!("{e:#}"), "the store is not watched; feeds rebuild on schedule only");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    Generation { stop, _watch: watch }
+}
+
+async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
+    let stop = CancellationToken::new();
+    // Check the database before serving: a broken one should fail the start, not a request.
+    State::open(&config.state.path)?;
+    let config = Arc::new(config);
+    let site = Site::load(config.clone())?;
+    let listener = web::bind(&config).await?;
+    let address = listener.local_addr().context("the listening socket has no address")?;
+    let shared = Arc::new(Shared::new(site, stop.clone()));
+    let jobs = Jobs::new(shared.clone(), stop.clone());
+
+    let server = tokio::spawn(web::serve(listener, shared.clone(), stop.clone()));
+    tokio::spawn(jobs.clone().build_worker());
+    tokio::spawn(jobs.clone().release_timer());
+    jobs.build_requests.notify_one();
+    let mut generation = start_generation(&jobs, &config, &stop);
+    tracing::info!(listen = %address, config = %config_path.display(), "gazette is running");
+    systemd::ready(&format!("serving on http://{address}"));
+    tokio::spawn(watchdog(shared.clone(), stop.clone()));
+
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = terminate.recv() => { tracing::info!("SIGTERM: stopping"); break; }
+            _ = interrupt.recv() => { tracing::info!("SIGINT: stopping"); break; }
+            _ = hangup.recv() => {
+                if let Some(next) = reload(&config_path, &shared, &jobs, &stop) {
+                    generation.stop.cancel();
+                    generation = next;
+                }
+            }
+        }
+    }
+
+    systemd::stopping();
+    stop.cancel();
+    generation.stop.cancel();
+    jobs.work.close();
+    shared.mail_tasks.close();
+    let drained = tokio::time::timeout(SHUTDOWN, async {
+        let _ = server.await;
+        jobs.work.wait().await;
+        shared.mail_tasks.wait().await;
+    })
+    .await;
+    match drained {
+        Ok(()) => tracing::info!("stopped"),
+        Err(_) => tracing::warn!("stopped with work still in flight after {}s", SHUTDOWN.as_secs()),
+    }
+    Ok(())
+}
+
+/// Loads the config again (SIGHUP): on success swaps it in and restarts the scheduled tasks;
+/// on failure logs why and keeps everything as it was.
+fn reload(path: &Path, shared: &Arc<Shared>, jobs: &Arc<Jobs>, stop: &CancellationToken) -> Option<Generation> {
+    systemd::reloading();
+    let loaded = Config::from_file(path).and_then(|config| {
+        let config = Arc::new(config);
+        Ok((Site::load(config.clone())?, config))
+    });
+    let result = match loaded {
+        Ok((site, config)) => {
+            let old = shared.site.load();
+            if old.config.http != config.http {
+                tracing::warn!("[http] changes take effect when gazette is restarted");
+            }
+            shared.site.store(Arc::new(site));
+            let generation = start_generation(jobs, &config, stop);
+            jobs.build_requests.notify_one();
+            tracing::info!(config = %path.display(), "SIGHUP: config and templates reloaded");
+            Some(generation)
+        }
+        Err(e) => {
+            tracing::error!(
+                error = format!("{e:#}"),
+                "SIGHUP: the new config is not valid; still running on the old one"
+            );
+            None
+        }
+    };
+    systemd::ready("serving");
+    result
+}
+
+/// Tells systemd gazette is alive while the database answers; also forgets idle rate-limit
+/// entries once a minute.
+async fn watchdog(shared: Arc<Shared>, stop: CancellationToken) {
+    let period = systemd::watchdog_period().unwrap_or(Duration::from_secs(60)).min(Duration::from_secs(60));
+    let is_watched = systemd::watchdog_period().is_some();
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(period) => {}
+        }
+        shared.forget_idle_clients();
+        if !is_watched {
+            continue;
+        }
+        let path = shared.site.load().config.state.path.clone();
+        let healthy = tokio::task::spawn_blocking(move || State::open(&path).and_then(|s| s.count_by_status())).await;
+        match healthy {
+            Ok(Ok(_)) => systemd::watchdog(),
+            Ok(Err(e)) => tracing::error!(error = format!("{e:#}"), "unhealthy: the database does not answer"),
+            Err(_) => tracing::error!("unhealthy: the health check panicked"),
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! Watching the article store: a change (a file written, renamed or deleted) asks for a feed
+//! build once the burst of events has been quiet for half a second, so an editor saving or a
+//! sync copying a hundred files makes one build, not a hundred.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use notify::RecursiveMode;
+use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+use tokio::sync::Notify;
+
+/// How long events must be quiet before a build.
+const QUIET: Duration = Duration::from_millis(500);
+
+/// A running watch; dropping it stops watching.
+pub type Watch = Debouncer<notify::RecommendedWatcher, RecommendedCache>;
+
+/// Watches `dir` recursively and calls `build.notify_one()` after each burst of changes to
+/// files that are not hidden (editors' swap files and the like start with a dot).
+pub fn watch(dir: &Path, build: Arc<Notify>) -> Result<Watch> {
+    let root = dir.to_path_buf();
+    let mut debouncer = new_debouncer(QUIET, None, move |result: DebounceEventResult| match result {
+        Ok(events) => {
+            let relevant = events.iter().any(|e| {
+                !e.kind.is_access()
+                    && e.paths.iter().any(|p| {
+                        let inside = p.strip_prefix(&root).unwrap_or(p);
+                        !inside.components().any(|c| c.as_os_str().to_str().is_some_and(|s| s.starts_with('.')))
+                    })
+            });
+            if relevant {
+                tracing::debug!(events = events.len(), "the store changed");
+                build.notify_one();
+            }
+        }
+        Err(errors) => {
+            for e in errors {
+                tracing::warn!(error = %e, "watching the store");
+            }
+        }
+    })
+    .context("cannot start watching the store")?;
+    debouncer.watch(dir, RecursiveMode::Recursive).with_context(|| format!("cannot watch {}", dir.display()))?;
+    Ok(debouncer)
+}

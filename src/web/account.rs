@@ -1,0 +1,466 @@
+//! The subscription pages. `/subscribe` signs an address up (double opt-in: a confirmation
+//! email, the same answer whether or not the address was known, a rate limit per client and
+//! per address, cross-site posts refused). `/confirm`, `/unsubscribe` and `/preferences` open
+//! from signed links in emails: a `GET` only shows a page with a button (mail scanners follow
+//! links), the button's `POST` acts. A `POST` of `List-Unsubscribe=One-Click` to the
+//! unsubscribe URL (RFC 8058) unsubscribes and answers 200, no redirect, no cookie. A token
+//! that does not verify gets a page that says so and changes nothing.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Result;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use chrono::Utc;
+use minijinja::{Value, context};
+use serde::Deserialize;
+
+use super::pages::{Caching, message, render};
+use super::{Shared, Site, guard};
+use crate::links;
+use crate::mail::message::confirmation_message;
+use crate::mail::retry::{rate_limiter, send_with_retries};
+use crate::state::{State as Db, Subscriber};
+use crate::tokens::{Purpose, Signer, TokenError};
+
+/// Sending attempts for a confirmation email (the person is waiting for it).
+const CONFIRM_ATTEMPTS: u32 = 5;
+
+/// The fields of the subscribe and preferences forms (the names of the CSV import).
+#[derive(Debug, Default, Deserialize)]
+pub struct SignUpForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    language: String,
+    #[serde(default)]
+    sectors: Vec<String>,
+    #[serde(default)]
+    digest: String,
+    #[serde(default)]
+    token: String,
+    #[serde(default, rename = "List-Unsubscribe")]
+    list_unsubscribe: String,
+    #[serde(default)]
+    lang: String,
+}
+
+/// `?token=` and `?lang=`.
+#[derive(Debug, Default, Deserialize)]
+pub struct LinkQuery {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    lang: String,
+}
+
+/// A form body; one that does not parse counts as empty (every field is then checked).
+fn parse_form(body: &Bytes) -> SignUpForm {
+    serde_html_form::from_bytes(body).unwrap_or_default()
+}
+
+/// Runs `work` on the database off the async threads.
+async fn with_db<T: Send + 'static>(
+    site: &Arc<Site>,
+    work: impl FnOnce(&mut Db) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let path = site.config.state.path.clone();
+    tokio::task::spawn_blocking(move || work(&mut Db::open(&path)?))
+        .await
+        .map_err(|_| anyhow::anyhow!("a database task panicked"))?
+}
+
+fn failed(site: &Site, lang: &str, e: &anyhow::Error) -> Response {
+    tracing::error!(error = format!("{e:#}"), "a subscription request failed");
+    let text = vec![site.renderer.string(lang, "not_found_text")];
+    let mut response = message(site, lang, "invalid_link_title", &text, None, StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response
+}
+
+/// The form values, the sectors and digests to choose from, for `form.html`.
+fn form_context(site: &Site, lang: &str, form: &SignUpForm) -> Value {
+    let config = &site.config;
+    let all_sectors: Vec<Value> = config
+        .sectors
+        .iter()
+        .map(|s| {
+            context! {
+                id => &s.id,
+                name => s.name(lang, &config.site.default_language),
+                checked => form.sectors.contains(&s.id),
+            }
+        })
+        .collect();
+    let digests: Vec<Value> = config
+        .digests
+        .iter()
+        .map(|d| context! { id => &d.id, name => site.renderer.string(lang, &format!("digest_{}", d.id)) })
+        .collect();
+    let digest =
+        if form.digest.is_empty() { config.digests.first().map(|d| d.id.clone()) } else { Some(form.digest.clone()) };
+    let language = if form.language.is_empty() { lang.to_owned() } else { form.language.clone() };
+    context! {
+        all_sectors,
+        digests,
+        form => context! { email => &form.email, language, digest },
+    }
+}
+
+fn form_page(site: &Site, lang: &str, form: &SignUpForm, error: Option<String>, status: StatusCode) -> Response {
+    let title = site.renderer.string(lang, "subscribe_title");
+    let extra = context! {
+        ..form_context(site, lang, form),
+        ..context! { action => "/subscribe", button => site.renderer.string(lang, "subscribe_button"), error }
+    };
+    render(site, lang, "pages/form.html", &title, extra, status, Caching::Public)
+}
+
+/// `GET /subscribe`: the form, in the language of `?lang=` or `Accept-Language`.
+pub async fn subscribe_form(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<LinkQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let site = shared.site.load();
+    let lang = guard::language(&site.config, Some(&query.lang), &headers);
+    form_page(&site, &lang, &SignUpForm::default(), None, StatusCode::OK)
+}
+
+/// `POST /subscribe`: signs the address up and sends the confirmation email.
+pub async fn subscribe(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let site = shared.site.load_full();
+    let config = &site.config;
+    let form = parse_form(&body);
+    let lang = guard::language(
+        config,
+        Some(form.lang.as_str()).filter(|l| !l.is_empty()).or(Some(form.language.as_str())),
+        &headers,
+    );
+    if guard::is_cross_site(config, &headers) {
+        let text = vec![site.renderer.string(&lang, "cross_site_text")];
+        return message(&site, &lang, "cross_site_title", &text, None, StatusCode::FORBIDDEN);
+    }
+    let client = guard::client_ip(config, peer, &headers);
+    if shared.signups.check_key(&client).is_err() {
+        tracing::info!(client = %client, "sign-up refused: rate limit");
+        let text = vec![site.renderer.string(&lang, "too_many_text")];
+        let mut response = message(&site, &lang, "too_many_title", &text, None, StatusCode::TOO_MANY_REQUESTS);
+        let wait = 3600 / config.http.subscribe_per_hour.max(1);
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        return response;
+    }
+    let email = match crate::subscribers::parse_email(&form.email) {
+        Ok(email) => email,
+        Err(_) => {
+            let error = site.renderer.string(&lang, "bad_email");
+            return form_page(&site, &lang, &form, Some(error), StatusCode::BAD_REQUEST);
+        }
+    };
+    let preferences =
+        match crate::subscribers::preferences(config, None, &form.language, &form.sectors.join(","), &form.digest) {
+            Ok(p) => p,
+            Err(_) => {
+                let error = site.renderer.string(&lang, "bad_choice");
+                return form_page(&site, &lang, &form, Some(error), StatusCode::BAD_REQUEST);
+            }
+        };
+    let now = Utc::now().timestamp();
+    let consent = format!("web:{client}");
+    let saved = with_db(&site, move |db| db.sign_up(&email, &preferences, &consent, now)).await;
+    let (subscriber, was_confirmed) = match saved {
+        Ok(saved) => saved,
+        Err(e) => return failed(&site, &lang, &e),
+    };
+    send_confirmation(&shared, &site, subscriber, was_confirmed, now);
+    // The same answer whether the address was new, pending or already subscribed.
+    let text = vec![site.renderer.string(&lang, "subscribe_sent")];
+    message(&site, &lang, "subscribe_sent_title", &text, None, StatusCode::OK)
+}
+
+/// Sends the confirmation email in the background (the page does not wait for the mail
+/// server, and its timing tells nothing). At most a couple per address every few minutes.
+fn send_confirmation(shared: &Arc<Shared>, site: &Arc<Site>, subscriber: Subscriber, already: bool, now: i64) {
+    if shared.confirmations.check_key(&subscriber.email.to_lowercase()).is_err() {
+        tracing::info!(subscriber = subscriber.id, "confirmation email not sent again so soon");
+        return;
+    }
+    let config = &site.config;
+    let lang = subscriber.preferences.language.clone();
+    let link = if already {
+        links::preferences_url(config, &site.signer.sign(Purpose::Preferences, subscriber.id, &subscriber.email, now))
+    } else {
+        links::confirm_url(config, &site.signer.sign(Purpose::Confirm, subscriber.id, &subscriber.email, now))
+    };
+    let outgoing = site
+        .renderer
+        .confirmation(&lang, &link, already)
+        .and_then(|body| confirmation_message(config, &subscriber.email, &lang, subscriber.id, now, &body));
+    let outgoing = match outgoing {
+        Ok(outgoing) => outgoing,
+        Err(e) => {
+            tracing::error!(subscriber = subscriber.id, error = format!("{e:#}"), "cannot make the confirmation email");
+            return;
+        }
+    };
+    let mut conn = site.mailer.connection();
+    let limiter = rate_limiter(config.mail.rate, 1);
+    let stop = shared.stop.clone();
+    shared.mail_tasks.spawn(async move {
+        let result = send_with_retries(&mut conn, &outgoing, CONFIRM_ATTEMPTS, &limiter, &stop).await;
+        conn.close().await;
+        match result {
+            Ok(()) => {
+                crate::metrics::metrics().confirmations.inc();
+                tracing::info!(subscriber = subscriber.id, "confirmation email sent");
+            }
+            Err(e) => tracing::warn!(subscriber = subscriber.id, error = %e, "confirmation email not sent"),
+        }
+    });
+}
+
+/// How a token checked out.
+enum Checked {
+    Valid(Box<Subscriber>),
+    Invalid,
+    Expired,
+}
+
+/// Checks `token` for `purpose` against the subscriber it names.
+async fn check(site: &Arc<Site>, token: String, purpose: Purpose) -> Result<Checked> {
+    let Ok(id) = Signer::subscriber_of(&token) else { return Ok(Checked::Invalid) };
+    let signer = site.signer.clone();
+    with_db(site, move |db| {
+        let Some(subscriber) = db.subscriber_by_id(id)? else { return Ok(Checked::Invalid) };
+        Ok(match signer.verify(&token, purpose, id, &subscriber.email, Utc::now().timestamp()) {
+            Ok(()) => Checked::Valid(Box::new(subscriber)),
+            Err(TokenError::Expired) => Checked::Expired,
+            Err(TokenError::Invalid) => Checked::Invalid,
+        })
+    })
+    .await
+}
+
+/// The page for a link that did not verify.
+fn bad_link(site: &Site, lang: &str, expired: bool) -> Response {
+    let key = if expired { "expired_link_text" } else { "invalid_link_text" };
+    let text = vec![site.renderer.string(lang, key)];
+    message(site, lang, "invalid_link_title", &text, None, StatusCode::BAD_REQUEST)
+}
+
+/// Checks the token, then runs `then` with the subscriber, or answers with the right page.
+async fn with_subscriber(
+    shared: &Shared,
+    token: String,
+    lang_hint: &str,
+    headers: &HeaderMap,
+    purpose: Purpose,
+    then: impl FnOnce(Arc<Site>, Subscriber) -> std::pin::Pin<Box<dyn Future<Output = Response> + Send>>,
+) -> Response {
+    let site = shared.site.load_full();
+    let lang = guard::language(&site.config, Some(lang_hint), headers);
+    match check(&site, token, purpose).await {
+        Ok(Checked::Valid(subscriber)) => then(site, *subscriber).await,
+        Ok(Checked::Invalid) => bad_link(&site, &lang, false),
+        Ok(Checked::Expired) => bad_link(&site, &lang, true),
+        Err(e) => failed(&site, &lang, &e),
+    }
+}
+
+/// `GET /confirm?token=`: a button that confirms.
+pub async fn confirm_page(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<LinkQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let token = q.token.clone();
+    with_subscriber(&shared, q.token, &q.lang, &headers, Purpose::Confirm, move |site, s| {
+        Box::pin(async move {
+            let lang = &s.preferences.language;
+            let text = vec![site.renderer.string(lang, "confirm_text")];
+            let button = site.renderer.string(lang, "confirm_button");
+            message(&site, lang, "confirm_title", &text, Some(("/confirm", &token, &button)), StatusCode::OK)
+        })
+    })
+    .await
+}
+
+/// `POST /confirm`: confirms the subscription.
+pub async fn confirm(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = parse_form(&body);
+    if guard::is_cross_site(&shared.site.load().config, &headers) {
+        return refuse_cross_site(&shared, &form.lang, &headers);
+    }
+    with_subscriber(&shared, form.token, &form.lang, &headers, Purpose::Confirm, |site, s| {
+        Box::pin(async move {
+            let lang = s.preferences.language.clone();
+            let id = s.id;
+            match with_db(&site, move |db| db.confirm(id, Utc::now().timestamp())).await {
+                Ok(true) => {
+                    tracing::info!(subscriber = id, "subscription confirmed");
+                    let text = vec![site.renderer.string(&lang, "confirmed_text")];
+                    message(&site, &lang, "confirmed_title", &text, None, StatusCode::OK)
+                }
+                Ok(false) => {
+                    let text = vec![site.renderer.string(&lang, "already_confirmed")];
+                    message(&site, &lang, "confirmed_title", &text, None, StatusCode::OK)
+                }
+                Err(e) => failed(&site, &lang, &e),
+            }
+        })
+    })
+    .await
+}
+
+fn refuse_cross_site(shared: &Shared, lang: &str, headers: &HeaderMap) -> Response {
+    let site = shared.site.load();
+    let lang = guard::language(&site.config, Some(lang), headers);
+    let text = vec![site.renderer.string(&lang, "cross_site_text")];
+    message(&site, &lang, "cross_site_title", &text, None, StatusCode::FORBIDDEN)
+}
+
+/// `GET /unsubscribe?token=`: a button that unsubscribes.
+pub async fn unsubscribe_page(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<LinkQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let token = q.token.clone();
+    with_subscriber(&shared, q.token, &q.lang, &headers, Purpose::Unsubscribe, move |site, s| {
+        Box::pin(async move {
+            let lang = &s.preferences.language;
+            let text = vec![site.renderer.string(lang, "unsubscribe_text").replace("{email}", &s.email)];
+            let button = site.renderer.string(lang, "unsubscribe_button");
+            message(&site, lang, "unsubscribe_title", &text, Some(("/unsubscribe", &token, &button)), StatusCode::OK)
+        })
+    })
+    .await
+}
+
+/// `POST /unsubscribe`: the page's button (token in the form), or RFC 8058 one-click (token
+/// in the URL, `List-Unsubscribe=One-Click` in the body), which gets a plain 200.
+pub async fn unsubscribe(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<LinkQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = parse_form(&body);
+    let one_click = form.list_unsubscribe == "One-Click";
+    let token = if form.token.is_empty() { q.token } else { form.token };
+    let site = shared.site.load_full();
+    let checked = check(&site, token, Purpose::Unsubscribe).await;
+    let lang = guard::language(&site.config, Some(&q.lang), &headers);
+    let subscriber = match checked {
+        Ok(Checked::Valid(s)) => *s,
+        Ok(Checked::Invalid | Checked::Expired) if one_click => {
+            return (StatusCode::BAD_REQUEST, "invalid unsubscribe link; nothing was changed\n").into_response();
+        }
+        Ok(Checked::Invalid) => return bad_link(&site, &lang, false),
+        Ok(Checked::Expired) => return bad_link(&site, &lang, true),
+        Err(e) => return failed(&site, &lang, &e),
+    };
+    let id = subscriber.id;
+    let done = with_db(&site, move |db| db.unsubscribe(id, Utc::now().timestamp())).await;
+    match done {
+        Ok(changed) => {
+            if changed {
+                tracing::info!(subscriber = id, one_click, "unsubscribed");
+            }
+            if one_click {
+                return (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], "unsubscribed\n").into_response();
+            }
+            let lang = &subscriber.preferences.language;
+            let text = vec![site.renderer.string(lang, "unsubscribed_text")];
+            message(&site, lang, "unsubscribed_title", &text, None, StatusCode::OK)
+        }
+        Err(e) if one_click => {
+            tracing::error!(error = format!("{e:#}"), "one-click unsubscribe failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "try again later\n").into_response()
+        }
+        Err(e) => failed(&site, &lang, &e),
+    }
+}
+
+fn preferences_form(
+    site: &Site,
+    s: &Subscriber,
+    token: &str,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Response {
+    let lang = &s.preferences.language;
+    let form = SignUpForm {
+        email: s.email.clone(),
+        language: s.preferences.language.clone(),
+        sectors: s.preferences.sectors.clone(),
+        digest: s.preferences.digest.clone(),
+        ..SignUpForm::default()
+    };
+    let title = site.renderer.string(lang, "preferences_title");
+    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let extra = context! {
+        ..form_context(site, lang, &form),
+        ..context! {
+            action => "/preferences",
+            token,
+            button => site.renderer.string(lang, "preferences_button"),
+            intro => notice,
+            error,
+        }
+    };
+    render(site, lang, "pages/form.html", &title, extra, status, Caching::Private)
+}
+
+/// `GET /preferences?token=`: the subscriber's choices, in a form.
+pub async fn preferences_page(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<LinkQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let token = q.token.clone();
+    with_subscriber(&shared, q.token, &q.lang, &headers, Purpose::Preferences, move |site, s| {
+        Box::pin(async move { preferences_form(&site, &s, &token, None, None) })
+    })
+    .await
+}
+
+/// `POST /preferences`: saves the choices.
+pub async fn save_preferences(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = parse_form(&body);
+    if guard::is_cross_site(&shared.site.load().config, &headers) {
+        return refuse_cross_site(&shared, &form.lang, &headers);
+    }
+    let token = form.token.clone();
+    with_subscriber(&shared, form.token.clone(), &form.lang, &headers, Purpose::Preferences, move |site, s| {
+        Box::pin(async move {
+            let config = &site.config;
+            let chosen =
+                crate::subscribers::preferences(config, None, &form.language, &form.sectors.join(","), &form.digest);
+            let Ok(preferences) = chosen else {
+                let error = site.renderer.string(&s.preferences.language, "bad_choice");
+                return preferences_form(&site, &s, &token, None, Some(error));
+            };
+            let id = s.id;
+            let saved = preferences.clone();
+            match with_db(&site, move |db| db.set_preferences(id, &saved)).await {
+                Ok(_) => {
+                    tracing::info!(subscriber = id, "preferences changed");
+                    let updated = Subscriber { preferences, ..s };
+                    let notice = site.renderer.string(&updated.preferences.language, "preferences_saved");
+                    preferences_form(&site, &updated, &token, Some(notice), None)
+                }
+                Err(e) => failed(&site, &s.preferences.language, &e),
+            }
+        })
+    })
+    .await
+}

@@ -1,0 +1,276 @@
+//! `/feeds/...`: the files of the feed folder, served the way feed readers and caches expect:
+//! the registered `Content-Type` with `charset=utf-8`, a strong `ETag` made from the content,
+//! `Last-Modified`, `304 Not Modified` for `If-None-Match` and `If-Modified-Since`, gzip for
+//! clients that ask (a separate entity, so a separate tag), and `HEAD` (axum answers it from
+//! the `GET` route without the body). Nothing outside the folder can be reached: `..`, `.`,
+//! empty and encoded separators are refused before the file system is asked, and no path
+//! component may be a symbolic link.
+//!
+//! Files are read once per version: the bytes, the tag and the compressed copy are kept until
+//! the file changes (a new build replaces it by rename, so its inode changes).
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::SystemTime;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
+use bytes::Bytes;
+use sha2::Digest as _;
+
+/// Files kept in memory at most; beyond it the cache starts again.
+const CACHE_FILES: usize = 4096;
+/// How long caches may reuse a feed without asking again.
+const MAX_AGE: &str = "public, max-age=60";
+
+/// One version of one file, as served.
+struct Cached {
+    identity: (u64, u64, i64, i64),
+    etag: String,
+    last_modified: SystemTime,
+    content_type: &'static str,
+    body: Bytes,
+    gzip: OnceLock<Option<Bytes>>,
+}
+
+/// The feed folder's files, read once per version.
+#[derive(Default)]
+pub struct FeedFiles {
+    cache: Mutex<HashMap<PathBuf, Arc<Cached>>>,
+}
+
+/// The registered media type of a feed file, by name.
+fn content_type(path: &Path) -> Option<&'static str> {
+    match path.extension()?.to_str()? {
+        "xml" if path.file_stem().is_some_and(|s| s == "rss") => Some("application/rss+xml; charset=utf-8"),
+        "xml" => Some("application/atom+xml; charset=utf-8"),
+        "json" => Some("application/feed+json; charset=utf-8"),
+        "opml" => Some("text/x-opml; charset=utf-8"),
+        _ => None,
+    }
+}
+
+/// The relative path `raw` (still percent-encoded, as in the request line) names under the
+/// folder, or `None` if it tries to leave it or names something that is not a plain file name.
+fn safe_relative(raw: &str) -> Option<PathBuf> {
+    let lower = raw.to_ascii_lowercase();
+    // An encoded separator or NUL is never part of a feed's name.
+    if ["%2f", "%5c", "%00"].iter().any(|bad| lower.contains(bad)) {
+        return None;
+    }
+    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8().ok()?;
+    let mut path = PathBuf::new();
+    for segment in decoded.split('/') {
+        let is_plain = !segment.is_empty()
+            && segment != "."
+            && segment != ".."
+            && !segment.starts_with('.')
+            && !segment.contains(['\\', '\0']);
+        if !is_plain {
+            return None;
+        }
+        path.push(segment);
+    }
+    Some(path)
+}
+
+/// Is `name` one of the tags in an `If-None-Match` value (weak comparison, RFC 9110 13.1.2)?
+fn none_match(value: &str, tags: &[&str]) -> bool {
+    value.split(',').map(str::trim).any(|t| t == "*" || tags.contains(&t.trim_start_matches("W/")))
+}
+
+/// Does the client accept gzip (`Accept-Encoding` lists `gzip` or `*` without `q=0`)?
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()) else { return false };
+    value.split(',').any(|item| {
+        let mut parts = item.split(';').map(str::trim);
+        let coding = parts.next().unwrap_or_default();
+        let refused = parts.any(|p| p.strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()).is_some_and(|q| q <= 0.0));
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+    })
+}
+
+impl FeedFiles {
+    /// The response to a `GET` or `HEAD` of `raw` (the part of the path after `/feeds/`, as
+    /// sent) under the folder `dir`.
+    pub fn respond(&self, dir: &Path, raw: &str, headers: &HeaderMap) -> Response {
+        match self.file(dir, raw) {
+            Ok(Some(file)) => respond_with(&file, headers),
+            Ok(None) => StatusCode::NOT_FOUND.into_response(),
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), path = raw, "cannot serve a feed file");
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            }
+        }
+    }
+
+    /// The current version of the file, or `None` when there is no such servable file.
+    fn file(&self, dir: &Path, raw: &str) -> std::io::Result<Option<Arc<Cached>>> {
+        let Some(relative) = safe_relative(raw) else { return Ok(None) };
+        let Some(content_type) = content_type(&relative) else { return Ok(None) };
+        // Every component must be a real folder or file: a symbolic link planted in the
+        // folder must not lead out of it.
+        let mut path = dir.to_path_buf();
+        let mut metadata = None;
+        for component in relative.components() {
+            path.push(component);
+            match std::fs::symlink_metadata(&path) {
+                Ok(m) if m.file_type().is_symlink() => return Ok(None),
+                Ok(m) => metadata = Some(m),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        let Some(metadata) = metadata.filter(std::fs::Metadata::is_file) else { return Ok(None) };
+        let identity = (metadata.ino(), metadata.len(), metadata.mtime(), metadata.mtime_nsec());
+        if let Some(cached) = self.lock().get(&path).filter(|c| c.identity == identity) {
+            return Ok(Some(cached.clone()));
+        }
+        let body = Bytes::from(std::fs::read(&path)?);
+        let hash = sha2::Sha256::digest(&body);
+        let etag = format!("\"{}\"", base16(&hash[..16]));
+        let cached = Arc::new(Cached {
+            identity,
+            etag,
+            last_modified: metadata.modified()?,
+            content_type,
+            body,
+            gzip: OnceLock::new(),
+        });
+        let mut cache = self.lock();
+        if cache.len() >= CACHE_FILES {
+            cache.clear();
+        }
+        cache.insert(path, cached.clone());
+        Ok(Some(cached))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Arc<Cached>>> {
+        self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn base16(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Cached {
+    /// The gzip copy (made on first request), unless compressing fails.
+    fn gzip(&self) -> Option<&Bytes> {
+        self.gzip
+            .get_or_init(|| {
+                let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                encoder.write_all(&self.body).and_then(|()| encoder.finish()).ok().map(Bytes::from)
+            })
+            .as_ref()
+    }
+
+    /// The tag of the gzip copy: a different entity, so a different strong tag.
+    fn gzip_etag(&self) -> String {
+        format!("{}-gzip\"", self.etag.trim_end_matches('"'))
+    }
+}
+
+fn respond_with(file: &Cached, headers: &HeaderMap) -> Response {
+    let gzip = if accepts_gzip(headers) { file.gzip() } else { None };
+    let etag = if gzip.is_some() { file.gzip_etag() } else { file.etag.clone() };
+    let last_modified = httpdate::fmt_http_date(file.last_modified);
+    let not_modified = match headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+        Some(value) => none_match(value, &[file.etag.as_str(), file.gzip_etag().as_str()]),
+        // If-Modified-Since counts only without If-None-Match (RFC 9110 13.1.3).
+        None => headers
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .is_some_and(|since| {
+                let modified = file.last_modified.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+                let since = since.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+                modified.as_secs() <= since.as_secs()
+            }),
+    };
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut response = Response::new(Body::from(gzip.unwrap_or(&file.body).clone()));
+        let h = response.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(file.content_type));
+        if gzip.is_some() {
+            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        response
+    };
+    let h = response.headers_mut();
+    // The tag and date are ASCII made here; the fallbacks cannot happen.
+    h.insert(header::ETAG, HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\"")));
+    h.insert(header::LAST_MODIFIED, HeaderValue::from_str(&last_modified).unwrap_or(HeaderValue::from_static("")));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(MAX_AGE));
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_relative_paths_pass() {
+        assert_eq!(safe_relative("en/trade/atom.xml"), Some(PathBuf::from("en/trade/atom.xml")));
+        assert_eq!(safe_relative("zh/%E7%BB%8F/atom.xml"), Some(PathBuf::from("zh/经/atom.xml")));
+        for bad in [
+            "../config.toml",
+            "en/../../etc/passwd",
+            "en/%2e%2e/%2e%2e/x.xml",
+            "en%2fatom.xml",
+            "en%5C..%5Catom.xml",
+            "/etc/passwd",
+            "en//atom.xml",
+            "en/./atom.xml",
+            ".cache/x",
+            "en/atom.xml%00.txt",
+            "%ff%fe",
+        ] {
+            assert_eq!(safe_relative(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn media_types_follow_the_file_names() {
+        assert_eq!(content_type(Path::new("en/atom.xml")), Some("application/atom+xml; charset=utf-8"));
+        assert_eq!(content_type(Path::new("en/rss.xml")), Some("application/rss+xml; charset=utf-8"));
+        assert_eq!(content_type(Path::new("en/feed.json")), Some("application/feed+json; charset=utf-8"));
+        assert_eq!(content_type(Path::new("index.opml")), Some("text/x-opml; charset=utf-8"));
+        assert_eq!(content_type(Path::new("gazette.db")), None);
+    }
+
+    #[test]
+    fn conditional_and_encoding_headers_parse() {
+        assert!(none_match("\"a\", W/\"b\"", &["\"b\""]));
+        assert!(none_match("*", &["\"x\""]));
+        assert!(!none_match("\"a\"", &["\"b\""]));
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("br;q=1.0, gzip;q=0.5"));
+        assert!(accepts_gzip(&h));
+        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip;q=0, identity"));
+        assert!(!accepts_gzip(&h));
+    }
+
+    #[test]
+    fn symlinks_are_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let feeds = dir.path().join("feeds");
+        std::fs::create_dir_all(feeds.join("en")).unwrap();
+        std::fs::write(dir.path().join("secret.xml"), "secret").unwrap();
+        std::fs::write(feeds.join("en/atom.xml"), "<feed/>").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret.xml"), feeds.join("en/leak.xml")).unwrap();
+        std::os::unix::fs::symlink(dir.path(), feeds.join("up")).unwrap();
+        let files = FeedFiles::default();
+        assert!(files.file(&feeds, "en/atom.xml").unwrap().is_some());
+        assert!(files.file(&feeds, "en/leak.xml").unwrap().is_none());
+        assert!(files.file(&feeds, "up/secret.xml").unwrap().is_none());
+    }
+}

@@ -1,0 +1,163 @@
+//! The HTTP server of `gazette run` (axum): the feed folder under `/feeds/`, the article and
+//! front pages the feeds and emails link to, the subscription pages (subscribe, confirm,
+//! unsubscribe including RFC 8058 one-click, preferences), `/healthz` and `/metrics`.
+//!
+//! What the pages show comes from [`Shared`]: the loaded config and templates (swapped whole
+//! on SIGHUP) and the catalog of the last feed build (swapped after each build).
+
+mod account;
+mod feeds;
+mod guard;
+mod pages;
+mod status;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use arc_swap::ArcSwap;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use governor::DefaultKeyedRateLimiter;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::digest::render::Renderer;
+use crate::mail::transport::Mailer;
+use crate::store::Catalog;
+use crate::store::classify::Classifier;
+use crate::tokens::Signer;
+
+pub use feeds::FeedFiles;
+
+/// Largest request body accepted (a form is a few hundred bytes).
+const BODY_LIMIT: usize = 16 * 1024;
+/// Longest a request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a config loads: everything a request needs that changes only on reload.
+pub struct Site {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// Page and email templates with their strings.
+    pub renderer: Renderer,
+    /// Signs and checks the links in emails.
+    pub signer: Signer,
+    /// Where confirmation emails go.
+    pub mailer: Mailer,
+    /// Sector keywords (reading an article for its page needs them).
+    pub classifier: Classifier,
+}
+
+impl Site {
+    /// Loads templates, the token key and the mailer of `config`; an error leaves nothing
+    /// half loaded (SIGHUP keeps the old site).
+    pub fn load(config: Arc<Config>) -> Result<Site> {
+        Ok(Site {
+            renderer: Renderer::load(&config)?,
+            signer: Signer::load(&config.tokens)?,
+            mailer: Mailer::new(&config)?,
+            classifier: Classifier::new(&config.sectors)?,
+            config,
+        })
+    }
+}
+
+/// State shared by every request.
+pub struct Shared {
+    /// The loaded config and templates.
+    pub site: ArcSwap<Site>,
+    /// The articles of the last feed build.
+    pub catalog: ArcSwap<Catalog>,
+    feeds: FeedFiles,
+    signups: DefaultKeyedRateLimiter<IpAddr>,
+    /// One confirmation email per address per few minutes, however many sign-ups ask.
+    confirmations: DefaultKeyedRateLimiter<String>,
+    /// Confirmation emails being sent (waited for at shutdown).
+    pub mail_tasks: TaskTracker,
+    /// Cancelled at shutdown: waits for a mail server end.
+    pub stop: CancellationToken,
+}
+
+impl Shared {
+    /// The shared state for `site`, with an empty catalog until the first build.
+    pub fn new(site: Site, stop: CancellationToken) -> Shared {
+        let per_hour =
+            std::num::NonZeroU32::new(site.config.http.subscribe_per_hour).unwrap_or(std::num::NonZeroU32::MIN);
+        let confirmations = governor::Quota::with_period(Duration::from_secs(300))
+            .unwrap_or_else(|| governor::Quota::per_hour(std::num::NonZeroU32::MIN))
+            .allow_burst(std::num::NonZeroU32::new(2).unwrap_or(std::num::NonZeroU32::MIN));
+        Shared {
+            site: ArcSwap::from_pointee(site),
+            catalog: ArcSwap::from_pointee(Catalog::default()),
+            feeds: FeedFiles::default(),
+            signups: DefaultKeyedRateLimiter::keyed(governor::Quota::per_hour(per_hour)),
+            confirmations: DefaultKeyedRateLimiter::keyed(confirmations),
+            mail_tasks: TaskTracker::new(),
+            stop,
+        }
+    }
+
+    /// Forgets rate-limit entries of clients that are back to a full allowance.
+    pub fn forget_idle_clients(&self) {
+        self.signups.retain_recent();
+        self.confirmations.retain_recent();
+    }
+}
+
+/// Every route.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/", get(pages::root))
+        .route("/{lang}", get(pages::to_front))
+        .route("/{lang}/", get(pages::front))
+        .route("/{lang}/sectors/{sector}/", get(pages::sector))
+        .route("/{lang}/articles/{slug}/", get(pages::article))
+        .route("/feeds/{*path}", get(feeds_file))
+        .route("/subscribe", get(account::subscribe_form).post(account::subscribe))
+        .route("/confirm", get(account::confirm_page).post(account::confirm))
+        .route("/unsubscribe", get(account::unsubscribe_page).post(account::unsubscribe))
+        .route("/preferences", get(account::preferences_page).post(account::save_preferences))
+        .route("/healthz", get(status::healthz))
+        .route("/metrics", get(status::metrics))
+        .fallback(pages::not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .with_state(shared)
+}
+
+async fn feeds_file(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    // The raw path, still encoded: encoded separators are refused, not decoded into place.
+    let raw = uri.path().strip_prefix("/feeds/").unwrap_or_default().to_owned();
+    let dir = shared.site.load().config.feeds.dir.clone();
+    let shared = shared.clone();
+    tokio::task::spawn_blocking(move || shared.feeds.respond(&dir, &raw, &headers))
+        .await
+        .unwrap_or_else(|_| axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+use axum::response::IntoResponse as _;
+
+/// Binds the listening socket of `config` (before anything else starts, so a port in use
+/// fails the start).
+pub async fn bind(config: &Config) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (http.listen)", config.http.listen))
+}
+
+/// Serves until `stop` is cancelled, then lets requests in flight finish.
+pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>, stop: CancellationToken) -> Result<()> {
+    let app = router(shared).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await.context("the HTTP server failed")
+}
