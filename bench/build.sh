@@ -17,14 +17,8 @@ data=bench-data
 if [ ! -x /usr/bin/time ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
 fi
-cargo build --release --quiet --bin gazette --example gen_store
-
-if [ ! -f "$data/store/.pairs-$pairs" ]; then
-  rm -rf "$data/store"
-  echo "generating $pairs bilingual pairs into $data/store ..." >&2
-  ./target/release/examples/gen_store "$data/store" "$pairs"
-  touch "$data/store/.pairs-$pairs"
-fi
+source bench/store.sh
+generated_store "$pairs"
 { cat bench/site.toml; cat <<'TOML'
 [store]
 dir = "store"

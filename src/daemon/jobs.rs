@@ -32,6 +32,9 @@ use crate::web::Shared;
 const LONGEST_SLEEP: Duration = Duration::from_secs(30);
 /// The job name of the feed build.
 pub const BUILD: &str = "build";
+/// How soon a digest run that stopped on an error (the mail server away for longer than its
+/// retries) is taken up again, rather than at the digest's next time.
+const RETRY_RUN: Duration = Duration::from_secs(300);
 
 /// What a restart finds about a digest's schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,10 +245,11 @@ impl Jobs {
         .await
         .and_then(|r| r);
         let now = Utc::now();
+        let mut retry = None;
         match found {
             Ok((_, Some(run))) => {
                 tracing::info!(digest = d.id, run, "resuming the interrupted digest run");
-                self.run_digest(&d.id, now.timestamp()).await;
+                retry = self.run_digest(&d.id, now.timestamp()).await;
             }
             Ok((None, None)) => {
                 let config = self.shared.site.load().config.clone();
@@ -259,7 +263,7 @@ impl Jobs {
                 Missed::Nothing => {}
                 Missed::CatchUp(due) => {
                     tracing::info!(digest = d.id, due, "a run was due while gazette was down: sending it now");
-                    self.run_digest(&d.id, due).await;
+                    retry = self.run_digest(&d.id, due).await;
                 }
                 Missed::TooOld(due) => {
                     let since = Utc.timestamp_opt(due, 0).single().unwrap_or(now);
@@ -284,26 +288,33 @@ impl Jobs {
                 tracing::warn!(digest = d.id, "the schedule has no future time");
                 return;
             };
+            let mut next = next.with_timezone(&Utc);
+            let mut due = next.timestamp();
+            // A run that stopped on an error is taken up again soon, as the run it was.
+            if let Some((failed_due, at)) = retry.filter(|&(_, at)| at < next) {
+                (next, due) = (at, failed_due);
+            }
             tracing::debug!(digest = d.id, next = %next, "next digest run");
-            if !sleep_until(next.with_timezone(&Utc), &stop).await {
+            if !sleep_until(next, &stop).await {
                 return;
             }
-            self.run_digest(&d.id, next.timestamp()).await;
+            retry = self.run_digest(&d.id, due).await;
         }
     }
 
-    /// Sends digest `id` (due at `due`) now, unless a run of it is still going.
-    async fn run_digest(&self, id: &str, due: i64) {
+    /// Sends digest `id` (due at `due`) now, unless a run of it is still going. Returns when
+    /// to try again (with the same due time) if the run stopped on an error.
+    async fn run_digest(&self, id: &str, due: i64) -> Option<(i64, DateTime<Utc>)> {
         let guard = {
             let mut running = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             running.entry(id.to_owned()).or_default().clone()
         };
         let Ok(_held) = guard.try_lock_owned() else {
             tracing::warn!(digest = id, "the previous run is still going: this one is not started");
-            return;
+            return None;
         };
         if self.stop.is_cancelled() {
-            return;
+            return None;
         }
         let config = self.shared.site.load().config.clone();
         let job = format!("digest:{id}");
@@ -334,11 +345,22 @@ impl Jobs {
             Ok(report) => {
                 metrics().job_ended(&job, report.failed == 0);
                 systemd::status(&format!("serving; digest {id} sent to {}", report.sent));
+                None
             }
             Err(e) => {
                 metrics().job_ended(&job, false);
-                tracing::error!(digest = id, error = format!("{e:#}"), "digest run failed");
-                systemd::status(&format!("serving; digest {id} failed"));
+                let again = Utc::now() + chrono::Duration::from_std(RETRY_RUN).unwrap_or_default();
+                tracing::error!(
+                    digest = id,
+                    error = format!("{e:#}"),
+                    retry_at = %again.to_rfc3339(),
+                    "digest run stopped; the rest stay pending"
+                );
+                systemd::status(&format!(
+                    "serving; digest {id} stopped on an error, retrying at {}",
+                    again.format("%H:%M")
+                ));
+                Some((due, again))
             }
         }
     }

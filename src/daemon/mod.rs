@@ -25,6 +25,8 @@ use crate::web::{self, Shared, Site};
 use jobs::Jobs;
 pub use jobs::{Missed, missed};
 
+/// Threads for blocking work in the HTTP server.
+const BLOCKING_THREADS: usize = 16;
 /// How long shutdown may take in all (systemd's default stop timeout is 90 s; the promise
 /// is 10).
 const SHUTDOWN: Duration = Duration::from_secs(9);
@@ -32,7 +34,13 @@ const SHUTDOWN: Duration = Duration::from_secs(9);
 /// Runs the daemon with `config`, read from `config_path` (read again on SIGHUP), until a
 /// stop signal.
 pub fn run(config_path: &Path, config: Config) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("gazette").build()?;
+    // Few threads for blocking work (file reads, SQLite): each keeps its own allocator heap,
+    // and hundreds of them under load hold hundreds of megabytes.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("gazette")
+        .max_blocking_threads(BLOCKING_THREADS)
+        .build()?;
     runtime.block_on(daemon(config_path.to_path_buf(), config))
 }
 
@@ -65,6 +73,11 @@ fn start_generation(jobs: &Arc<Jobs>, config: &Config, parent: &CancellationToke
 }
 
 async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
+    // Handlers first: a signal that comes while gazette starts must not kill it (SIGHUP's
+    // default action is to end the process).
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut hangup = signal(SignalKind::hangup())?;
     let stop = CancellationToken::new();
     // Check the database before serving: a broken one should fail the start, not a request.
     State::open(&config.state.path)?;
@@ -84,9 +97,6 @@ async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
     systemd::ready(&format!("serving on http://{address}"));
     tokio::spawn(watchdog(shared.clone(), stop.clone()));
 
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut hangup = signal(SignalKind::hangup())?;
     loop {
         tokio::select! {
             _ = terminate.recv() => { tracing::info!("SIGTERM: stopping"); break; }

@@ -20,7 +20,10 @@ pub type Watch = Debouncer<notify::RecommendedWatcher, RecommendedCache>;
 /// Watches `dir` recursively and calls `build.notify_one()` after each burst of changes to
 /// files that are not hidden (editors' swap files and the like start with a dot).
 pub fn watch(dir: &Path, build: Arc<Notify>) -> Result<Watch> {
-    let root = dir.to_path_buf();
+    // Events name paths under the path watched: watch the canonical one, so that the names
+    // inside the store are what follows it (`../store` would otherwise look hidden).
+    let root = dir.canonicalize().with_context(|| format!("cannot watch {}", dir.display()))?;
+    let watched = root.clone();
     let mut debouncer = new_debouncer(QUIET, None, move |result: DebounceEventResult| match result {
         Ok(events) => {
             let relevant = events.iter().any(|e| {
@@ -42,6 +45,28 @@ pub fn watch(dir: &Path, build: Arc<Notify>) -> Result<Watch> {
         }
     })
     .context("cannot start watching the store")?;
-    debouncer.watch(dir, RecursiveMode::Recursive).with_context(|| format!("cannot watch {}", dir.display()))?;
+    debouncer.watch(&watched, RecursiveMode::Recursive).with_context(|| format!("cannot watch {}", dir.display()))?;
     Ok(debouncer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_under_a_store_named_through_dot_dot_asks_for_a_build() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("site")).unwrap();
+        std::fs::create_dir_all(dir.path().join("store/2026")).unwrap();
+        let build = Arc::new(Notify::new());
+        let _watch = watch(&dir.path().join("site/../store"), build.clone()).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        std::fs::write(dir.path().join("store/2026/new.en.md"), "+++\ntitle = \"x\"\n+++\n").unwrap();
+        let heard = runtime.block_on(async { tokio::time::timeout(Duration::from_secs(10), build.notified()).await });
+        assert!(heard.is_ok(), "no build asked for");
+        // Hidden files (an editor's swap file) ask for nothing.
+        std::fs::write(dir.path().join("store/2026/.new.en.md.swp"), "x").unwrap();
+        let heard = runtime.block_on(async { tokio::time::timeout(Duration::from_secs(2), build.notified()).await });
+        assert!(heard.is_err(), "a hidden file asked for a build");
+    }
 }

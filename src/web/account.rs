@@ -75,10 +75,8 @@ async fn with_db<T: Send + 'static>(
 
 fn failed(site: &Site, lang: &str, e: &anyhow::Error) -> Response {
     tracing::error!(error = format!("{e:#}"), "a subscription request failed");
-    let text = vec![site.renderer.string(lang, "not_found_text")];
-    let mut response = message(site, lang, "invalid_link_title", &text, None, StatusCode::INTERNAL_SERVER_ERROR);
-    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-    response
+    let text = vec![site.renderer.string(lang, "error_text")];
+    message(site, lang, "error_title", &text, None, StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// The form values, the sectors and digests to choose from, for `form.html`.
@@ -358,7 +356,8 @@ pub async fn unsubscribe(
     let token = if form.token.is_empty() { q.token } else { form.token };
     let site = shared.site.load_full();
     let checked = check(&site, token, Purpose::Unsubscribe).await;
-    let lang = guard::language(&site.config, Some(&q.lang), &headers);
+    let hint = if form.lang.is_empty() { &q.lang } else { &form.lang };
+    let lang = guard::language(&site.config, Some(hint), &headers);
     let subscriber = match checked {
         Ok(Checked::Valid(s)) => *s,
         Ok(Checked::Invalid | Checked::Expired) if one_click => {
@@ -407,11 +406,14 @@ fn preferences_form(
     };
     let title = site.renderer.string(lang, "preferences_title");
     let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    // The page's own unsubscribe link needs a token for that purpose.
+    let unsubscribe_token = site.signer.sign(Purpose::Unsubscribe, s.id, &s.email, Utc::now().timestamp());
     let extra = context! {
         ..form_context(site, lang, &form),
         ..context! {
             action => "/preferences",
             token,
+            unsubscribe_token,
             button => site.renderer.string(lang, "preferences_button"),
             intro => notice,
             error,

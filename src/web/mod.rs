@@ -11,14 +11,14 @@ mod guard;
 mod pages;
 mod status;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{ConnectInfo, DefaultBodyLimit};
 use axum::routing::get;
 use governor::DefaultKeyedRateLimiter;
 use tokio_util::sync::CancellationToken;
@@ -37,6 +37,10 @@ pub use feeds::FeedFiles;
 const BODY_LIMIT: usize = 16 * 1024;
 /// Longest a request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest a client may take to send a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest request head (request line and headers) read.
+const HEADER_LIMIT: usize = 32 * 1024;
 
 /// What a config loads: everything a request needs that changes only on reload.
 pub struct Site {
@@ -156,8 +160,41 @@ pub async fn bind(config: &Config) -> Result<tokio::net::TcpListener> {
         .with_context(|| format!("cannot listen on {} (http.listen)", config.http.listen))
 }
 
-/// Serves until `stop` is cancelled, then lets requests in flight finish.
+/// Serves until `stop` is cancelled, then lets requests in flight finish. Connections are
+/// HTTP/1.1 through hyper with limits a public server needs: headers must arrive within
+/// [`HEADER_TIMEOUT`] (a slow client cannot hold a connection open for free) and fit in
+/// [`HEADER_LIMIT`] (larger ones get 431).
 pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>, stop: CancellationToken) -> Result<()> {
-    let app = router(shared).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await.context("the HTTP server failed")
+    let app = router(shared);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = stop.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, say: wait instead of spinning.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            tower::ServiceExt::oneshot(app.clone(), request.map(axum::body::Body::new))
+        });
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT).max_buf_size(HEADER_LIMIT);
+        let connection = graceful.watch(http.serve_connection(hyper_util::rt::TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }

@@ -136,11 +136,15 @@ pub async fn root(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Resp
     response
 }
 
-/// `/zh` → `/zh/`.
-pub async fn to_front(State(shared): State<Arc<Shared>>, Path(lang): Path<String>) -> Response {
-    let site = shared.site.load();
-    if site.config.language(&lang).is_none() {
-        return not_found_page(&site, &site.config.site.default_language);
+/// `/zh` → `/zh/`; any other one-segment path is not found.
+pub async fn to_front(
+    State(shared): State<Arc<Shared>>,
+    Path(lang): Path<String>,
+    query: Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if shared.site.load().config.language(&lang).is_none() {
+        return not_found(State(shared), query, headers).await;
     }
     Redirect::permanent(&format!("/{lang}/")).into_response()
 }

@@ -7,12 +7,17 @@
 //! - [`readback`]: feedparser and feed-rs must read what the JSON Feed says was written.
 //! - the rest: the tests, one file per concern.
 
+mod chromium;
 mod helpers;
+mod mailsink;
 mod readback;
+mod service;
 mod validators;
 
 mod broken;
+mod browser;
 mod config;
+mod daemon;
 mod dates;
 mod digest_message;
 mod digest_run;
@@ -20,6 +25,7 @@ mod dkim;
 mod example_store;
 mod harness;
 mod hostile;
+mod http;
 mod press_releases;
 mod rebuild;
 mod smtp;

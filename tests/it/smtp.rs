@@ -3,72 +3,11 @@
 //! hard bounces, a server that refuses for a while, and one that is away and comes back.
 
 use std::ffi::OsStr;
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mail_parser::MessageParser;
-
 use crate::helpers::{Run, Site, copy_dir, repo, table};
-
-/// A running `smtp-sink`, stopped when dropped.
-struct Sink {
-    child: Child,
-    dump: PathBuf,
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("its address").port()
-}
-
-/// Starts `smtp-sink` on `port` with extra `options` (e.g. `-f RCPT`), dumping into `dump`.
-fn sink(port: u16, dump: &Path, options: &[&str]) -> Sink {
-    std::fs::create_dir_all(dump).expect("dump folder");
-    // smtp-sink drops root privileges to `nobody`, who must be able to write the dumps.
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dump, std::fs::Permissions::from_mode(0o777)).expect("chmod dump folder");
-    let template = format!("{}/message.", dump.display());
-    let child = Command::new("smtp-sink")
-        .args(["-u", "nobody", "-d", &template])
-        .args(options)
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("100")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("smtp-sink runs (scripts/test installs postfix)");
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(10), "smtp-sink did not start listening");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Sink { child, dump: dump.to_path_buf() }
-}
-
-impl Sink {
-    /// The recipients of every message dumped so far, sorted.
-    fn recipients(&self) -> Vec<String> {
-        let mut found: Vec<String> = crate::helpers::files(&self.dump)
-            .iter()
-            .map(|name| {
-                let raw = std::fs::read(self.dump.join(name)).expect("read dump");
-                let message = MessageParser::default().parse(&raw).unwrap_or_else(|| panic!("{name} is not MIME"));
-                assert!(message.header_raw("List-Unsubscribe").is_some(), "{name} has no List-Unsubscribe");
-                message.to().and_then(|a| a.first()).and_then(|a| a.address()).expect("To").to_owned()
-            })
-            .collect();
-        found.sort();
-        found
-    }
-}
+use crate::mailsink::{free_port, sink};
 
 /// A site with the example store and three confirmed subscribers, mailing to `port`.
 fn site(port: u16, retries: u32, bounce_limit: u32) -> Site {

@@ -353,3 +353,27 @@ pub fn json_feed_shape(file: &Path) {
         }
     }
 }
+
+/// The metric family names the Prometheus project's own parser (`prometheus_client`'s
+/// OpenMetrics parser) reads from `text`; panics with its error if it refuses the text.
+#[track_caller]
+pub fn openmetrics(text: &str) -> Vec<String> {
+    use std::io::Write as _;
+    let script = "import sys\nfrom prometheus_client.openmetrics.parser import text_string_to_metric_families\n\
+                  for f in text_string_to_metric_families(sys.stdin.read()):\n    print(f.name)\n";
+    let mut child = std::process::Command::new(python())
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write metrics");
+    let output = child.wait_with_output().expect("python ends");
+    assert!(
+        output.status.success(),
+        "the OpenMetrics parser refused:\n{}\n{text}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).collect()
+}

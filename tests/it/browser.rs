@@ -1,0 +1,368 @@
+//! End-to-end tests in a real browser ([`crate::chromium`]) against `gazette run`, with mail
+//! caught by `smtp-sink`: the subscription clicked through as a reader does it, the account
+//! pages in both languages (tampered links change nothing), and the pages and the digest at
+//! phone width, with screenshots in `target/browser-screenshots/` to look at.
+
+use std::ffi::OsStr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use mail_parser::MessageParser;
+use serde_json::json;
+
+use crate::chromium::{Browser, PATIENCE};
+use crate::helpers::{Site, repo};
+use crate::mailsink::{Sink, free_port, sink};
+use crate::service::{Daemon, get, post_form, served_site};
+
+/// The interface strings of `templates/strings.toml`, which the pages must show.
+struct Strings(toml::Table);
+
+impl Strings {
+    fn load() -> Strings {
+        let path = repo().join("templates/strings.toml");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        Strings(toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+    }
+
+    fn get(&self, lang: &str, key: &str) -> &str {
+        self.0.get(lang).and_then(|t| t.get(key)).and_then(toml::Value::as_str).unwrap_or_else(|| {
+            panic!("no string {lang}.{key} in templates/strings.toml");
+        })
+    }
+}
+
+/// A served site whose digests are sent by the mail sink at `sink_port`, and whose schedule
+/// sends none while a test runs (only the test's own `digest send` does).
+fn mailing_site(sink_port: u16) -> (Site, Daemon) {
+    let (site, port) = served_site(&format!("smtp://127.0.0.1:{sink_port}?tls=none"), |config| {
+        if let Some(toml::Value::Array(digests)) = config.get_mut("digests") {
+            for digest in digests.iter_mut().filter_map(toml::Value::as_table_mut) {
+                digest.insert("schedule".into(), "17 3 1 1 *".into());
+            }
+        }
+    });
+    let daemon = Daemon::start(&site, port, &[]);
+    daemon.wait_log("feeds built", PATIENCE);
+    (site, daemon)
+}
+
+/// `(status, language, sectors, digest)` of a subscriber, from the database.
+fn subscriber(site: &Site, email: &str) -> (String, String, String, String) {
+    let db = rusqlite::Connection::open(site.root.join("gazette.db")).expect("open the state");
+    db.query_row("SELECT status, language, sectors, digest FROM subscribers WHERE email = ?1", [email], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })
+    .unwrap_or_else(|e| panic!("no subscriber {email}: {e}"))
+}
+
+fn status_of(site: &Site, email: &str) -> String {
+    subscriber(site, email).0
+}
+
+/// Adds articles dated now to the store, a second after anything before (a digest holds what
+/// was published after the subscriber confirmed) and a second before anything after (a run's
+/// cutoff). Each is `(file stem, title, sectors, text)`; the stem ends in the language.
+fn publish(site: &Site, articles: &[(&str, &str, &str, &str)]) {
+    std::thread::sleep(Duration::from_millis(1100));
+    let now = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8"));
+    for (stem, title, sectors, text) in articles {
+        let date = now.format("%Y-%m-%dT%H:%M:%S%:z");
+        let article = format!("+++\ntitle = \"{title}\"\ndate = {date}\nsectors = [{sectors}]\n+++\n{text}\n");
+        site.write_article(&format!("browser/{stem}.md"), &article);
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+}
+
+fn send_daily(site: &Site) {
+    site.run(["digest", "send", "daily"].map(OsStr::new)).success();
+}
+
+/// The HTML and text parts of a raw message.
+fn parts(raw: &[u8]) -> (String, String) {
+    let message = MessageParser::default().parse(raw).expect("a MIME message");
+    let html = message.body_html(0).expect("an HTML part").into_owned();
+    let text = message.body_text(0).expect("a text part").into_owned();
+    (html, text)
+}
+
+/// The one URL in `text` that starts with `prefix`.
+fn link_in(text: &str, prefix: &str) -> String {
+    let found: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || c == '"' || c == '<' || c == '>')
+        .filter(|word| word.starts_with(prefix))
+        .collect();
+    assert!(!found.is_empty(), "no link {prefix}… in:\n{text}");
+    assert!(found.iter().all(|l| *l == found[0]), "different links {prefix}…: {found:?}");
+    found[0].replace("&amp;", "&")
+}
+
+/// `link` with one character of its token changed.
+fn tampered(link: &str) -> String {
+    let (head, token) = link.split_once("token=").expect("a token in the link");
+    let mut chars: Vec<char> = token.chars().collect();
+    let middle = chars.len() / 2;
+    chars[middle] = if chars[middle] == 'A' { 'B' } else { 'A' };
+    format!("{head}token={}", chars.into_iter().collect::<String>())
+}
+
+/// How many digests (`subject` holds "Daily news") the sink holds for `to`.
+fn digests_to(sink: &Sink, to: &str) -> usize {
+    sink.messages()
+        .iter()
+        .filter_map(|raw| MessageParser::default().parse(raw))
+        .filter(|m| m.to().and_then(|a| a.first()).and_then(|a| a.address()) == Some(to))
+        .filter(|m| m.subject().is_some_and(|s| s.contains("Daily news")))
+        .count()
+}
+
+#[test]
+fn a_reader_subscribes_confirms_gets_a_digest_and_unsubscribes_in_the_browser() {
+    let t = Strings::load();
+    let mail = tempfile::tempdir().expect("temp dir");
+    let sink_port = free_port();
+    let sink = sink(sink_port, &mail.path().join("dump"), &[]);
+    let (site, daemon) = mailing_site(sink_port);
+    let base = format!("http://127.0.0.1:{}", daemon.port);
+    // Gets every digest: proof that the last run did send, to everyone still subscribed.
+    site.subscribers(&["add", "control@example.org", "--lang", "en", "--confirmed"]).success();
+    let browser = Browser::open();
+
+    browser.goto(&format!("{base}/subscribe?lang=en"));
+    browser.expect_page("en", "Subscribe to the news digest");
+    browser.fill("#email", "reader@example.org");
+    browser.choose("#language", "en");
+    browser.click("input[name=sectors][value=trade]");
+    browser.click("form button[type=submit]");
+    browser.expect_page("en", "Check your inbox");
+    let (status, language, sectors, digest) = subscriber(&site, "reader@example.org");
+    assert_eq!(
+        (status.as_str(), language.as_str(), sectors.as_str(), digest.as_str()),
+        ("pending", "en", "trade", "daily")
+    );
+
+    let confirmation = sink.wait_for("reader@example.org", t.get("en", "confirm_subject"), PATIENCE);
+    let (html, text) = parts(&confirmation);
+    let link = link_in(&text, &format!("{base}/confirm?token="));
+    assert_eq!(link_in(&html, &format!("{base}/confirm?token=")), link, "both parts hold the same link");
+    browser.open_html(mail.path(), "confirmation.html", &html);
+    browser.click_link(t.get("en", "confirm_button"));
+    browser.expect_page("en", "Confirm your subscription");
+    assert_eq!(browser.url(), link);
+    assert_eq!(status_of(&site, "reader@example.org"), "pending", "opening the link confirms nothing");
+    browser.click("main form button");
+    browser.expect_page("en", "Subscribed");
+    assert_eq!(status_of(&site, "reader@example.org"), "confirmed");
+
+    let title = "Shenyang and Osaka Sign a Trade Memorandum";
+    publish(&site, &[("osaka-trade.en", title, "\"trade\"", "The two cities agreed to expand trade.")]);
+    send_daily(&site);
+    let digest = sink.wait_for("reader@example.org", "Daily news: 1 new", PATIENCE);
+    let (html, text) = parts(&digest);
+    assert!(html.contains(title) && text.contains(title), "the digest holds the new article:\n{text}");
+    let unsubscribe = link_in(&text, &format!("{base}/unsubscribe?token="));
+    browser.open_html(mail.path(), "digest.html", &html);
+    browser.click_link(t.get("en", "unsubscribe"));
+    browser.expect_page("en", "Unsubscribe");
+    assert_eq!(browser.url(), unsubscribe, "the HTML part links where the text part does");
+    assert!(browser.text("main").contains("reader@example.org"), "{}", browser.text("main"));
+    assert_eq!(status_of(&site, "reader@example.org"), "confirmed", "opening the link unsubscribes nobody");
+    browser.click("main form button");
+    browser.expect_page("en", "Unsubscribed");
+    assert_eq!(status_of(&site, "reader@example.org"), "unsubscribed");
+
+    publish(&site, &[("dalian-expo.en", "Trade Expo Opens", "\"trade\"", "The expo opened with 300 exhibitors.")]);
+    send_daily(&site);
+    let started = Instant::now();
+    while digests_to(&sink, "control@example.org") < 2 {
+        assert!(started.elapsed() < PATIENCE, "the control subscriber got no second digest");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(digests_to(&sink, "reader@example.org"), 1, "no digest after unsubscribing");
+    assert_eq!(status_of(&site, "reader@example.org"), "unsubscribed");
+}
+
+/// Writes the digest `to` would get now with `gazette digest preview`; returns its HTML file.
+fn preview(site: &Site, to: &str) -> PathBuf {
+    let out = site.root.join("preview");
+    let args: [&OsStr; 6] =
+        ["digest".as_ref(), "preview".as_ref(), "daily".as_ref(), "--to".as_ref(), to.as_ref(), "--out".as_ref()];
+    site.run(args.into_iter().chain([out.as_os_str()])).success();
+    out.join(format!("{to}.html"))
+}
+
+/// Opens `link` and checks its page (`title`, `button`); then a changed token, opened and
+/// posted from the real page's form, gets the invalid-link page in `lang` both ways.
+fn refuses_tampered(browser: &Browser, link: &str, lang: &str, title: &str, button: &str, t: &Strings) {
+    browser.goto(link);
+    browser.expect_page(lang, title);
+    assert_eq!(browser.text("main form button"), button);
+    browser.goto(&format!("{}&lang={lang}", tampered(link)));
+    browser.expect_page(lang, t.get(lang, "invalid_link_title"));
+    browser.goto(link);
+    browser.expect_page(lang, title);
+    browser.js(
+        "document.querySelector('input[name=token]').value = arguments[0]",
+        vec![json!(tampered(link).split_once("token=").expect("token").1)],
+    );
+    browser.click("main form button");
+    // The form carries the page's language, so the refusal is in it too.
+    browser.expect_page(lang, t.get(lang, "invalid_link_title"));
+}
+
+#[test]
+fn account_pages_speak_the_readers_language_and_tampered_links_change_nothing() {
+    let t = Strings::load();
+    let mail = tempfile::tempdir().expect("temp dir");
+    let sink_port = free_port();
+    let sink = sink(sink_port, &mail.path().join("dump"), &[]);
+    let (site, daemon) = mailing_site(sink_port);
+    let base = format!("http://127.0.0.1:{}", daemon.port);
+    let browser = Browser::open();
+    // The browser asks for English: the Chinese token pages below follow the subscriber.
+    browser.goto(&format!("{base}/healthz"));
+    assert_eq!(browser.js("return navigator.language", vec![]), json!("en-US"));
+
+    for lang in ["zh", "en"] {
+        let s = |key: &str| t.get(lang, key).to_owned();
+        let email = format!("{lang}.reader@example.org");
+        browser.goto(&format!("{base}/subscribe?lang={lang}"));
+        browser.expect_page(lang, &s("subscribe_title"));
+        assert_eq!(browser.text("form button[type=submit]"), s("subscribe_button"));
+        browser.fill("#email", &email);
+        browser.choose("#language", lang);
+        browser.click("input[name=sectors][value=foreign-affairs]");
+        browser.click("form button[type=submit]");
+        browser.expect_page(lang, &s("subscribe_sent_title"));
+
+        let confirmation = sink.wait_for(&email, &s("confirm_subject"), PATIENCE);
+        let confirm = link_in(&parts(&confirmation).1, &format!("{base}/confirm?token="));
+        // A changed token, opened or posted from the page, is refused and changes nothing.
+        refuses_tampered(&browser, &confirm, lang, &s("confirm_title"), &s("confirm_button"), &t);
+        assert_eq!(status_of(&site, &email), "pending");
+        browser.goto(&confirm);
+        browser.click("main form button");
+        browser.expect_page(lang, &s("confirmed_title"));
+        assert_eq!(status_of(&site, &email), "confirmed");
+
+        let digest = std::fs::read_to_string(preview(&site, &email)).expect("the preview's HTML");
+        let preferences = link_in(&digest, &format!("{base}/preferences?token="));
+        let unsubscribe = link_in(&digest, &format!("{base}/unsubscribe?token="));
+
+        browser.goto(&preferences);
+        browser.expect_page(lang, &s("preferences_title"));
+        assert!(browser.text("main form").contains(&email));
+        assert!(browser.is_checked("input[name=sectors][value=foreign-affairs]"));
+        assert!(!browser.is_checked("input[name=sectors][value=trade]"));
+        assert!(browser.is_checked("input[name=digest][value=daily]"));
+        browser.click("input[name=sectors][value=foreign-affairs]");
+        browser.click("input[name=sectors][value=trade]");
+        browser.click("input[name=digest][value=weekly]");
+        browser.click("main form button[type=submit]");
+        browser.expect_text("main p", &s("preferences_saved"));
+        browser.expect_page(lang, &s("preferences_title"));
+        assert_eq!(subscriber(&site, &email), ("confirmed".into(), lang.into(), "trade".into(), "weekly".into()));
+        browser.goto(&preferences);
+        browser.expect_page(lang, &s("preferences_title"));
+        assert!(browser.is_checked("input[name=sectors][value=trade]"), "the saved choice is shown");
+        assert!(!browser.is_checked("input[name=sectors][value=foreign-affairs]"));
+        assert!(browser.is_checked("input[name=digest][value=weekly]"));
+        // The preferences page's own unsubscribe link works.
+        browser.click_link(&s("unsubscribe"));
+        browser.expect_page(lang, &s("unsubscribe_title"));
+        browser.goto(&format!("{}&lang={lang}", tampered(&preferences)));
+        browser.expect_page(lang, &s("invalid_link_title"));
+
+        refuses_tampered(&browser, &unsubscribe, lang, &s("unsubscribe_title"), &s("unsubscribe_button"), &t);
+        assert_eq!(status_of(&site, &email), "confirmed", "a tampered unsubscribe changes nothing");
+        browser.goto(&unsubscribe);
+        browser.click("main form button");
+        browser.expect_page(lang, &s("unsubscribed_title"));
+        assert_eq!(status_of(&site, &email), "unsubscribed");
+    }
+}
+
+/// Body text on the site's pages: paragraphs, lists, headings, form labels and controls.
+const PAGE_TEXT: &str = "main p, main li, main h1, main h2, main label, main legend, main input[type=email], \
+                         main select, main button, main .meta";
+/// Links that stand alone as navigation, to be tapped: languages, sectors, feeds.
+const NAV_TARGETS: &str = "header nav a, main .sectors a, main .feeds a";
+/// Tap targets of a form: the button, the fields, and the labels that hold the boxes.
+const FORM_TARGETS: &str = "main button, main input[type=email], main select, main fieldset label";
+
+#[test]
+fn pages_and_the_digest_fit_a_phone_screen() {
+    let mail = tempfile::tempdir().expect("temp dir");
+    let sink_port = free_port();
+    let sink = sink(sink_port, &mail.path().join("dump"), &[]);
+    let (site, daemon) = mailing_site(sink_port);
+    let base = format!("http://127.0.0.1:{}", daemon.port);
+    site.subscribers(&["add", "phone@example.org", "--lang", "en", "--confirmed"]).success();
+    site.subscribers(&["add", "phone.zh@example.org", "--lang", "zh", "--confirmed"]).success();
+    let title = "Consular Authentication Office Extends Its Opening Hours for Companies Preparing Trade Fair Documents";
+    // Real news has long titles, and links that do not break at spaces.
+    let long_link = "https://www.shenyang.gov.cn/english/news/2026/consular-authentication-office-hours-notice.html";
+    publish(
+        &site,
+        &[
+            (
+                "consular-hours.en",
+                title,
+                "\"foreign-affairs\", \"trade\"",
+                &format!("The office now opens on Saturdays. The notice is at {long_link} with the forms."),
+            ),
+            (
+                "consular-hours.zh",
+                "市外办领事认证窗口延长办公时间 方便企业准备展会材料",
+                "\"foreign-affairs\", \"trade\"",
+                &format!("认证窗口周六开放。通知全文见{long_link}。"),
+            ),
+            // Only in Chinese: the English digest carries it in Chinese, marked.
+            ("expo-opens.zh", "东北亚博览会开幕", "\"trade\"", "本届博览会共有300家企业参展。"),
+        ],
+    );
+    let browser = Browser::open();
+    browser.phone();
+
+    let digest = preview(&site, "phone@example.org");
+    let html = std::fs::read_to_string(&digest).expect("the preview's HTML");
+    assert!(html.contains("东北亚博览会开幕") && html.contains(long_link), "{html}");
+    browser.goto(url::Url::from_file_path(&digest).expect("an absolute path").as_str());
+    assert!(browser.text("body").contains("(not yet available in your language)"), "{}", browser.text("body"));
+    browser.assert_fits_a_phone("phone-digest-en", "p", "");
+    let digest_zh = preview(&site, "phone.zh@example.org");
+    browser.goto(url::Url::from_file_path(&digest_zh).expect("an absolute path").as_str());
+    assert!(browser.text("body").contains("东北亚博览会开幕"), "{}", browser.text("body"));
+    browser.assert_fits_a_phone("phone-digest-zh", "p", "");
+
+    browser.goto(&format!("{base}/subscribe?lang=en"));
+    browser.expect_page("en", "Subscribe to the news digest");
+    browser.assert_fits_a_phone("phone-subscribe-en", PAGE_TEXT, FORM_TARGETS);
+    browser.goto(&format!("{base}/subscribe?lang=zh"));
+    browser.expect_page("zh", "订阅新闻摘要");
+    browser.assert_fits_a_phone("phone-subscribe-zh", PAGE_TEXT, FORM_TARGETS);
+
+    let started = Instant::now();
+    while !daemon.send(&get("/en/")).text().contains(title) {
+        assert!(started.elapsed() < PATIENCE, "the new articles never reached the front page:\n{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    browser.goto(&format!("{base}/en/"));
+    browser.assert_fits_a_phone("phone-front-en", PAGE_TEXT, NAV_TARGETS);
+    browser.click_link(title);
+    browser.expect_page("en", title);
+    browser.assert_fits_a_phone("phone-article-en", PAGE_TEXT, "header nav a");
+    browser.goto(&format!("{base}/zh/"));
+    browser.assert_fits_a_phone("phone-front-zh", PAGE_TEXT, NAV_TARGETS);
+
+    let signup = post_form("/subscribe", &[("email", "new@example.org"), ("language", "en"), ("digest", "daily")], &[]);
+    assert_eq!(daemon.send(&signup).status, 200);
+    let confirmation = sink.wait_for("new@example.org", "Confirm", PATIENCE);
+    browser.goto(&link_in(&parts(&confirmation).1, &format!("{base}/confirm?token=")));
+    browser.expect_page("en", "Confirm your subscription");
+    browser.assert_fits_a_phone("phone-confirm-en", PAGE_TEXT, "main button");
+
+    browser.goto(&link_in(&html, &format!("{base}/unsubscribe?token=")));
+    browser.expect_page("en", "Unsubscribe");
+    browser.assert_fits_a_phone("phone-unsubscribe-en", PAGE_TEXT, "main button");
+}

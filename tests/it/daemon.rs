@@ -1,0 +1,312 @@
+//! `gazette run` as a process, end to end: the store watched, digests on their schedule, a
+//! missed digest caught up or skipped, `kill -9` and SIGTERM in the middle of a run, SIGHUP
+//! with a broken config, the systemd notify messages, and the unit file.
+
+use std::os::unix::net::UnixDatagram;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Timelike as _, Utc};
+
+use crate::helpers::{Site, repo};
+use crate::mailsink::{free_port, sink};
+use crate::service::{Daemon, get, served_site};
+
+/// `[[digests]]` in UTC with empty digests sent (every confirmed subscriber gets a message),
+/// one per (id, schedule, catch_up).
+fn digests(config: &mut toml::Table, list: &[(&str, &str, &str)]) {
+    let array: Vec<toml::Value> = list
+        .iter()
+        .map(|(id, schedule, catch_up)| {
+            let mut t = toml::Table::new();
+            t.insert("id".into(), (*id).into());
+            t.insert("schedule".into(), (*schedule).into());
+            t.insert("timezone".into(), "UTC".into());
+            t.insert("send_empty".into(), true.into());
+            t.insert("catch_up".into(), (*catch_up).into());
+            toml::Value::Table(t)
+        })
+        .collect();
+    config.insert("digests".into(), array.into());
+}
+
+/// A daily schedule (seconds first) firing at `t`'s time of day.
+fn daily_at(t: DateTime<Utc>) -> String {
+    format!("{} {} {} * * *", t.second(), t.minute(), t.hour())
+}
+
+fn query_i64(site: &Site, sql: &str) -> i64 {
+    let db = rusqlite::Connection::open(site.root.join("gazette.db")).expect("open the state");
+    db.query_row(sql, [], |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+fn outbox(site: &Site) -> Vec<String> {
+    crate::helpers::files(&site.root.join("outbox"))
+}
+
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    started.elapsed()
+}
+
+/// Adds `count` confirmed subscribers (`reader0000@example.org`, …) through the CSV import.
+fn readers(site: &Site, count: usize) {
+    let mut csv = String::from("email,language,digest\n");
+    for i in 0..count {
+        csv.push_str(&format!("reader{i:04}@example.org,{},daily\n", if i % 2 == 0 { "en" } else { "zh" }));
+    }
+    let path = site.root.join("readers.csv");
+    std::fs::write(&path, csv).expect("write csv");
+    site.subscribers(&["import", path.to_str().expect("utf-8"), "--confirmed"]).success();
+}
+
+#[test]
+fn an_article_dropped_into_the_store_is_in_the_feeds_and_pages_within_seconds() {
+    let (site, port) = served_site("file://outbox", |_| {});
+    let daemon = Daemon::start(&site, port, &[]);
+    daemon.wait_log("feeds built", Duration::from_secs(20));
+    let feed = daemon.send(&get("/feeds/en/atom.xml"));
+    assert_eq!(feed.status, 200);
+    assert!(!feed.text().contains("Harbin Trade Delegation"));
+
+    let dropped = Instant::now();
+    site.write_article(
+        "2026/harbin-delegation.en.md",
+        "+++\ntitle = \"Harbin Trade Delegation Visits\"\ndate = 2026-11-01T10:00:00+08:00\nsectors = [\"trade\"]\n+++\nA delegation from Harbin met exporters.\n",
+    );
+    // Feeds are replaced one file at a time: wait for the last of those it goes into.
+    wait_until("the new article in the feeds", Duration::from_secs(10), || {
+        ["/feeds/en/atom.xml", "/feeds/en/trade/rss.xml"]
+            .iter()
+            .all(|feed| daemon.send(&get(feed)).text().contains("Harbin Trade Delegation Visits"))
+    });
+    eprintln!("a dropped article was in the served feeds after {:?}", dropped.elapsed());
+    let page = daemon.send(&get("/en/articles/harbin-delegation/"));
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("<h1>Harbin Trade Delegation Visits</h1>"), "{}", page.text());
+    assert!(daemon.send(&get("/en/")).text().contains("/en/articles/harbin-delegation/"));
+}
+
+#[test]
+fn a_digest_fires_at_its_scheduled_time_and_runs_never_overlap() {
+    let (site, port) = served_site("file://outbox", |config| {
+        // Every 2 seconds, while a run of 12 messages at 4 a second takes 3: the next time
+        // comes while a run is still going.
+        digests(config, &[("daily", "*/2 * * * * *", "6h")]);
+        crate::helpers::table(config, "mail").insert("rate".into(), 4.into());
+    });
+    readers(&site, 12);
+    let mut daemon = Daemon::start(&site, port, &[]);
+    wait_until("two finished runs", Duration::from_secs(30), || {
+        query_i64(&site, "SELECT COUNT(*) FROM digest_runs WHERE finished_at IS NOT NULL") >= 2
+    });
+    let (status, _) = daemon.terminate(Duration::from_secs(10));
+    assert!(status.success());
+
+    let db = rusqlite::Connection::open(site.root.join("gazette.db")).expect("open");
+    let mut stmt = db.prepare("SELECT id, started_at, finished_at FROM digest_runs ORDER BY id").expect("query");
+    let runs: Vec<(i64, i64, Option<i64>)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("runs");
+    for pair in runs.windows(2) {
+        let ((_, _, finished), (id, started, _)) = (pair[0], pair[1]);
+        let finished = finished.expect("a run starts only after the one before it finished");
+        assert!(started >= finished, "run {id} started at {started}, before the one before ended at {finished}");
+    }
+    // One message per subscriber per finished run, each with its own Message-ID.
+    for (id, _, finished) in &runs {
+        let sent = outbox(&site).iter().filter(|f| f.starts_with(&format!("gazette.daily.{id}."))).count();
+        if finished.is_some() {
+            assert_eq!(sent, 12, "run {id}");
+        }
+    }
+    let due: i64 = query_i64(&site, "SELECT due_at FROM jobs WHERE job = 'digest:daily'");
+    assert!(due % 2 == 0, "the job's due time is a scheduled time ({due})");
+}
+
+#[test]
+fn a_digest_missed_while_down_is_caught_up_within_its_window_and_skipped_when_older() {
+    let now = Utc::now();
+    let an_hour_ago = now - chrono::Duration::hours(1);
+    let schedule = daily_at(an_hour_ago);
+    let (site, port) = served_site("file://outbox", |config| {
+        digests(config, &[("daily", &schedule, "2h"), ("weekly", &schedule, "30min")]);
+    });
+    site.subscribers(&["add", "li@example.org", "--lang", "en", "--digest", "daily", "--confirmed"]).success();
+    site.subscribers(&["add", "ann@example.org", "--lang", "en", "--digest", "weekly", "--confirmed"]).success();
+    // Both last ran a day before the time they missed.
+    let last = (an_hour_ago - chrono::Duration::days(1)).timestamp();
+    site.sql(&format!(
+        "INSERT INTO jobs (job, due_at, started_at, finished_at, outcome) VALUES
+         ('digest:daily', {last}, {last}, {last}, 'ok'), ('digest:weekly', {last}, {last}, {last}, 'ok')"
+    ));
+    let daemon = Daemon::start(&site, port, &[]);
+    wait_until("the caught-up digest", Duration::from_secs(20), || {
+        outbox(&site).iter().any(|f| f.starts_with("gazette.daily."))
+    });
+    daemon.wait_log("older than the catch-up window: skipped", Duration::from_secs(10));
+    daemon.wait_log("a run was due while gazette was down: sending it now", Duration::from_secs(1));
+    assert_eq!(query_i64(&site, "SELECT COUNT(*) FROM digest_runs WHERE digest = 'weekly'"), 0);
+    assert!(!outbox(&site).iter().any(|f| f.starts_with("gazette.weekly.")));
+    assert_eq!(query_i64(&site, "SELECT due_at FROM jobs WHERE job = 'digest:daily'"), an_hour_ago.timestamp());
+    drop(daemon);
+
+    // Started again: the caught-up run is recorded, so nothing is sent twice.
+    let daemon = Daemon::start(&site, port, &[]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(query_i64(&site, "SELECT COUNT(*) FROM digest_runs WHERE digest = 'daily'"), 1, "{}", daemon.log());
+}
+
+/// A site whose digest goes out 3 seconds after start to 400 readers at 100 a second, over
+/// SMTP to a sink on `mail_port`.
+fn slow_run_site(mail_port: u16) -> (Site, u16) {
+    let (site, port) = served_site(&format!("smtp://127.0.0.1:{mail_port}?tls=none"), |config| {
+        digests(config, &[("daily", "0 0 0 1 1 *", "6h")]);
+        crate::helpers::table(config, "mail").insert("rate".into(), 100.into());
+    });
+    readers(&site, 400);
+    // Scheduled only now that the readers are in, so the daemon starts well before the time.
+    let soon = daily_at(Utc::now() + chrono::Duration::seconds(4));
+    let text = std::fs::read_to_string(&site.config).expect("config");
+    std::fs::write(&site.config, text.replace("0 0 0 1 1 *", &soon)).expect("config");
+    (site, port)
+}
+
+fn wait_for_finished_run(site: &Site) {
+    wait_until("the resumed run to finish", Duration::from_secs(30), || {
+        query_i64(site, "SELECT COUNT(*) FROM digest_runs WHERE finished_at IS NOT NULL") == 1
+    });
+}
+
+#[test]
+fn killed_mid_digest_and_started_again_the_run_finishes_with_no_duplicate_and_no_gap() {
+    let mail_port = free_port();
+    let (site, port) = slow_run_site(mail_port);
+    let sink = sink(mail_port, &site.root.join("sink"), &[]);
+    let mut daemon = Daemon::start(&site, port, &[]);
+    wait_until("100 messages", Duration::from_secs(30), || crate::helpers::files(&sink.dump).len() >= 100);
+    daemon.kill(); // kill -9, mid-run
+    let before = crate::helpers::files(&sink.dump).len();
+    assert!(before < 400, "killed before the run finished ({before})");
+
+    let daemon = Daemon::start(&site, port, &[]);
+    wait_for_finished_run(&site);
+    assert!(daemon.log().contains("resuming the interrupted digest run"), "{}", daemon.log());
+    let recipients = sink.recipients();
+    let mut unique = recipients.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), 400, "nobody is skipped");
+    assert!(recipients.len() <= 400 + 4, "at most one duplicate per connection: {}", recipients.len());
+    assert_eq!(query_i64(&site, "SELECT COUNT(*) FROM digest_runs"), 1, "the run was resumed, not started again");
+}
+
+#[test]
+fn sigterm_mid_digest_exits_0_within_10_seconds_having_recorded_every_message_sent() {
+    let mail_port = free_port();
+    let (site, port) = slow_run_site(mail_port);
+    let sink = sink(mail_port, &site.root.join("sink"), &[]);
+    let mut daemon = Daemon::start(&site, port, &[]);
+    wait_until("50 messages", Duration::from_secs(30), || crate::helpers::files(&sink.dump).len() >= 50);
+    let (status, took) = daemon.terminate(Duration::from_secs(10));
+    assert!(status.success(), "exit status {status}");
+    eprintln!("SIGTERM mid-run: exited in {took:?}");
+    let log = std::fs::read_to_string(&daemon.log).expect("log");
+    assert!(log.contains("SIGTERM: stopping") && log.contains("stopped"), "{log}");
+    let sent = query_i64(&site, "SELECT COUNT(*) FROM deliveries WHERE status = 'sent'");
+    assert!(sent < 400, "stopped mid-run");
+    assert_eq!(sent as usize, sink.recipients().len(), "every message sent was recorded, and no other");
+
+    let daemon = Daemon::start(&site, port, &[]);
+    wait_for_finished_run(&site);
+    drop(daemon);
+    let recipients = sink.recipients();
+    let mut unique = recipients.clone();
+    unique.dedup();
+    assert_eq!((unique.len(), recipients.len()), (400, 400), "after a clean stop: no gap and no duplicate");
+}
+
+#[test]
+fn sighup_with_a_broken_config_keeps_the_old_one_and_a_good_one_is_taken() {
+    let (site, port) = served_site("file://outbox", |_| {});
+    let daemon = Daemon::start(&site, port, &[]);
+    let good = std::fs::read_to_string(&site.config).expect("config");
+    std::fs::write(&site.config, good.replace("[site]", "[site]\nbogus_key = 1")).expect("write");
+    daemon.signal("HUP");
+    daemon.wait_log("the new config is not valid; still running on the old one", Duration::from_secs(10));
+    assert!(daemon.log().contains("bogus_key"), "the log says what is wrong:\n{}", daemon.log());
+    assert_eq!(daemon.send(&get("/healthz")).status, 200);
+    assert!(daemon.send(&get("/en/")).text().contains("Shenyang Foreign Affairs Office News"));
+
+    std::fs::write(&site.config, good.replace("Shenyang Foreign Affairs Office News", "Shenyang FAO Bulletin"))
+        .expect("write");
+    daemon.signal("HUP");
+    daemon.wait_log("config and templates reloaded", Duration::from_secs(10));
+    let page = daemon.send(&get("/en/")).text();
+    assert!(page.contains("<title>Shenyang FAO Bulletin</title>"), "{page}");
+    wait_until("the feeds rebuilt with the new title", Duration::from_secs(10), || {
+        daemon.send(&get("/feeds/en/atom.xml")).text().contains("<title>Shenyang FAO Bulletin</title>")
+    });
+}
+
+#[test]
+fn systemd_hears_ready_watchdog_reloading_and_stopping_on_the_notify_socket() {
+    let (site, port) = served_site("file://outbox", |_| {});
+    let socket_path = site.root.join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).expect("bind the notify socket");
+    socket.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+    let path = socket_path.to_str().expect("utf-8").to_owned();
+    let mut daemon = Daemon::start(&site, port, &[("NOTIFY_SOCKET", &path), ("WATCHDOG_USEC", "1000000")]);
+    let mut heard = String::new();
+    let mut listen = |until: &str, limit: Duration| {
+        let started = Instant::now();
+        let mut buf = [0u8; 4096];
+        while !heard.contains(until) {
+            assert!(started.elapsed() < limit, "'{until}' not heard within {limit:?}; heard:\n{heard}");
+            if let Ok(n) = socket.recv(&mut buf) {
+                heard.push_str(&String::from_utf8_lossy(&buf[..n]));
+                heard.push_str("--\n");
+            }
+        }
+    };
+    listen("READY=1", Duration::from_secs(5));
+    listen("WATCHDOG=1", Duration::from_secs(5));
+    daemon.signal("HUP");
+    listen("RELOADING=1", Duration::from_secs(5));
+    listen("MONOTONIC_USEC=", Duration::from_secs(1));
+    let (status, _) = daemon.terminate(Duration::from_secs(10));
+    assert!(status.success());
+    listen("STOPPING=1", Duration::from_secs(1));
+    assert!(heard.contains(&format!("STATUS=serving on http://127.0.0.1:{port}")), "{heard}");
+    let ready_after_reload = heard.split("RELOADING=1").nth(1).is_some_and(|rest| rest.contains("READY=1"));
+    assert!(ready_after_reload, "READY=1 follows a reload:\n{heard}");
+}
+
+#[test]
+fn the_unit_file_verifies_with_systemd_analyze() {
+    let unit = std::fs::read_to_string(repo().join("deploy/gazette.service")).expect("deploy/gazette.service");
+    for needed in ["Type=notify", "WatchdogSec=", "Restart=on-failure", "DynamicUser=yes", "StateDirectory=gazette"] {
+        assert!(unit.contains(needed), "the unit has {needed}");
+    }
+    for hardening in ["ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes", "ReadWritePaths="] {
+        assert!(unit.contains(hardening), "the unit has {hardening}");
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The unit names the installed binary; verify it against the one just built.
+    let local = unit.replace("/usr/local/bin/gazette", env!("CARGO_BIN_EXE_gazette"));
+    let path = dir.path().join("gazette.service");
+    std::fs::write(&path, local).expect("write unit");
+    let output = std::process::Command::new("systemd-analyze")
+        .args(["verify", path.to_str().expect("utf-8")])
+        .current_dir(dir.path())
+        .output()
+        .expect("systemd-analyze runs (scripts/test installs systemd)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "systemd-analyze verify failed:\n{stderr}");
+    let own: Vec<&str> = stderr.lines().filter(|l| l.contains("gazette.service")).collect();
+    assert!(own.is_empty(), "warnings about the unit:\n{stderr}");
+}
