@@ -116,6 +116,9 @@ pub struct Jobs {
     release_changed: Notify,
     /// Held while a digest runs, by digest id.
     running: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Runs that stopped on an error: (due time, when to try again), by digest id.
+    retries: Mutex<HashMap<String, (i64, DateTime<Utc>)>>,
+    retry_changed: Notify,
     /// The process's stop: runs in flight finish their current message and return.
     stop: CancellationToken,
     /// Builds and digest runs in flight (waited for at shutdown).
@@ -131,6 +134,8 @@ impl Jobs {
             next_release: AtomicI64::new(0),
             release_changed: Notify::new(),
             running: Mutex::new(HashMap::new()),
+            retries: Mutex::new(HashMap::new()),
+            retry_changed: Notify::new(),
             stop,
             work: TaskTracker::new(),
         })
@@ -232,90 +237,120 @@ impl Jobs {
         }
     }
 
-    /// Runs `digest` at each of its times until `stop`; first resumes an interrupted run or
-    /// catches up a missed one.
-    pub async fn digest_schedule(self: Arc<Self>, digest: Digest, stop: CancellationToken) {
-        let job = format!("digest:{}", digest.id);
-        let config = self.shared.site.load().config.clone();
-        let (id, d) = (digest.id.clone(), digest.clone());
-        let found = blocking(move || -> Result<(Option<i64>, Option<i64>)> {
-            let state = State::open(&config.state.path)?;
-            Ok((state.job_due(&format!("digest:{id}"))?, state.unfinished_run(&id)?))
-        })
-        .await
-        .and_then(|r| r);
-        let now = Utc::now();
-        let mut retry = None;
-        match found {
-            Ok((_, Some(run))) => {
-                tracing::info!(digest = d.id, run, "resuming the interrupted digest run");
-                retry = self.run_digest(&d.id, now.timestamp()).await;
-            }
-            Ok((None, None)) => {
-                let config = self.shared.site.load().config.clone();
-                let job = job.clone();
-                let _ = blocking(move || {
-                    record_start(&config, &job, now.timestamp(), now.timestamp(), Some("scheduled from now"));
-                })
-                .await;
-            }
-            Ok((Some(last), None)) => match missed(&d.schedule, d.timezone, last, now, d.catch_up) {
-                Missed::Nothing => {}
-                Missed::CatchUp(due) => {
-                    tracing::info!(digest = d.id, due, "a run was due while gazette was down: sending it now");
-                    retry = self.run_digest(&d.id, due).await;
-                }
-                Missed::TooOld(due) => {
-                    let since = Utc.timestamp_opt(due, 0).single().unwrap_or(now);
-                    tracing::warn!(
-                        digest = d.id,
-                        missed_since = %since.to_rfc3339(),
-                        catch_up = %humantime::format_duration(d.catch_up),
-                        "runs due while gazette was down are older than the catch-up window: skipped"
-                    );
-                    let config = self.shared.site.load().config.clone();
-                    let job = job.clone();
-                    let _ = blocking(move || {
-                        record_start(&config, &job, now.timestamp(), now.timestamp(), Some("skipped: too old"));
-                    })
-                    .await;
-                }
-            },
-            Err(e) => tracing::error!(digest = d.id, error = format!("{e:#}"), "cannot read the digest's last run"),
+    /// Runs `digest` at each of its times until `stop`. When gazette starts (`at_start`; not
+    /// on a reload), first resumes an interrupted run, or catches up a missed one.
+    pub async fn digest_schedule(self: Arc<Self>, digest: Digest, stop: CancellationToken, at_start: bool) {
+        let d = digest;
+        let mut last_due = Utc::now().timestamp();
+        if at_start && let Some(due) = self.start_digest(&d).await {
+            last_due = last_due.max(due);
         }
         loop {
-            let Some(next) = d.schedule.next_after(&Utc::now().with_timezone(&d.timezone)) else {
+            // After the last due time as well as now: a clock stepped back does not fire a
+            // time twice.
+            let after = Utc.timestamp_opt(last_due, 0).single().unwrap_or_else(Utc::now).max(Utc::now());
+            let Some(next) = d.schedule.next_after(&after.with_timezone(&d.timezone)) else {
                 tracing::warn!(digest = d.id, "the schedule has no future time");
                 return;
             };
             let mut next = next.with_timezone(&Utc);
             let mut due = next.timestamp();
             // A run that stopped on an error is taken up again soon, as the run it was.
-            if let Some((failed_due, at)) = retry.filter(|&(_, at)| at < next) {
+            if let Some((failed_due, at)) = self.retry_of(&d.id).filter(|&(_, at)| at < next) {
                 (next, due) = (at, failed_due);
             }
             tracing::debug!(digest = d.id, next = %next, "next digest run");
-            if !sleep_until(next, &stop).await {
-                return;
+            tokio::select! {
+                woke = sleep_until(next, &stop) => if !woke { return },
+                // A run (of this or the previous config) stopped and wants a retry.
+                () = self.retry_changed.notified() => continue,
             }
-            retry = self.run_digest(&d.id, due).await;
+            self.run_digest(&d.id, due).await;
+            last_due = last_due.max(due);
         }
     }
 
-    /// Sends digest `id` (due at `due`) now, unless a run of it is still going. Returns when
-    /// to try again (with the same due time) if the run stopped on an error.
-    async fn run_digest(&self, id: &str, due: i64) -> Option<(i64, DateTime<Utc>)> {
+    /// What a start owes `digest`: resume its interrupted run, or send a run missed (within
+    /// its catch-up window) while gazette was down or that ended badly; returns the due time
+    /// it ran for.
+    async fn start_digest(&self, d: &Digest) -> Option<i64> {
+        let job = format!("digest:{}", d.id);
+        let config = self.shared.site.load().config.clone();
+        let id = d.id.clone();
+        let found = blocking(move || -> Result<_> {
+            let state = State::open(&config.state.path)?;
+            Ok((state.job_due(&format!("digest:{id}"))?, state.unfinished_run(&id)?))
+        })
+        .await
+        .and_then(|r| r);
+        let now = Utc::now();
+        let window = chrono::Duration::from_std(d.catch_up).unwrap_or(chrono::Duration::MAX);
+        let verdict = match found {
+            Err(e) => {
+                tracing::error!(digest = d.id, error = format!("{e:#}"), "cannot read the digest's last run");
+                return None;
+            }
+            Ok((last, Some(run))) => {
+                let age = last.map_or(0, |(due, _)| now.timestamp() - due);
+                tracing::info!(digest = d.id, run, age_s = age, "resuming the interrupted digest run");
+                return self.run_digest(&d.id, now.timestamp()).await.then_some(now.timestamp());
+            }
+            Ok((None, None)) => {
+                self.record(&job, now, "scheduled from now").await;
+                return None;
+            }
+            // Started and never ended well (killed before its run opened, or failed): missed.
+            Ok((Some((last, false)), None)) if now.timestamp() - last <= window.num_seconds() => Missed::CatchUp(last),
+            Ok((Some((last, _)), None)) => missed(&d.schedule, d.timezone, last, now, d.catch_up),
+        };
+        match verdict {
+            Missed::Nothing => None,
+            Missed::CatchUp(due) => {
+                tracing::info!(digest = d.id, due, "a run was due while gazette was down: sending it now");
+                self.run_digest(&d.id, due).await.then_some(due)
+            }
+            Missed::TooOld(due) => {
+                let since = Utc.timestamp_opt(due, 0).single().unwrap_or(now);
+                tracing::warn!(
+                    digest = d.id,
+                    missed_since = %since.to_rfc3339(),
+                    catch_up = %humantime::format_duration(d.catch_up),
+                    "runs due while gazette was down are older than the catch-up window: skipped"
+                );
+                self.record(&job, now, "skipped: too old").await;
+                None
+            }
+        }
+    }
+
+    /// Records that `job` was settled at `now` without running (`outcome` says how).
+    async fn record(&self, job: &str, now: DateTime<Utc>, outcome: &'static str) {
+        let config = self.shared.site.load().config.clone();
+        let job = job.to_owned();
+        let _ = blocking(move || record_start(&config, &job, now.timestamp(), now.timestamp(), Some(outcome))).await;
+    }
+
+    /// The retry (due time, when) a stopped run of digest `id` is waiting for.
+    fn retry_of(&self, id: &str) -> Option<(i64, DateTime<Utc>)> {
+        self.retries.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(id).copied()
+    }
+
+    /// Sends digest `id` (due at `due`) now, unless a run of it is still going; returns
+    /// whether it ran. A run that stops on an error is retried in [`RETRY_RUN`], as the run
+    /// for the same due time (kept here, so a reload does not lose it).
+    async fn run_digest(&self, id: &str, due: i64) -> bool {
         let guard = {
             let mut running = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             running.entry(id.to_owned()).or_default().clone()
         };
         let Ok(_held) = guard.try_lock_owned() else {
             tracing::warn!(digest = id, "the previous run is still going: this one is not started");
-            return None;
+            return false;
         };
         if self.stop.is_cancelled() {
-            return None;
+            return false;
         }
+        self.set_retry(id, None);
         let config = self.shared.site.load().config.clone();
         let job = format!("digest:{id}");
         let now = Utc::now();
@@ -345,7 +380,6 @@ impl Jobs {
             Ok(report) => {
                 metrics().job_ended(&job, report.failed == 0);
                 systemd::status(&format!("serving; digest {id} sent to {}", report.sent));
-                None
             }
             Err(e) => {
                 metrics().job_ended(&job, false);
@@ -360,9 +394,24 @@ impl Jobs {
                     "serving; digest {id} stopped on an error, retrying at {}",
                     again.format("%H:%M")
                 ));
-                Some((due, again))
+                self.set_retry(id, Some((due, again)));
             }
         }
+        true
+    }
+
+    fn set_retry(&self, id: &str, retry: Option<(i64, DateTime<Utc>)>) {
+        let mut retries = self.retries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match retry {
+            Some(retry) => {
+                retries.insert(id.to_owned(), retry);
+            }
+            None => {
+                retries.remove(id);
+            }
+        }
+        drop(retries);
+        self.retry_changed.notify_waiters();
     }
 }
 

@@ -41,7 +41,11 @@ pub fn run(config_path: &Path, config: Config) -> Result<()> {
         .thread_name("gazette")
         .max_blocking_threads(BLOCKING_THREADS)
         .build()?;
-    runtime.block_on(daemon(config_path.to_path_buf(), config))
+    let result = runtime.block_on(daemon(config_path.to_path_buf(), config));
+    // Blocking work still running (a request waiting on SQLite's lock) must not hold the exit
+    // past the promised 10 seconds.
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    result
 }
 
 /// The tasks that follow the config: respawned on reload.
@@ -50,13 +54,13 @@ struct Generation {
     _watch: Option<watch::Watch>,
 }
 
-fn start_generation(jobs: &Arc<Jobs>, config: &Config, parent: &CancellationToken) -> Generation {
+fn start_generation(jobs: &Arc<Jobs>, config: &Config, parent: &CancellationToken, at_start: bool) -> Generation {
     let stop = parent.child_token();
     if let Some(schedule) = &config.feeds.schedule {
         tokio::spawn(jobs.clone().feed_schedule(schedule.clone(), config.site.timezone, stop.clone()));
     }
     for digest in &config.digests {
-        tokio::spawn(jobs.clone().digest_schedule(digest.clone(), stop.clone()));
+        tokio::spawn(jobs.clone().digest_schedule(digest.clone(), stop.clone(), at_start));
     }
     let watch = if config.store.watch {
         match watch::watch(&config.store.dir, jobs.build_requests.clone()) {
@@ -92,7 +96,7 @@ async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
     tokio::spawn(jobs.clone().build_worker());
     tokio::spawn(jobs.clone().release_timer());
     jobs.build_requests.notify_one();
-    let mut generation = start_generation(&jobs, &config, &stop);
+    let mut generation = start_generation(&jobs, &config, &stop, true);
     tracing::info!(listen = %address, config = %config_path.display(), "gazette is running");
     systemd::ready(&format!("serving on http://{address}"));
     tokio::spawn(watchdog(shared.clone(), stop.clone()));
@@ -143,7 +147,7 @@ fn reload(path: &Path, shared: &Arc<Shared>, jobs: &Arc<Jobs>, stop: &Cancellati
                 tracing::warn!("[http] changes take effect when gazette is restarted");
             }
             shared.site.store(Arc::new(site));
-            let generation = start_generation(jobs, &config, stop);
+            let generation = start_generation(jobs, &config, stop, false);
             jobs.build_requests.notify_one();
             tracing::info!(config = %path.display(), "SIGHUP: config and templates reloaded");
             Some(generation)

@@ -46,6 +46,8 @@ pub async fn send_with_retries(
         match conn.send(message).await {
             Err(SendError::Unavailable(error)) if attempt < attempts => {
                 crate::metrics::metrics().retries.inc();
+                // Server replies may quote the recipient: logs do not name people.
+                let error = message.envelope.to().iter().fold(error, |e, to| e.replace(&to.to_string(), "<address>"));
                 tracing::warn!(attempt, error, "sending failed; trying again in {}s", wait.as_secs());
                 tokio::select! {
                     () = stop.cancelled() => return Err(SendError::Unavailable("stopped".into())),

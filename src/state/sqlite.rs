@@ -435,7 +435,9 @@ impl State {
         consent: &str,
         now: i64,
     ) -> Result<(Subscriber, bool)> {
-        let tx = self.conn.transaction()?;
+        // Immediate: it reads, then writes; a deferred transaction whose snapshot a digest
+        // run's commit outdates would fail at once instead of waiting its turn.
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let key = email_key(email);
         let existing = tx
             .prepare_cached("SELECT * FROM subscribers WHERE email_key = ?1")?
@@ -443,9 +445,9 @@ impl State {
             .optional()?;
         let was_confirmed = existing.as_ref().is_some_and(|s| s.status == Status::Confirmed);
         match existing {
+            // A removed address stays on the suppression list until its owner confirms.
             None => {
                 save(&tx, email, preferences, Status::Pending, consent, now, false)?;
-                tx.prepare_cached("DELETE FROM suppressed WHERE email_hash = ?1")?.execute([email_hash(email)])?;
             }
             Some(old) if old.status == Status::Confirmed => {}
             Some(old) => {
@@ -470,13 +472,21 @@ impl State {
     }
 
     /// Confirms pending subscriber `id` (the link in the confirmation email): their first
-    /// digest holds what is published from now on. False when they were not pending.
+    /// digest holds what is published from now on, and their address leaves the suppression
+    /// list (its owner asked). False when they were not pending.
     pub fn confirm(&mut self, id: i64, now: i64) -> Result<bool> {
-        let changed = self.conn.prepare_cached(
-            "UPDATE subscribers SET status = 'confirmed', confirmed_at = ?2, last_cutoff = ?2, unsubscribed_at = NULL
-             WHERE id = ?1 AND status = 'pending'",
-        )?
-        .execute(params![id, now])?;
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let changed = tx
+            .prepare_cached(
+                "UPDATE subscribers SET status = 'confirmed', confirmed_at = ?2, last_cutoff = ?2, unsubscribed_at = NULL
+                 WHERE id = ?1 AND status = 'pending'",
+            )?
+            .execute(params![id, now])?;
+        if changed > 0 {
+            let email: String = tx.query_row("SELECT email FROM subscribers WHERE id = ?1", [id], |r| r.get(0))?;
+            tx.prepare_cached("DELETE FROM suppressed WHERE email_hash = ?1")?.execute([email_hash(&email)])?;
+        }
+        tx.commit()?;
         Ok(changed > 0)
     }
 
@@ -516,6 +526,12 @@ impl State {
         Ok(stmt.query_row([digest], |r| r.get(0)).optional()?)
     }
 
+    /// Whether the database answers (the health check): one trivial query.
+    pub fn ping(&self) -> Result<()> {
+        self.conn.query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// Subscribers of each status (for the metrics).
     pub fn count_by_status(&self) -> Result<Vec<(String, i64)>> {
         let mut stmt =
@@ -524,18 +540,24 @@ impl State {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    /// When `job` was last due (Unix seconds), if it ever ran under the daemon.
-    pub fn job_due(&self, job: &str) -> Result<Option<i64>> {
-        let mut stmt = self.conn.prepare_cached("SELECT due_at FROM jobs WHERE job = ?1")?;
-        Ok(stmt.query_row([job], |r| r.get(0)).optional()?)
+    /// When `job` was last due (Unix seconds) and whether that run ended well (finished, and
+    /// not with an error), if it ever ran under the daemon.
+    pub fn job_due(&self, job: &str) -> Result<Option<(i64, bool)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT due_at, finished_at IS NOT NULL AND COALESCE(outcome, '') NOT LIKE 'error%' FROM jobs WHERE job = ?1",
+        )?;
+        Ok(stmt.query_row([job], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
     }
 
-    /// Records that `job`, due at `due`, started at `now` (or was skipped, with `outcome`).
+    /// Records that `job`, due at `due`, started at `now`; with an `outcome` (skipped, say),
+    /// that it also ended then.
     pub fn job_started(&mut self, job: &str, due: i64, now: i64, outcome: Option<&str>) -> Result<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO jobs (job, due_at, started_at, finished_at, outcome) VALUES (?1, ?2, ?3, NULL, ?4)
-                 ON CONFLICT (job) DO UPDATE SET due_at = ?2, started_at = ?3, finished_at = NULL, outcome = ?4",
+                "INSERT INTO jobs (job, due_at, started_at, finished_at, outcome)
+                 VALUES (?1, ?2, ?3, CASE WHEN ?4 IS NULL THEN NULL ELSE ?3 END, ?4)
+                 ON CONFLICT (job) DO UPDATE SET due_at = ?2, started_at = ?3,
+                     finished_at = CASE WHEN ?4 IS NULL THEN NULL ELSE ?3 END, outcome = ?4",
             )?
             .execute(params![job, due, now, outcome])?;
         Ok(())
@@ -661,6 +683,25 @@ mod tests {
         assert_eq!(saved, Saved::Kept(Status::Unsubscribed));
         assert!(state.remove_subscriber("LI@EXAMPLE.ORG", 0).unwrap());
         assert!(state.subscribers().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_web_sign_up_of_a_removed_address_lifts_its_suppression_only_when_confirmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = State::open(&dir.path().join("gazette.db")).unwrap();
+        let p = prefs("en", &[]);
+        state.save_subscriber("li@example.org", &p, Status::Confirmed, "cli", 1).unwrap();
+        assert!(state.remove_subscriber("li@example.org", 2).unwrap());
+        let (pending, was_confirmed) = state.sign_up("li@example.org", &p, "web:192.0.2.1", 3).unwrap();
+        assert_eq!((pending.status, was_confirmed), (Status::Pending, false));
+        let suppressed =
+            |s: &State| s.conn.query_row("SELECT COUNT(*) FROM suppressed", [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(suppressed(&state), 1, "typing an address into the form lifts nothing");
+        assert!(state.confirm(pending.id, 4).unwrap());
+        assert_eq!(suppressed(&state), 0, "its owner confirmed");
+        let (confirmed, was_confirmed) = state.sign_up("li@example.org", &prefs("zh", &["trade"]), "web:x", 5).unwrap();
+        assert!(was_confirmed);
+        assert_eq!(confirmed.preferences, p, "a confirmed subscriber's choices change only by a signed link");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use super::pages::{Caching, message, render};
 use super::{Shared, Site, guard};
 use crate::links;
 use crate::mail::message::confirmation_message;
-use crate::mail::retry::{rate_limiter, send_with_retries};
+use crate::mail::retry::send_with_retries;
 use crate::state::{State as Db, Subscriber};
 use crate::tokens::{Purpose, Signer, TokenError};
 
@@ -108,13 +108,24 @@ fn form_context(site: &Site, lang: &str, form: &SignUpForm) -> Value {
     }
 }
 
-fn form_page(site: &Site, lang: &str, form: &SignUpForm, error: Option<String>, status: StatusCode) -> Response {
+/// The subscribe form; `error` is the message and the field it is about (`email`, `choice`),
+/// which the page marks invalid and ties to the message for screen readers.
+fn form_page(
+    site: &Site,
+    lang: &str,
+    form: &SignUpForm,
+    error: Option<(String, &str)>,
+    status: StatusCode,
+) -> Response {
     let title = site.renderer.string(lang, "subscribe_title");
+    let (error, error_field) = error.map_or((None, None), |(e, f)| (Some(e), Some(f)));
+    let button = site.renderer.string(lang, "subscribe_button");
     let extra = context! {
         ..form_context(site, lang, form),
-        ..context! { action => "/subscribe", button => site.renderer.string(lang, "subscribe_button"), error }
+        ..context! { action => "/subscribe", button, error, error_field }
     };
-    render(site, lang, "pages/form.html", &title, extra, status, Caching::Public)
+    // The form's language follows `Accept-Language`, and after a post it holds what was typed.
+    render(site, lang, "pages/form.html", &title, extra, status, Caching::Private)
 }
 
 /// `GET /subscribe`: the form, in the language of `?lang=` or `Accept-Language`.
@@ -148,7 +159,7 @@ pub async fn subscribe(
         return message(&site, &lang, "cross_site_title", &text, None, StatusCode::FORBIDDEN);
     }
     let client = guard::client_ip(config, peer, &headers);
-    if shared.signups.check_key(&client).is_err() {
+    if shared.signups.check_key(&guard::rate_key(client)).is_err() {
         tracing::info!(client = %client, "sign-up refused: rate limit");
         let text = vec![site.renderer.string(&lang, "too_many_text")];
         let mut response = message(&site, &lang, "too_many_title", &text, None, StatusCode::TOO_MANY_REQUESTS);
@@ -160,7 +171,7 @@ pub async fn subscribe(
         Ok(email) => email,
         Err(_) => {
             let error = site.renderer.string(&lang, "bad_email");
-            return form_page(&site, &lang, &form, Some(error), StatusCode::BAD_REQUEST);
+            return form_page(&site, &lang, &form, Some((error, "email")), StatusCode::BAD_REQUEST);
         }
     };
     let preferences =
@@ -168,7 +179,7 @@ pub async fn subscribe(
             Ok(p) => p,
             Err(_) => {
                 let error = site.renderer.string(&lang, "bad_choice");
-                return form_page(&site, &lang, &form, Some(error), StatusCode::BAD_REQUEST);
+                return form_page(&site, &lang, &form, Some((error, "choice")), StatusCode::BAD_REQUEST);
             }
         };
     let now = Utc::now().timestamp();
@@ -210,17 +221,23 @@ fn send_confirmation(shared: &Arc<Shared>, site: &Arc<Site>, subscriber: Subscri
         }
     };
     let mut conn = site.mailer.connection();
-    let limiter = rate_limiter(config.mail.rate, 1);
+    let shared = shared.clone();
     let stop = shared.stop.clone();
-    shared.mail_tasks.spawn(async move {
-        let result = send_with_retries(&mut conn, &outgoing, CONFIRM_ATTEMPTS, &limiter, &stop).await;
+    shared.clone().mail_tasks.spawn(async move {
+        // `mail.rate` holds for confirmations as a whole, however many sign-ups come.
+        let result = send_with_retries(&mut conn, &outgoing, CONFIRM_ATTEMPTS, &shared.confirm_rate, &stop).await;
         conn.close().await;
         match result {
             Ok(()) => {
                 crate::metrics::metrics().confirmations.inc();
                 tracing::info!(subscriber = subscriber.id, "confirmation email sent");
             }
-            Err(e) => tracing::warn!(subscriber = subscriber.id, error = %e, "confirmation email not sent"),
+            // Server replies quote the address; logs name the subscriber by id only.
+            Err(e) => tracing::warn!(
+                subscriber = subscriber.id,
+                error = e.to_string().replace(&subscriber.email, "<address>"),
+                "confirmation email not sent"
+            ),
         }
     });
 }

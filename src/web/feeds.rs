@@ -180,7 +180,9 @@ fn respond_with(file: &Cached, headers: &HeaderMap) -> Response {
     let etag = if gzip.is_some() { file.gzip_etag() } else { file.etag.clone() };
     let last_modified = httpdate::fmt_http_date(file.last_modified);
     let not_modified = match headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-        Some(value) => none_match(value, &[file.etag.as_str(), file.gzip_etag().as_str()]),
+        // Only the tag of the version being served: a cache holding the gzip copy must not
+        // get a 304 for the plain one.
+        Some(value) => none_match(value, &[etag.as_str()]),
         // If-Modified-Since counts only without If-None-Match (RFC 9110 13.1.3).
         None => headers
             .get(header::IF_MODIFIED_SINCE)

@@ -26,6 +26,18 @@ pub fn client_ip(config: &Config, peer: SocketAddr, headers: &HeaderMap) -> IpAd
     peer.ip()
 }
 
+/// The key a client is rate-limited by: its IPv4 address, or the /64 network of its IPv6
+/// address (one subscriber line gets a whole /64, so single IPv6 addresses cost nothing).
+pub fn rate_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(v6.to_bits() & !((1u128 << 64) - 1))),
+        },
+        v4 => v4,
+    }
+}
+
 /// Is this form post from another site? Browsers say so in `Sec-Fetch-Site`; older ones send
 /// `Origin`, which must then be this site's. A request with neither (a command-line client)
 /// is no cross-site forgery: no browser sent it on a user's behalf.
@@ -113,5 +125,14 @@ mod tests {
         assert_eq!(client_ip(&config(""), peer, &h), peer.ip());
         let behind = config("[http]\nbehind_proxy = true\n");
         assert_eq!(client_ip(&behind, peer, &h), "198.51.100.7".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn rate_limits_count_ipv6_clients_by_their_64_network() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(rate_key(ip("2001:db8:1:2:aaaa::1")), rate_key(ip("2001:db8:1:2:bbbb::9")));
+        assert_ne!(rate_key(ip("2001:db8:1:2::1")), rate_key(ip("2001:db8:1:3::1")));
+        assert_eq!(rate_key(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(rate_key(ip("192.0.2.7")), ip("192.0.2.7"));
     }
 }

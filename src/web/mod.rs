@@ -19,6 +19,7 @@ use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit};
+use axum::response::IntoResponse as _;
 use axum::routing::get;
 use governor::DefaultKeyedRateLimiter;
 use tokio_util::sync::CancellationToken;
@@ -80,9 +81,11 @@ pub struct Shared {
     signups: DefaultKeyedRateLimiter<IpAddr>,
     /// One confirmation email per address per few minutes, however many sign-ups ask.
     confirmations: DefaultKeyedRateLimiter<String>,
+    /// `mail.rate` for all confirmation emails together.
+    confirm_rate: governor::DefaultDirectRateLimiter,
     /// Confirmation emails being sent (waited for at shutdown).
     pub mail_tasks: TaskTracker,
-    /// Cancelled at shutdown: waits for a mail server end.
+    /// Cancelled at shutdown: confirmation emails waiting for the mail server give up.
     pub stop: CancellationToken,
 }
 
@@ -94,12 +97,14 @@ impl Shared {
         let confirmations = governor::Quota::with_period(Duration::from_secs(300))
             .unwrap_or_else(|| governor::Quota::per_hour(std::num::NonZeroU32::MIN))
             .allow_burst(std::num::NonZeroU32::new(2).unwrap_or(std::num::NonZeroU32::MIN));
+        let confirm_rate = crate::mail::retry::rate_limiter(site.config.mail.rate, 1);
         Shared {
             site: ArcSwap::from_pointee(site),
             catalog: ArcSwap::from_pointee(Catalog::default()),
             feeds: FeedFiles::default(),
             signups: DefaultKeyedRateLimiter::keyed(governor::Quota::per_hour(per_hour)),
             confirmations: DefaultKeyedRateLimiter::keyed(confirmations),
+            confirm_rate,
             mail_tasks: TaskTracker::new(),
             stop,
         }
@@ -149,8 +154,6 @@ async fn feeds_file(
         .await
         .unwrap_or_else(|_| axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
-
-use axum::response::IntoResponse as _;
 
 /// Binds the listening socket of `config` (before anything else starts, so a port in use
 /// fails the start).

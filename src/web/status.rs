@@ -14,7 +14,7 @@ use crate::state::State as Db;
 /// `GET /healthz`: 200 `ok` when the database answers, else 503 with the reason.
 pub async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
     let path = shared.site.load().config.state.path.clone();
-    let checked = tokio::task::spawn_blocking(move || Db::open(&path).and_then(|db| db.count_by_status())).await;
+    let checked = tokio::task::spawn_blocking(move || Db::open(&path).and_then(|db| db.ping())).await;
     match checked {
         Ok(Ok(_)) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], "ok\n").into_response(),
         Ok(Err(e)) => {

@@ -1,7 +1,8 @@
 //! End-to-end tests in a real browser ([`crate::chromium`]) against `gazette run`, with mail
 //! caught by `smtp-sink`: the subscription clicked through as a reader does it, the account
-//! pages in both languages (tampered links change nothing), and the pages and the digest at
-//! phone width, with screenshots in `target/browser-screenshots/` to look at.
+//! pages in both languages (tampered links change nothing), the pages and the digest at phone
+//! width, with screenshots in `target/browser-screenshots/` to look at, and every page checked
+//! with Deque's axe-core against WCAG 2.1 A and AA.
 
 use std::ffi::OsStr;
 use std::path::PathBuf;
@@ -365,4 +366,135 @@ fn pages_and_the_digest_fit_a_phone_screen() {
     browser.goto(&link_in(&html, &format!("{base}/unsubscribe?token=")));
     browser.expect_page("en", "Unsubscribe");
     browser.assert_fits_a_phone("phone-unsubscribe-en", PAGE_TEXT, "main button");
+}
+
+/// A string of the repository's config, the one the served site runs with, at `keys`
+/// (`["languages", "en", "title"]`).
+fn config_string(keys: &[&str]) -> String {
+    let path = repo().join("config.toml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let config: toml::Value = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let value = keys.iter().fold(&config, |v, key| &v[key]);
+    value.as_str().unwrap_or_else(|| panic!("no string {} in {}", keys.join("."), path.display())).to_owned()
+}
+
+/// Runs axe on the page the browser shows; keeps what it found, under `name`, for one report.
+struct Audit<'a> {
+    browser: &'a Browser,
+    checked: usize,
+    found: Vec<String>,
+}
+
+impl Audit<'_> {
+    fn check(&mut self, name: &str) {
+        let violations = self.browser.axe();
+        self.checked += 1;
+        println!("axe: {name}: {} violation(s)", violations.len());
+        if !violations.is_empty() {
+            let listed: String = violations.iter().map(ToString::to_string).collect();
+            self.found.push(format!("{name}, at {}:\n{listed}", self.browser.url()));
+        }
+    }
+}
+
+/// Deque's axe-core finds nothing against WCAG 2.0 and 2.1, A and AA, on every page a reader
+/// meets, in each language: front, sector and article pages, the subscribe form (and its
+/// error), check-your-inbox, the pages of signed links (confirm, preferences, unsubscribe, and
+/// what their buttons lead to) and the invalid-link page. All that axe reports is printed.
+#[test]
+fn every_page_passes_axe_wcag_2_1_aa_in_both_languages() {
+    let t = Strings::load();
+    let mail = tempfile::tempdir().expect("temp dir");
+    let sink_port = free_port();
+    let sink = sink(sink_port, &mail.path().join("dump"), &[]);
+    let (site, daemon) = mailing_site(sink_port);
+    let base = format!("http://127.0.0.1:{}", daemon.port);
+    let browser = Browser::open();
+    let mut audit = Audit { browser: &browser, checked: 0, found: Vec::new() };
+
+    // axe is live: a button with no name, planted in a page, is found.
+    browser.goto(&format!("{base}/en/"));
+    browser.js("document.querySelector('main').insertAdjacentHTML('beforeend', '<button></button>')", vec![]);
+    let planted = browser.axe();
+    assert!(planted.iter().any(|v| v.id == "button-name"), "axe missed a button with no name: {planted:#?}");
+
+    for lang in ["zh", "en"] {
+        let s = |key: &str| t.get(lang, key).to_owned();
+        let title = config_string(&["languages", lang, "title"]);
+        browser.goto(&format!("{base}/{lang}/"));
+        browser.expect_page(lang, &title);
+        audit.check(&format!("{lang} front page"));
+
+        let trade = config_string(&["sectors", "trade", "name", lang]);
+        browser.click_link(&trade);
+        browser.expect_page(lang, &format!("{trade} · {title}"));
+        audit.check(&format!("{lang} sector page"));
+
+        // The article in both languages, with a table: the "also in" link and the table are
+        // on the page.
+        let article = "main a[href*='sino-german-park-consulate']";
+        let heading = browser.text(article);
+        browser.click(article);
+        browser.expect_page(lang, &heading);
+        audit.check(&format!("{lang} article page"));
+
+        browser.goto(&format!("{base}/subscribe?lang={lang}"));
+        browser.expect_page(lang, &s("subscribe_title"));
+        audit.check(&format!("{lang} subscribe form"));
+        // The browser would not send an address this wrong: the server's refusal is what is
+        // checked, as a browser that does not validate forms gets it.
+        browser.js("document.querySelector('main form').noValidate = true", vec![]);
+        browser.fill("#email", "not an address");
+        browser.click("form button[type=submit]");
+        browser.expect_text("main .error", &s("bad_email"));
+        browser.expect_page(lang, &s("subscribe_title"));
+        audit.check(&format!("{lang} subscribe form, invalid address"));
+
+        let email = format!("axe.{lang}@example.org");
+        browser.js("document.querySelector('#email').value = ''", vec![]);
+        browser.fill("#email", &email);
+        browser.choose("#language", lang);
+        browser.click("form button[type=submit]");
+        browser.expect_page(lang, &s("subscribe_sent_title"));
+        audit.check(&format!("{lang} check-your-inbox page"));
+
+        let confirmation = sink.wait_for(&email, &s("confirm_subject"), PATIENCE);
+        let confirm = link_in(&parts(&confirmation).1, &format!("{base}/confirm?token="));
+        browser.goto(&confirm);
+        browser.expect_page(lang, &s("confirm_title"));
+        audit.check(&format!("{lang} confirm page"));
+        browser.click("main form button");
+        browser.expect_page(lang, &s("confirmed_title"));
+        audit.check(&format!("{lang} confirmed page"));
+
+        let digest = std::fs::read_to_string(preview(&site, &email)).expect("the preview's HTML");
+        let preferences = link_in(&digest, &format!("{base}/preferences?token="));
+        let unsubscribe = link_in(&digest, &format!("{base}/unsubscribe?token="));
+        browser.goto(&preferences);
+        browser.expect_page(lang, &s("preferences_title"));
+        audit.check(&format!("{lang} preferences page"));
+        browser.click("input[name=digest][value=weekly]");
+        browser.click("main form button[type=submit]");
+        browser.expect_text("main p", &s("preferences_saved"));
+        audit.check(&format!("{lang} preferences page, saved"));
+
+        browser.goto(&unsubscribe);
+        browser.expect_page(lang, &s("unsubscribe_title"));
+        audit.check(&format!("{lang} unsubscribe page"));
+        browser.click("main form button");
+        browser.expect_page(lang, &s("unsubscribed_title"));
+        audit.check(&format!("{lang} unsubscribed page"));
+
+        browser.goto(&format!("{}&lang={lang}", tampered(&confirm)));
+        browser.expect_page(lang, &s("invalid_link_title"));
+        audit.check(&format!("{lang} invalid-link page"));
+    }
+
+    assert!(
+        audit.found.is_empty(),
+        "axe-core found WCAG 2.1 A/AA violations on {} of {} pages:\n\n{}",
+        audit.found.len(),
+        audit.checked,
+        audit.found.join("\n")
+    );
 }

@@ -1,11 +1,14 @@
 //! Headless Chromium for tests, driven over WebDriver: Debian's `chromedriver` started on a free
 //! port and a fantoccini session to it, wrapped for plain blocking tests, with a phone screen,
-//! full-page screenshots (`target/browser-screenshots/`) and phone-fit measurements.
-//! `scripts/test` installs chromium and chromium-driver; without them a test fails, never skips.
+//! full-page screenshots (`target/browser-screenshots/`), phone-fit measurements and Deque's
+//! axe-core accessibility checks. `scripts/test` installs chromium, chromium-driver and axe-core
+//! (`GAZETTE_AXE`); without them a test fails, never skips.
 
+use std::fmt;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -360,5 +363,120 @@ impl Browser {
             let small: Vec<_> = fit.targets.iter().filter(|(_, height)| *height < 40.0).collect();
             assert!(small.is_empty(), "{name}: tap targets under 40 px tall at {at}: {small:#?}");
         }
+    }
+}
+
+/// The WCAG 2.0 and 2.1 success criteria, levels A and AA, that axe checks a page against.
+pub const WCAG_AA: [&str; 4] = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+
+/// The text of `axe.min.js`, from the path in `GAZETTE_AXE` (which `scripts/test` sets).
+fn axe_source() -> &'static str {
+    static SOURCE: OnceLock<String> = OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let path = std::env::var_os("GAZETTE_AXE").unwrap_or_else(|| {
+            panic!("GAZETTE_AXE is not set: run scripts/test, which installs axe-core and sets it to axe.min.js")
+        });
+        let source = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("cannot read axe-core at GAZETTE_AXE={} ({e}): run scripts/test, which installs it", path.display())
+        });
+        assert!(source.contains("axe v"), "{} is not axe-core's axe.min.js", path.display());
+        source
+    })
+}
+
+/// One rule an axe run found broken, with the elements that break it.
+#[derive(Debug)]
+pub struct Violation {
+    /// The rule (`color-contrast`).
+    pub id: String,
+    /// `minor`, `moderate`, `serious` or `critical`.
+    pub impact: String,
+    /// What the rule asks, in a line.
+    pub help: String,
+    /// Deque's page on the rule.
+    pub help_url: String,
+    /// The elements that break it.
+    pub nodes: Vec<FailingNode>,
+}
+
+/// An element that breaks a rule.
+#[derive(Debug)]
+pub struct FailingNode {
+    /// CSS selectors that reach it (one per frame).
+    pub target: Vec<String>,
+    /// Its HTML, as axe shows it (cut short when long).
+    pub html: String,
+    /// What is wrong with it, and how to fix it.
+    pub summary: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} ({}): {} <{}>", self.id, self.impact, self.help, self.help_url)?;
+        for node in &self.nodes {
+            let html = node.html.split_whitespace().collect::<Vec<_>>().join(" ");
+            writeln!(f, "  at {}: {html}", node.target.join(" "))?;
+            for line in node.summary.lines() {
+                writeln!(f, "    {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs axe on the page and hands back its result (or the error it threw, as `{error}`).
+const AXE_RUN: &str = r#"
+const [tags, done] = arguments;
+axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] })
+    .then(result => done({ violations: result.violations.map(v => ({
+        id: v.id, impact: v.impact || '', help: v.help, helpUrl: v.helpUrl,
+        nodes: v.nodes.map(n => ({ target: n.target.map(String), html: n.html, summary: n.failureSummary || '' })),
+    })) }))
+    .catch(e => done({ error: String(e && e.stack || e) }));
+"#;
+
+impl Browser {
+    /// Checks the current page with axe-core against [`WCAG_AA`] and returns what it breaks.
+    /// axe is injected into the page first: its text runs as a WebDriver script, which the
+    /// pages' Content-Security-Policy (no scripts at all) does not apply to.
+    pub fn axe(&self) -> Vec<Violation> {
+        let loaded = format!("{}\n;return typeof window.axe === 'object';", axe_source());
+        assert_eq!(self.js(&loaded, vec![]), json!(true), "axe-core did not load {}", self.whereabouts());
+        let result = self
+            .runtime
+            .block_on(self.client().execute_async(AXE_RUN, vec![json!(WCAG_AA)]))
+            .unwrap_or_else(|e| panic!("axe.run failed: {e} {}", self.whereabouts()));
+        if let Some(error) = result.get("error") {
+            panic!("axe.run threw {} {}", error.as_str().unwrap_or_default(), self.whereabouts());
+        }
+        let text = |v: &Value, key: &str| v[key].as_str().unwrap_or_default().to_owned();
+        result["violations"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no violations list from axe: {result}"))
+            .iter()
+            .map(|v| Violation {
+                id: text(v, "id"),
+                impact: text(v, "impact"),
+                help: text(v, "help"),
+                help_url: text(v, "helpUrl"),
+                nodes: v["nodes"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|n| FailingNode {
+                        target: n["target"]
+                            .as_array()
+                            .map(Vec::as_slice)
+                            .unwrap_or_default()
+                            .iter()
+                            .map(|t| t.as_str().unwrap_or_default().to_owned())
+                            .collect(),
+                        html: text(n, "html"),
+                        summary: text(n, "summary"),
+                    })
+                    .collect(),
+            })
+            .collect()
     }
 }

@@ -151,6 +151,7 @@ fn subscribing_answers_alike_for_every_address_is_rate_limited_and_refuses_other
     ));
     assert_eq!(bad.status, 400);
     assert!(bad.text().contains("Enter a valid email address."), "{}", bad.text());
+    assert!(bad.text().contains("aria-invalid=\"true\" aria-describedby=\"form-error\""), "the field is marked");
     // That was the third sign-up of this client this hour; the fourth is refused.
     let limited = daemon.send(&form("fifth@example.org"));
     assert_eq!(limited.status, 429);

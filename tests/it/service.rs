@@ -50,10 +50,14 @@ impl Daemon {
             .stderr(stderr)
             .spawn()
             .expect("gazette runs");
+        let running = format!("gazette is running listen=127.0.0.1:{port}");
+        let before = std::fs::read_to_string(&log).unwrap_or_default().matches(&running).count();
         let mut daemon = Daemon { child: Some(child), port, log };
         let started = Instant::now();
         loop {
-            if let Ok(response) = daemon.try_request(&get("/healthz")) {
+            // Its own log says it listens (not some other process on the port), and it answers.
+            let is_up = daemon.log().matches(&running).count() > before;
+            if is_up && let Ok(response) = daemon.try_request(&get("/healthz")) {
                 assert_eq!(response.status, 200, "{}", daemon.log());
                 break;
             }
