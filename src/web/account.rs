@@ -64,13 +64,11 @@ fn parse_form(body: &Bytes) -> SignUpForm {
 
 /// Runs `work` on the database off the async threads.
 async fn with_db<T: Send + 'static>(
+    shared: &Arc<Shared>,
     site: &Arc<Site>,
     work: impl FnOnce(&mut Db) -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    let path = site.config.state.path.clone();
-    tokio::task::spawn_blocking(move || work(&mut Db::open(&path)?))
-        .await
-        .map_err(|_| anyhow::anyhow!("a database task panicked"))?
+    shared.db.with(&site.config.state.path, work).await
 }
 
 fn failed(site: &Site, lang: &str, e: &anyhow::Error) -> Response {
@@ -125,7 +123,7 @@ fn form_page(
         ..context! { action => "/subscribe", button, error, error_field }
     };
     // The form's language follows `Accept-Language`, and after a post it holds what was typed.
-    render(site, lang, "pages/form.html", &title, extra, status, Caching::Private)
+    render(site, lang, "pages/form.html", &title, extra, status, Caching::Uncached)
 }
 
 /// `GET /subscribe`: the form, in the language of `?lang=` or `Accept-Language`.
@@ -184,7 +182,7 @@ pub async fn subscribe(
         };
     let now = Utc::now().timestamp();
     let consent = format!("web:{client}");
-    let saved = with_db(&site, move |db| db.sign_up(&email, &preferences, &consent, now)).await;
+    let saved = with_db(&shared, &site, move |db| db.sign_up(&email, &preferences, &consent, now)).await;
     let (subscriber, was_confirmed) = match saved {
         Ok(saved) => saved,
         Err(e) => return failed(&site, &lang, &e),
@@ -250,10 +248,10 @@ enum Checked {
 }
 
 /// Checks `token` for `purpose` against the subscriber it names.
-async fn check(site: &Arc<Site>, token: String, purpose: Purpose) -> Result<Checked> {
+async fn check(shared: &Arc<Shared>, site: &Arc<Site>, token: String, purpose: Purpose) -> Result<Checked> {
     let Ok(id) = Signer::subscriber_of(&token) else { return Ok(Checked::Invalid) };
     let signer = site.signer.clone();
-    with_db(site, move |db| {
+    with_db(shared, site, move |db| {
         let Some(subscriber) = db.subscriber_by_id(id)? else { return Ok(Checked::Invalid) };
         Ok(match signer.verify(&token, purpose, id, &subscriber.email, Utc::now().timestamp()) {
             Ok(()) => Checked::Valid(Box::new(subscriber)),
@@ -273,17 +271,17 @@ fn bad_link(site: &Site, lang: &str, expired: bool) -> Response {
 
 /// Checks the token, then runs `then` with the subscriber, or answers with the right page.
 async fn with_subscriber(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     token: String,
     lang_hint: &str,
     headers: &HeaderMap,
     purpose: Purpose,
-    then: impl FnOnce(Arc<Site>, Subscriber) -> std::pin::Pin<Box<dyn Future<Output = Response> + Send>>,
+    then: impl FnOnce(Arc<Shared>, Arc<Site>, Subscriber) -> std::pin::Pin<Box<dyn Future<Output = Response> + Send>>,
 ) -> Response {
     let site = shared.site.load_full();
     let lang = guard::language(&site.config, Some(lang_hint), headers);
-    match check(&site, token, purpose).await {
-        Ok(Checked::Valid(subscriber)) => then(site, *subscriber).await,
+    match check(shared, &site, token, purpose).await {
+        Ok(Checked::Valid(subscriber)) => then(shared.clone(), site, *subscriber).await,
         Ok(Checked::Invalid) => bad_link(&site, &lang, false),
         Ok(Checked::Expired) => bad_link(&site, &lang, true),
         Err(e) => failed(&site, &lang, &e),
@@ -297,7 +295,7 @@ pub async fn confirm_page(
     headers: HeaderMap,
 ) -> Response {
     let token = q.token.clone();
-    with_subscriber(&shared, q.token, &q.lang, &headers, Purpose::Confirm, move |site, s| {
+    with_subscriber(&shared, q.token, &q.lang, &headers, Purpose::Confirm, move |_, site, s| {
         Box::pin(async move {
             let lang = &s.preferences.language;
             let text = vec![site.renderer.string(lang, "confirm_text")];
@@ -314,11 +312,11 @@ pub async fn confirm(State(shared): State<Arc<Shared>>, headers: HeaderMap, body
     if guard::is_cross_site(&shared.site.load().config, &headers) {
         return refuse_cross_site(&shared, &form.lang, &headers);
     }
-    with_subscriber(&shared, form.token, &form.lang, &headers, Purpose::Confirm, |site, s| {
+    with_subscriber(&shared, form.token, &form.lang, &headers, Purpose::Confirm, |shared, site, s| {
         Box::pin(async move {
             let lang = s.preferences.language.clone();
             let id = s.id;
-            match with_db(&site, move |db| db.confirm(id, Utc::now().timestamp())).await {
+            match with_db(&shared, &site, move |db| db.confirm(id, Utc::now().timestamp())).await {
                 Ok(true) => {
                     tracing::info!(subscriber = id, "subscription confirmed");
                     let text = vec![site.renderer.string(&lang, "confirmed_text")];
@@ -349,7 +347,7 @@ pub async fn unsubscribe_page(
     headers: HeaderMap,
 ) -> Response {
     let token = q.token.clone();
-    with_subscriber(&shared, q.token, &q.lang, &headers, Purpose::Unsubscribe, move |site, s| {
+    with_subscriber(&shared, q.token, &q.lang, &headers, Purpose::Unsubscribe, move |_, site, s| {
         Box::pin(async move {
             let lang = &s.preferences.language;
             let text = vec![site.renderer.string(lang, "unsubscribe_text").replace("{email}", &s.email)];
@@ -372,7 +370,7 @@ pub async fn unsubscribe(
     let one_click = form.list_unsubscribe == "One-Click";
     let token = if form.token.is_empty() { q.token } else { form.token };
     let site = shared.site.load_full();
-    let checked = check(&site, token, Purpose::Unsubscribe).await;
+    let checked = check(&shared, &site, token, Purpose::Unsubscribe).await;
     let hint = if form.lang.is_empty() { &q.lang } else { &form.lang };
     let lang = guard::language(&site.config, Some(hint), &headers);
     let subscriber = match checked {
@@ -385,7 +383,7 @@ pub async fn unsubscribe(
         Err(e) => return failed(&site, &lang, &e),
     };
     let id = subscriber.id;
-    let done = with_db(&site, move |db| db.unsubscribe(id, Utc::now().timestamp())).await;
+    let done = with_db(&shared, &site, move |db| db.unsubscribe(id, Utc::now().timestamp())).await;
     match done {
         Ok(changed) => {
             if changed {
@@ -446,7 +444,7 @@ pub async fn preferences_page(
     headers: HeaderMap,
 ) -> Response {
     let token = q.token.clone();
-    with_subscriber(&shared, q.token, &q.lang, &headers, Purpose::Preferences, move |site, s| {
+    with_subscriber(&shared, q.token, &q.lang, &headers, Purpose::Preferences, move |_, site, s| {
         Box::pin(async move { preferences_form(&site, &s, &token, None, None) })
     })
     .await
@@ -459,7 +457,7 @@ pub async fn save_preferences(State(shared): State<Arc<Shared>>, headers: Header
         return refuse_cross_site(&shared, &form.lang, &headers);
     }
     let token = form.token.clone();
-    with_subscriber(&shared, form.token.clone(), &form.lang, &headers, Purpose::Preferences, move |site, s| {
+    with_subscriber(&shared, form.token.clone(), &form.lang, &headers, Purpose::Preferences, move |shared, site, s| {
         Box::pin(async move {
             let config = &site.config;
             let chosen =
@@ -470,7 +468,7 @@ pub async fn save_preferences(State(shared): State<Arc<Shared>>, headers: Header
             };
             let id = s.id;
             let saved = preferences.clone();
-            match with_db(&site, move |db| db.set_preferences(id, &saved)).await {
+            match with_db(&shared, &site, move |db| db.set_preferences(id, &saved)).await {
                 Ok(_) => {
                     tracing::info!(subscriber = id, "preferences changed");
                     let updated = Subscriber { preferences, ..s };

@@ -6,6 +6,7 @@
 //! on SIGHUP) and the catalog of the last feed build (swapped after each build).
 
 mod account;
+mod db;
 mod feeds;
 mod guard;
 mod pages;
@@ -78,6 +79,8 @@ pub struct Shared {
     /// The articles of the last feed build.
     pub catalog: ArcSwap<Catalog>,
     feeds: FeedFiles,
+    /// Database connections for requests, kept open.
+    db: Arc<db::Connections>,
     signups: DefaultKeyedRateLimiter<IpAddr>,
     /// One confirmation email per address per few minutes, however many sign-ups ask.
     confirmations: DefaultKeyedRateLimiter<String>,
@@ -102,6 +105,7 @@ impl Shared {
             site: ArcSwap::from_pointee(site),
             catalog: ArcSwap::from_pointee(Catalog::default()),
             feeds: FeedFiles::default(),
+            db: Arc::default(),
             signups: DefaultKeyedRateLimiter::keyed(governor::Quota::per_hour(per_hour)),
             confirmations: DefaultKeyedRateLimiter::keyed(confirmations),
             confirm_rate,

@@ -57,7 +57,9 @@ struct Listed {
 pub enum Caching {
     /// A public page: caches may keep it a minute.
     Public,
-    /// A page for one person (a token in its URL): nobody keeps it.
+    /// A public page that differs by request (language, what was typed): nobody keeps it.
+    Uncached,
+    /// A page for one person (a token in its URL): nobody keeps it, no search engine lists it.
     Private,
 }
 
@@ -100,7 +102,7 @@ pub fn render(
                 header::CACHE_CONTROL,
                 HeaderValue::from_static(match caching {
                     Caching::Public => "public, max-age=60",
-                    Caching::Private => "no-store",
+                    Caching::Uncached | Caching::Private => "no-store",
                 }),
             );
             response

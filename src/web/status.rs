@@ -14,23 +14,21 @@ use crate::state::State as Db;
 /// `GET /healthz`: 200 `ok` when the database answers, else 503 with the reason.
 pub async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
     let path = shared.site.load().config.state.path.clone();
-    let checked = tokio::task::spawn_blocking(move || Db::open(&path).and_then(|db| db.ping())).await;
-    match checked {
-        Ok(Ok(_)) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], "ok\n").into_response(),
-        Ok(Err(e)) => {
+    match shared.db.with(&path, |db: &mut Db| db.ping()).await {
+        Ok(()) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], "ok\n").into_response(),
+        Err(e) => {
             tracing::error!(error = format!("{e:#}"), "health check failed");
             (StatusCode::SERVICE_UNAVAILABLE, "the database does not answer\n").into_response()
         }
-        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }
 
 /// `GET /metrics`.
 pub async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     let path = shared.site.load().config.state.path.clone();
-    let counts = tokio::task::spawn_blocking(move || Db::open(&path).and_then(|db| db.count_by_status())).await;
+    let counts = shared.db.with(&path, |db: &mut Db| db.count_by_status()).await;
     let mut extra = String::new();
-    if let Ok(Ok(counts)) = counts {
+    if let Ok(counts) = counts {
         extra.push_str("# HELP gazette_subscribers Subscribers, by status.\n# TYPE gazette_subscribers gauge\n");
         for (status, n) in counts {
             let _ = writeln!(extra, "gazette_subscribers{{status=\"{status}\"}} {n}");

@@ -47,15 +47,6 @@ fn outbox(site: &Site) -> Vec<String> {
     crate::helpers::files(&site.root.join("outbox"))
 }
 
-fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    started.elapsed()
-}
-
 /// Adds `count` confirmed subscribers (`reader0000@example.org`, …) through the CSV import.
 fn readers(site: &Site, count: usize) {
     let mut csv = String::from("email,language,digest\n");
@@ -82,14 +73,14 @@ fn an_article_dropped_into_the_store_is_in_the_feeds_and_pages_within_seconds() 
         "+++\ntitle = \"Harbin Trade Delegation Visits\"\ndate = 2026-11-01T10:00:00+08:00\nsectors = [\"trade\"]\n+++\nA delegation from Harbin met exporters.\n",
     );
     // Feeds are replaced one file at a time: wait for the last of those it goes into.
-    wait_until("the new article in the feeds", Duration::from_secs(10), || {
+    daemon.wait("the new article in the feeds", Duration::from_secs(10), || {
         ["/feeds/en/atom.xml", "/feeds/en/trade/rss.xml"]
             .iter()
             .all(|feed| daemon.send(&get(feed)).text().contains("Harbin Trade Delegation Visits"))
     });
     eprintln!("a dropped article was in the served feeds after {:?}", dropped.elapsed());
     // The pages follow once the build hands over its catalog, a moment after the last feed.
-    wait_until("the article's page", Duration::from_secs(5), || {
+    daemon.wait("the article's page", Duration::from_secs(5), || {
         daemon.send(&get("/en/articles/harbin-delegation/")).status == 200
     });
     let page = daemon.send(&get("/en/articles/harbin-delegation/"));
@@ -111,7 +102,7 @@ fn a_digest_fires_at_its_scheduled_time_and_a_reload_mid_run_does_not_double_it(
     // A reload starts the schedules again; the new one's time comes while the run goes on.
     daemon.signal("HUP");
     daemon.wait_log("the previous run is still going: this one is not started", Duration::from_secs(10));
-    wait_until("two finished runs", Duration::from_secs(30), || {
+    daemon.wait("two finished runs", Duration::from_secs(30), || {
         query_i64(&site, "SELECT COUNT(*) FROM digest_runs WHERE finished_at IS NOT NULL") >= 2
     });
     let (status, _) = daemon.terminate(Duration::from_secs(10));
@@ -146,7 +137,7 @@ fn a_digest_missed_while_down_is_caught_up_within_its_window_and_skipped_when_ol
          ('digest:daily', {last}, {last}, {last}, 'ok'), ('digest:weekly', {last}, {last}, {last}, 'ok')"
     ));
     let daemon = Daemon::start(&site, port, &[]);
-    wait_until("the caught-up digest", Duration::from_secs(20), || {
+    daemon.wait("the caught-up digest", Duration::from_secs(20), || {
         outbox(&site).iter().any(|f| f.starts_with("gazette.daily."))
     });
     daemon.wait_log("older than the catch-up window: skipped", Duration::from_secs(10));
@@ -154,12 +145,13 @@ fn a_digest_missed_while_down_is_caught_up_within_its_window_and_skipped_when_ol
     assert_eq!(query_i64(&site, "SELECT COUNT(*) FROM digest_runs WHERE digest = 'weekly'"), 0);
     assert!(!outbox(&site).iter().any(|f| f.starts_with("gazette.weekly.")));
     assert_eq!(query_i64(&site, "SELECT due_at FROM jobs WHERE job = 'digest:daily'"), an_hour_ago.timestamp());
+    let port = daemon.port;
     drop(daemon);
 
     // Started again: the caught-up run is recorded, so nothing is sent twice.
     let scheduled = daemon_log_count(&site, "next digest run");
     let daemon = Daemon::start(&site, port, &[]);
-    wait_until("both digests scheduled", Duration::from_secs(20), || {
+    daemon.wait("both digests scheduled", Duration::from_secs(20), || {
         daemon_log_count(&site, "next digest run") >= scheduled + 2
     });
     assert_eq!(query_i64(&site, "SELECT COUNT(*) FROM digest_runs WHERE digest = 'daily'"), 1, "{}", daemon.log());
@@ -189,7 +181,7 @@ fn a_run_that_started_but_never_ended_is_sent_at_the_next_start() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    wait_until("the job recorded as done", Duration::from_secs(10), || {
+    daemon.wait("the job recorded as done", Duration::from_secs(10), || {
         query_i64(&site, "SELECT COUNT(*) FROM jobs WHERE job = 'digest:daily' AND outcome LIKE 'ok%'") == 1
     });
 }
@@ -212,25 +204,27 @@ fn slow_run_site(mail_port: u16) -> (Site, u16) {
     (site, port)
 }
 
-fn wait_for_finished_run(site: &Site) {
-    wait_until("the resumed run to finish", Duration::from_secs(30), || {
+fn wait_for_finished_run(site: &Site, daemon: &Daemon) {
+    daemon.wait("the resumed run to finish", Duration::from_secs(30), || {
         query_i64(site, "SELECT COUNT(*) FROM digest_runs WHERE finished_at IS NOT NULL") == 1
     });
 }
 
 #[test]
 fn killed_mid_digest_and_started_again_the_run_finishes_with_no_duplicate_and_no_gap() {
-    let mail_port = free_port();
+    // The sink listens first: its port is taken at once, not after the site is made.
+    let (mail_port, dumps) = (free_port(), tempfile::tempdir().expect("temp dir"));
+    let sink = sink(mail_port, dumps.path(), &[]);
     let (site, port) = slow_run_site(mail_port);
-    let sink = sink(mail_port, &site.root.join("sink"), &[]);
     let mut daemon = Daemon::start(&site, port, &[]);
-    wait_until("100 messages", Duration::from_secs(30), || crate::helpers::files(&sink.dump).len() >= 100);
+    daemon.wait("100 messages", Duration::from_secs(30), || crate::helpers::files(&sink.dump).len() >= 100);
+    let port = daemon.port;
     daemon.kill(); // kill -9, mid-run
     let before = crate::helpers::files(&sink.dump).len();
     assert!(before < 400, "killed before the run finished ({before})");
 
     let daemon = Daemon::start(&site, port, &[]);
-    wait_for_finished_run(&site);
+    wait_for_finished_run(&site, &daemon);
     assert!(daemon.log().contains("resuming the interrupted digest run"), "{}", daemon.log());
     let recipients = sink.recipients();
     let mut unique = recipients.clone();
@@ -242,11 +236,13 @@ fn killed_mid_digest_and_started_again_the_run_finishes_with_no_duplicate_and_no
 
 #[test]
 fn sigterm_mid_digest_exits_0_within_10_seconds_having_recorded_every_message_sent() {
-    let mail_port = free_port();
+    // The sink listens first: its port is taken at once, not after the site is made.
+    let (mail_port, dumps) = (free_port(), tempfile::tempdir().expect("temp dir"));
+    let sink = sink(mail_port, dumps.path(), &[]);
     let (site, port) = slow_run_site(mail_port);
-    let sink = sink(mail_port, &site.root.join("sink"), &[]);
     let mut daemon = Daemon::start(&site, port, &[]);
-    wait_until("50 messages", Duration::from_secs(30), || crate::helpers::files(&sink.dump).len() >= 50);
+    daemon.wait("50 messages", Duration::from_secs(30), || crate::helpers::files(&sink.dump).len() >= 50);
+    let port = daemon.port;
     let (status, took) = daemon.terminate(Duration::from_secs(10));
     assert!(status.success(), "exit status {status}");
     eprintln!("SIGTERM mid-run: exited in {took:?}");
@@ -257,7 +253,7 @@ fn sigterm_mid_digest_exits_0_within_10_seconds_having_recorded_every_message_se
     assert_eq!(sent as usize, sink.recipients().len(), "every message sent was recorded, and no other");
 
     let daemon = Daemon::start(&site, port, &[]);
-    wait_for_finished_run(&site);
+    wait_for_finished_run(&site, &daemon);
     drop(daemon);
     let recipients = sink.recipients();
     let mut unique = recipients.clone();
@@ -283,7 +279,7 @@ fn sighup_with_a_broken_config_keeps_the_old_one_and_a_good_one_is_taken() {
     daemon.wait_log("config and templates reloaded", Duration::from_secs(10));
     let page = daemon.send(&get("/en/")).text();
     assert!(page.contains("<title>Shenyang FAO Bulletin</title>"), "{page}");
-    wait_until("the feeds rebuilt with the new title", Duration::from_secs(10), || {
+    daemon.wait("the feeds rebuilt with the new title", Duration::from_secs(10), || {
         daemon.send(&get("/feeds/en/atom.xml")).text().contains("<title>Shenyang FAO Bulletin</title>")
     });
 }
@@ -316,7 +312,7 @@ fn systemd_hears_ready_watchdog_reloading_and_stopping_on_the_notify_socket() {
     let (status, _) = daemon.terminate(Duration::from_secs(10));
     assert!(status.success());
     listen("STOPPING=1", Duration::from_secs(1));
-    assert!(heard.contains(&format!("STATUS=serving on http://127.0.0.1:{port}")), "{heard}");
+    assert!(heard.contains(&format!("STATUS=serving on http://127.0.0.1:{}", daemon.port)), "{heard}");
     let ready_after_reload = heard.split("RELOADING=1").nth(1).is_some_and(|rest| rest.contains("READY=1"));
     assert!(ready_after_reload, "READY=1 follows a reload:\n{heard}");
 }

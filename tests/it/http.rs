@@ -215,6 +215,8 @@ fn one_click_unsubscribe_answers_200_with_no_redirect_or_cookie_and_tampered_tok
     assert_eq!(page.status, 200);
     assert!(page.text().contains("<form method=\"post\" action=\"/unsubscribe\">"), "{}", page.text());
     assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+    assert_eq!(page.header("cache-control"), Some("no-store"), "a page for one person is kept by nobody");
+    assert!(page.text().contains("<meta name=\"robots\" content=\"noindex\">"));
     assert_eq!(status_of(&site, "li@example.org"), "confirmed");
 
     // Tampered: another subscriber's id, a changed signature, junk.
@@ -295,6 +297,10 @@ fn pages_link_translations_and_feeds_and_unknown_ones_are_404() {
         assert_eq!(r.status, 404, "{missing}");
     }
     assert!(daemon.send(&get("/nothing?lang=en")).text().contains("Page not found"));
+    let form = daemon.send(&get("/subscribe?lang=en"));
+    assert_eq!(form.header("cache-control"), Some("no-store"), "the form's language varies by request");
+    assert!(!form.text().contains("noindex"), "the subscribe form can be found");
+    assert_eq!(daemon.send(&get("/en/")).header("cache-control"), Some("public, max-age=60"));
 }
 
 #[test]

@@ -52,12 +52,22 @@ pub fn sink(port: u16, dump: &Path, options: &[&str]) -> Sink {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("smtp-sink runs (scripts/test installs postfix)");
+    let mut sink = Sink { child, dump: dump.to_path_buf() };
     let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    loop {
+        // Something answering is not enough: it must be this smtp-sink, not another process
+        // that took the port first.
+        let exited = sink.child.try_wait().expect("smtp-sink status");
+        assert!(exited.is_none(), "smtp-sink could not listen on port {port} ({exited:?}): taken by another process?");
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            std::thread::sleep(Duration::from_millis(50));
+            if sink.child.try_wait().expect("smtp-sink status").is_none() {
+                return sink;
+            }
+        }
         assert!(started.elapsed() < Duration::from_secs(10), "smtp-sink did not start listening");
         std::thread::sleep(Duration::from_millis(20));
     }
-    Sink { child, dump: dump.to_path_buf() }
 }
 
 impl Sink {

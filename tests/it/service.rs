@@ -38,8 +38,27 @@ pub struct Daemon {
 
 impl Daemon {
     /// Starts the daemon for `site` on `port` with extra environment `env`, and waits until
-    /// `/healthz` answers.
+    /// `/healthz` answers. If another process took the port meanwhile, the site moves to a new
+    /// one (its config is rewritten) and the daemon starts again.
     pub fn start(site: &Site, port: u16, env: &[(&str, &str)]) -> Daemon {
+        let mut port = port;
+        for _ in 0..3 {
+            match Daemon::try_start(site, port, env) {
+                Ok(daemon) => return daemon,
+                Err(log) if log.contains(&format!("cannot listen on 127.0.0.1:{port}")) => {
+                    let moved = free_port();
+                    let text = std::fs::read_to_string(&site.config).expect("config");
+                    let text = text.replace(&format!("127.0.0.1:{port}"), &format!("127.0.0.1:{moved}"));
+                    std::fs::write(&site.config, text).expect("config");
+                    port = moved;
+                }
+                Err(log) => panic!("gazette run did not start:\n{log}"),
+            }
+        }
+        panic!("no free port for the daemon");
+    }
+
+    fn try_start(site: &Site, port: u16, env: &[(&str, &str)]) -> Result<Daemon, String> {
         let log = site.root.join("daemon.log");
         let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_gazette"))
@@ -59,15 +78,15 @@ impl Daemon {
             let is_up = daemon.log().matches(&running).count() > before;
             if is_up && let Ok(response) = daemon.try_request(&get("/healthz")) {
                 assert_eq!(response.status, 200, "{}", daemon.log());
-                break;
+                return Ok(daemon);
             }
             if let Some(status) = daemon.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("gazette run exited with {status}:\n{}", daemon.log());
+                daemon.child = None;
+                return Err(format!("exited with {status}:\n{}", daemon.log()));
             }
             assert!(started.elapsed() < Duration::from_secs(30), "the daemon did not serve:\n{}", daemon.log());
             std::thread::sleep(Duration::from_millis(50));
         }
-        daemon
     }
 
     /// The process id.
@@ -87,6 +106,16 @@ impl Daemon {
             assert!(started.elapsed() < limit, "'{needle}' not logged within {limit:?}:\n{}", self.log());
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Waits up to `limit` for `done`; on timeout fails showing the daemon's log.
+    pub fn wait(&self, what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
+        let started = Instant::now();
+        while !done() {
+            assert!(started.elapsed() < limit, "{what}: not within {limit:?}; the daemon logged:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        started.elapsed()
     }
 
     /// Sends signal `name` (`TERM`, `HUP`).
