@@ -9,7 +9,9 @@
 //! - [`subscribers`]: addresses and preferences checked against config; CSV import and export.
 //! - [`tokens`]: HMAC-signed tokens for confirm, unsubscribe and preference links.
 //! - [`digest`]: which articles each subscriber gets, rendered; one run, durable and resumable.
+//! - [`render`]: templates and interface strings: digests, confirmation emails, pages.
 //! - [`mail`]: digest messages (MIME) and the outbox and SMTP transports.
+//! - [`live`]: what the running service knows now: the loaded site and the last catalog.
 //! - [`web`]: the HTTP server: feeds, article pages, and the subscription pages.
 //! - [`daemon`]: `gazette run`: schedules, the store watcher, signals and systemd.
 //! - [`metrics`]: counters for `/metrics`.
@@ -27,8 +29,10 @@ pub mod daemon;
 pub mod digest;
 pub mod feeds;
 pub mod links;
+pub mod live;
 pub mod mail;
 pub mod metrics;
+pub mod render;
 pub mod schedule;
 pub mod state;
 pub mod store;

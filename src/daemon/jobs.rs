@@ -23,10 +23,10 @@ use tokio_util::task::TaskTracker;
 
 use super::systemd;
 use crate::config::{Config, Digest};
+use crate::live::Live;
 use crate::metrics::{label, metrics};
 use crate::schedule::CronSchedule;
 use crate::state::State;
-use crate::web::Shared;
 
 /// The longest single sleep: wall-clock time is checked again after it (the clock may jump).
 const LONGEST_SLEEP: Duration = Duration::from_secs(30);
@@ -108,7 +108,7 @@ fn record_end(config: &Config, job: &str, outcome: &str) {
 
 /// The jobs of one daemon.
 pub struct Jobs {
-    shared: Arc<Shared>,
+    live: Arc<Live>,
     /// Asks the build worker for a build; requests while one runs make one more build.
     pub build_requests: Arc<Notify>,
     /// When the next held-back article becomes due (Unix seconds; 0 for none).
@@ -126,10 +126,10 @@ pub struct Jobs {
 }
 
 impl Jobs {
-    /// The jobs of the daemon serving `shared`.
-    pub fn new(shared: Arc<Shared>, stop: CancellationToken) -> Arc<Jobs> {
+    /// The jobs of a daemon: they read `live` and replace its catalog.
+    pub fn new(live: Arc<Live>, stop: CancellationToken) -> Arc<Jobs> {
         Arc::new(Jobs {
-            shared,
+            live,
             build_requests: Arc::new(Notify::new()),
             next_release: AtomicI64::new(0),
             release_changed: Notify::new(),
@@ -153,7 +153,7 @@ impl Jobs {
     }
 
     async fn build(self: Arc<Self>) {
-        let config = self.shared.site.load().config.clone();
+        let config = self.live.site.load().config.clone();
         let now = Utc::now();
         metrics().job_started(BUILD, now.timestamp());
         let result = blocking(move || {
@@ -196,7 +196,7 @@ impl Jobs {
                 ));
                 self.next_release.store(survey.catalog.next_release.unwrap_or(0), Ordering::Relaxed);
                 self.release_changed.notify_one();
-                self.shared.catalog.store(Arc::new(survey.catalog));
+                self.live.catalog.store(Arc::new(survey.catalog));
             }
             Err(e) => {
                 tracing::error!(error = format!("{e:#}"), "feed build failed");
@@ -275,7 +275,7 @@ impl Jobs {
     /// it ran for.
     async fn start_digest(&self, d: &Digest) -> Option<i64> {
         let job = format!("digest:{}", d.id);
-        let config = self.shared.site.load().config.clone();
+        let config = self.live.site.load().config.clone();
         let id = d.id.clone();
         let found = blocking(move || -> Result<_> {
             let state = State::open(&config.state.path)?;
@@ -325,7 +325,7 @@ impl Jobs {
 
     /// Records that `job` was settled at `now` without running (`outcome` says how).
     async fn record(&self, job: &str, now: DateTime<Utc>, outcome: &'static str) {
-        let config = self.shared.site.load().config.clone();
+        let config = self.live.site.load().config.clone();
         let job = job.to_owned();
         let _ = blocking(move || record_start(&config, &job, now.timestamp(), now.timestamp(), Some(outcome))).await;
     }
@@ -351,7 +351,7 @@ impl Jobs {
             return false;
         }
         self.set_retry(id, None);
-        let config = self.shared.site.load().config.clone();
+        let config = self.live.site.load().config.clone();
         let job = format!("digest:{id}");
         let now = Utc::now();
         metrics().job_started(&job, now.timestamp());

@@ -20,8 +20,9 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::live::{Live, Site};
 use crate::state::State;
-use crate::web::{self, Shared, Site};
+use crate::web::{self, Shared};
 use jobs::Jobs;
 pub use jobs::{Missed, missed};
 
@@ -89,8 +90,9 @@ async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
     let site = Site::load(config.clone())?;
     let listener = web::bind(&config).await?;
     let address = listener.local_addr().context("the listening socket has no address")?;
-    let shared = Arc::new(Shared::new(site, stop.clone()));
-    let jobs = Jobs::new(shared.clone(), stop.clone());
+    let live = Arc::new(Live::new(site));
+    let shared = Arc::new(Shared::new(live.clone(), stop.clone()));
+    let jobs = Jobs::new(live.clone(), stop.clone());
 
     let server = tokio::spawn(web::serve(listener, shared.clone(), stop.clone()));
     tokio::spawn(jobs.clone().build_worker());
@@ -142,11 +144,11 @@ fn reload(path: &Path, shared: &Arc<Shared>, jobs: &Arc<Jobs>, stop: &Cancellati
     });
     let result = match loaded {
         Ok((site, config)) => {
-            let old = shared.site.load();
+            let old = shared.live.site.load();
             if old.config.http != config.http {
                 tracing::warn!("[http] changes take effect when gazette is restarted");
             }
-            shared.site.store(Arc::new(site));
+            shared.live.site.store(Arc::new(site));
             let generation = start_generation(jobs, &config, stop, false);
             jobs.build_requests.notify_one();
             tracing::info!(config = %path.display(), "SIGHUP: config and templates reloaded");
@@ -178,7 +180,7 @@ async fn watchdog(shared: Arc<Shared>, stop: CancellationToken) {
         if !is_watched {
             continue;
         }
-        let path = shared.site.load().config.state.path.clone();
+        let path = shared.live.site.load().config.state.path.clone();
         let healthy = tokio::task::spawn_blocking(move || State::open(&path).and_then(|s| s.count_by_status())).await;
         match healthy {
             Ok(Ok(_)) => systemd::watchdog(),

@@ -9,11 +9,11 @@ use std::time::{Duration, UNIX_EPOCH};
 use anyhow::Result;
 use lettre::message::dkim::DkimConfig;
 
-use super::render::{DigestView, ItemView, Renderer};
 use super::select::Item;
 use crate::config::{Config, Digest};
 use crate::links;
 use crate::mail::message::{Body, Envelope, Outgoing, digest_message, message_id};
+use crate::render::{DigestView, ItemView, Renderer};
 use crate::state::{Run, Subscriber};
 use crate::store::classify::Classifier;
 use crate::store::dates::in_zone;

@@ -1,8 +1,7 @@
-//! Digests: which articles each subscriber gets ([`select`]) and how the message reads
-//! ([`render`]). Sending, retrying and recording deliveries build on these.
+//! Digests: which articles each subscriber gets ([`select`]), their messages ([`compose`],
+//! through [`crate::render`]), and one run that sends and records them ([`run`]).
 
 pub mod compose;
 pub mod progress;
-pub mod render;
 pub mod run;
 pub mod select;

@@ -132,7 +132,7 @@ pub async fn subscribe_form(
     Query(query): Query<LinkQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let site = shared.site.load();
+    let site = shared.live.site.load();
     let lang = guard::language(&site.config, Some(&query.lang), &headers);
     form_page(&site, &lang, &SignUpForm::default(), None, StatusCode::OK)
 }
@@ -144,7 +144,7 @@ pub async fn subscribe(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let site = shared.site.load_full();
+    let site = shared.live.site.load_full();
     let config = &site.config;
     let form = parse_form(&body);
     let lang = guard::language(
@@ -278,7 +278,7 @@ async fn with_subscriber(
     purpose: Purpose,
     then: impl FnOnce(Arc<Shared>, Arc<Site>, Subscriber) -> std::pin::Pin<Box<dyn Future<Output = Response> + Send>>,
 ) -> Response {
-    let site = shared.site.load_full();
+    let site = shared.live.site.load_full();
     let lang = guard::language(&site.config, Some(lang_hint), headers);
     match check(shared, &site, token, purpose).await {
         Ok(Checked::Valid(subscriber)) => then(shared.clone(), site, *subscriber).await,
@@ -309,7 +309,7 @@ pub async fn confirm_page(
 /// `POST /confirm`: confirms the subscription.
 pub async fn confirm(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let form = parse_form(&body);
-    if guard::is_cross_site(&shared.site.load().config, &headers) {
+    if guard::is_cross_site(&shared.live.site.load().config, &headers) {
         return refuse_cross_site(&shared, &form.lang, &headers);
     }
     with_subscriber(&shared, form.token, &form.lang, &headers, Purpose::Confirm, |shared, site, s| {
@@ -334,7 +334,7 @@ pub async fn confirm(State(shared): State<Arc<Shared>>, headers: HeaderMap, body
 }
 
 fn refuse_cross_site(shared: &Shared, lang: &str, headers: &HeaderMap) -> Response {
-    let site = shared.site.load();
+    let site = shared.live.site.load();
     let lang = guard::language(&site.config, Some(lang), headers);
     let text = vec![site.renderer.string(&lang, "cross_site_text")];
     message(&site, &lang, "cross_site_title", &text, None, StatusCode::FORBIDDEN)
@@ -369,7 +369,7 @@ pub async fn unsubscribe(
     let form = parse_form(&body);
     let one_click = form.list_unsubscribe == "One-Click";
     let token = if form.token.is_empty() { q.token } else { form.token };
-    let site = shared.site.load_full();
+    let site = shared.live.site.load_full();
     let checked = check(&shared, &site, token, Purpose::Unsubscribe).await;
     let hint = if form.lang.is_empty() { &q.lang } else { &form.lang };
     let lang = guard::language(&site.config, Some(hint), &headers);
@@ -453,7 +453,7 @@ pub async fn preferences_page(
 /// `POST /preferences`: saves the choices.
 pub async fn save_preferences(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let form = parse_form(&body);
-    if guard::is_cross_site(&shared.site.load().config, &headers) {
+    if guard::is_cross_site(&shared.live.site.load().config, &headers) {
         return refuse_cross_site(&shared, &form.lang, &headers);
     }
     let token = form.token.clone();

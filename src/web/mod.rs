@@ -2,7 +2,7 @@
 //! front pages the feeds and emails link to, the subscription pages (subscribe, confirm,
 //! unsubscribe including RFC 8058 one-click, preferences), `/healthz` and `/metrics`.
 //!
-//! What the pages show comes from [`Shared`]: the loaded config and templates (swapped whole
+//! What the pages show comes from [`Live`]: the loaded config and templates (swapped whole
 //! on SIGHUP) and the catalog of the last feed build (swapped after each build).
 
 mod account;
@@ -17,7 +17,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use arc_swap::ArcSwap;
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit};
 use axum::response::IntoResponse as _;
@@ -27,11 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::digest::render::Renderer;
-use crate::mail::transport::Mailer;
-use crate::store::Catalog;
-use crate::store::classify::Classifier;
-use crate::tokens::Signer;
+pub use crate::live::{Live, Site};
 
 pub use feeds::FeedFiles;
 
@@ -44,40 +39,10 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest request head (request line and headers) read.
 const HEADER_LIMIT: usize = 32 * 1024;
 
-/// What a config loads: everything a request needs that changes only on reload.
-pub struct Site {
-    /// The configuration.
-    pub config: Arc<Config>,
-    /// Page and email templates with their strings.
-    pub renderer: Renderer,
-    /// Signs and checks the links in emails.
-    pub signer: Signer,
-    /// Where confirmation emails go.
-    pub mailer: Mailer,
-    /// Sector keywords (reading an article for its page needs them).
-    pub classifier: Classifier,
-}
-
-impl Site {
-    /// Loads templates, the token key and the mailer of `config`; an error leaves nothing
-    /// half loaded (SIGHUP keeps the old site).
-    pub fn load(config: Arc<Config>) -> Result<Site> {
-        Ok(Site {
-            renderer: Renderer::load(&config)?,
-            signer: Signer::load(&config.tokens)?,
-            mailer: Mailer::new(&config)?,
-            classifier: Classifier::new(&config.sectors)?,
-            config,
-        })
-    }
-}
-
 /// State shared by every request.
 pub struct Shared {
-    /// The loaded config and templates.
-    pub site: ArcSwap<Site>,
-    /// The articles of the last feed build.
-    pub catalog: ArcSwap<Catalog>,
+    /// The loaded config and templates, and the articles of the last feed build.
+    pub live: Arc<Live>,
     feeds: FeedFiles,
     /// Database connections for requests, kept open.
     db: Arc<db::Connections>,
@@ -93,8 +58,9 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// The shared state for `site`, with an empty catalog until the first build.
-    pub fn new(site: Site, stop: CancellationToken) -> Shared {
+    /// The shared state of a server showing `live`.
+    pub fn new(live: Arc<Live>, stop: CancellationToken) -> Shared {
+        let site = live.site.load_full();
         let per_hour =
             std::num::NonZeroU32::new(site.config.http.subscribe_per_hour).unwrap_or(std::num::NonZeroU32::MIN);
         let confirmations = governor::Quota::with_period(Duration::from_secs(300))
@@ -102,8 +68,7 @@ impl Shared {
             .allow_burst(std::num::NonZeroU32::new(2).unwrap_or(std::num::NonZeroU32::MIN));
         let confirm_rate = crate::mail::retry::rate_limiter(site.config.mail.rate, 1);
         Shared {
-            site: ArcSwap::from_pointee(site),
-            catalog: ArcSwap::from_pointee(Catalog::default()),
+            live,
             feeds: FeedFiles::default(),
             db: Arc::default(),
             signups: DefaultKeyedRateLimiter::keyed(governor::Quota::per_hour(per_hour)),
@@ -152,7 +117,7 @@ async fn feeds_file(
 ) -> axum::response::Response {
     // The raw path, still encoded: encoded separators are refused, not decoded into place.
     let raw = uri.path().strip_prefix("/feeds/").unwrap_or_default().to_owned();
-    let dir = shared.site.load().config.feeds.dir.clone();
+    let dir = shared.live.site.load().config.feeds.dir.clone();
     let shared = shared.clone();
     tokio::task::spawn_blocking(move || shared.feeds.respond(&dir, &raw, &headers))
         .await

@@ -131,7 +131,7 @@ pub fn message(
 
 /// `/`: the front page of the reader's language.
 pub async fn root(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let site = shared.site.load();
+    let site = shared.live.site.load();
     let lang = guard::language(&site.config, None, &headers);
     let mut response = Redirect::to(&format!("/{lang}/")).into_response();
     response.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept-Language"));
@@ -145,7 +145,7 @@ pub async fn to_front(
     query: Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    if shared.site.load().config.language(&lang).is_none() {
+    if shared.live.site.load().config.language(&lang).is_none() {
         return not_found(State(shared), query, headers).await;
     }
     Redirect::permanent(&format!("/{lang}/")).into_response()
@@ -178,7 +178,7 @@ fn feed_links(site: &Site, lang: &str, sector: Option<&str>, title: &str) -> Vec
 }
 
 fn listing(shared: &Shared, lang: &str, sector: Option<&str>) -> Response {
-    let site = shared.site.load();
+    let site = shared.live.site.load();
     let config = &site.config;
     let Some(language) = config.language(lang) else {
         return not_found_page(&site, &config.site.default_language);
@@ -190,7 +190,7 @@ fn listing(shared: &Shared, lang: &str, sector: Option<&str>) -> Response {
         },
         None => None,
     };
-    let catalog = shared.catalog.load();
+    let catalog = shared.live.catalog.load();
     let articles: Vec<Listed> = catalog.select(lang, position, LISTED).iter().map(|m| listed(&site, lang, m)).collect();
     let title = match position {
         Some(p) => format!("{} · {}", config.sectors[p].name(lang, &config.site.default_language), language.title),
@@ -243,8 +243,8 @@ fn listed(site: &Site, lang: &str, meta: &ArticleMeta) -> Listed {
 
 /// `/{lang}/articles/{slug}/`: one article version.
 pub async fn article(State(shared): State<Arc<Shared>>, Path((lang, slug)): Path<(String, String)>) -> Response {
-    let site = shared.site.load_full();
-    let catalog = shared.catalog.load_full();
+    let site = shared.live.site.load_full();
+    let catalog = shared.live.catalog.load_full();
     // Reading the file is blocking work.
     let page = tokio::task::spawn_blocking(move || {
         let config = &site.config;
@@ -300,7 +300,7 @@ pub async fn not_found(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let site = shared.site.load();
+    let site = shared.live.site.load();
     let lang = guard::language(&site.config, query.get("lang").map(String::as_str), &headers);
     not_found_page(&site, &lang)
 }

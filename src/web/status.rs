@@ -13,7 +13,7 @@ use crate::state::State as Db;
 
 /// `GET /healthz`: 200 `ok` when the database answers, else 503 with the reason.
 pub async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
-    let path = shared.site.load().config.state.path.clone();
+    let path = shared.live.site.load().config.state.path.clone();
     match shared.db.with(&path, |db: &mut Db| db.ping()).await {
         Ok(()) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], "ok\n").into_response(),
         Err(e) => {
@@ -25,7 +25,7 @@ pub async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
 
 /// `GET /metrics`.
 pub async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
-    let path = shared.site.load().config.state.path.clone();
+    let path = shared.live.site.load().config.state.path.clone();
     let counts = shared.db.with(&path, |db: &mut Db| db.count_by_status()).await;
     let mut extra = String::new();
     if let Ok(counts) = counts {

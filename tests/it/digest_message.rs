@@ -6,9 +6,9 @@ use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
 use gazette::config::Config;
-use gazette::digest::render::{DigestView, ItemView, Renderer};
 use gazette::links;
 use gazette::mail::message::{Envelope, digest_message};
+use gazette::render::{DigestView, ItemView, Renderer};
 use gazette::tokens::{Purpose, Signer};
 use mail_parser::MessageParser;
 

@@ -1,6 +1,9 @@
-//! Digest messages as people read them: subject, plain text and email-safe HTML, rendered with
-//! minijinja from `templates/digest/` (the HTML extends `templates/email/layout.html`) and the
-//! interface strings of the subscriber's language in `templates/strings.toml`.
+//! Everything gazette writes for people from `templates/`, with minijinja and the interface
+//! strings of `templates/strings.toml` (a language without a table, or a key missing from it,
+//! falls back to the default language's): digest messages (subject, plain text and email-safe
+//! HTML extending `email/layout.html`), confirmation emails (`confirm/`), and the service's
+//! pages (`pages/`). Every template is parsed, and every language's strings checked, when the
+//! renderer loads, so a typo stops a start or a reload, not a run.
 
 use std::collections::BTreeMap;
 

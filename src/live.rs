@@ -1,0 +1,58 @@
+//! What the running service knows now: the loaded config with its templates, token key and
+//! mailer (swapped whole on SIGHUP), and the catalog of the last feed build (swapped after
+//! each build). The HTTP server reads it; the daemon's jobs replace it.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use arc_swap::ArcSwap;
+
+use crate::config::Config;
+use crate::mail::transport::Mailer;
+use crate::render::Renderer;
+use crate::store::Catalog;
+use crate::store::classify::Classifier;
+use crate::tokens::Signer;
+
+/// What a config loads: everything a request needs that changes only on reload.
+pub struct Site {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// Page and email templates with their strings.
+    pub renderer: Renderer,
+    /// Signs and checks the links in emails.
+    pub signer: Signer,
+    /// Where confirmation emails go.
+    pub mailer: Mailer,
+    /// Sector keywords (reading an article for its page needs them).
+    pub classifier: Classifier,
+}
+
+impl Site {
+    /// Loads templates, the token key and the mailer of `config`; an error leaves nothing
+    /// half loaded (SIGHUP keeps the old site).
+    pub fn load(config: Arc<Config>) -> Result<Site> {
+        Ok(Site {
+            renderer: Renderer::load(&config)?,
+            signer: Signer::load(&config.tokens)?,
+            mailer: Mailer::new(&config)?,
+            classifier: Classifier::new(&config.sectors)?,
+            config,
+        })
+    }
+}
+
+/// The current site and catalog.
+pub struct Live {
+    /// The loaded config and templates.
+    pub site: ArcSwap<Site>,
+    /// The articles of the last feed build (empty until the first).
+    pub catalog: ArcSwap<Catalog>,
+}
+
+impl Live {
+    /// `site`, with no articles yet.
+    pub fn new(site: Site) -> Live {
+        Live { site: ArcSwap::from_pointee(site), catalog: ArcSwap::from_pointee(Catalog::default()) }
+    }
+}
