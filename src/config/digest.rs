@@ -34,6 +34,9 @@ pub struct Digest {
 pub struct StateConfig {
     /// The database file.
     pub path: PathBuf,
+    /// How long the daemon keeps finished digest runs and their delivery rows (the newest run
+    /// of each digest is always kept).
+    pub keep_runs: std::time::Duration,
 }
 
 #[derive(Deserialize)]
@@ -120,11 +123,17 @@ impl RawTokens {
 pub(super) struct RawState {
     #[serde(default = "default_state_path")]
     path: PathBuf,
+    #[serde(default = "default_keep_runs")]
+    keep_runs: String,
+}
+
+fn default_keep_runs() -> String {
+    "90d".to_owned()
 }
 
 impl Default for RawState {
     fn default() -> Self {
-        RawState { path: default_state_path() }
+        RawState { path: default_state_path(), keep_runs: default_keep_runs() }
     }
 }
 
@@ -137,8 +146,13 @@ fn default_state_path() -> PathBuf {
 }
 
 impl RawState {
-    pub(super) fn validate(self, base: &Path) -> StateConfig {
-        StateConfig { path: base.join(self.path) }
+    pub(super) fn validate(self, base: &Path) -> Result<StateConfig> {
+        let keep_runs = humantime::parse_duration(&self.keep_runs)
+            .with_context(|| format!("state.keep_runs: '{}' is not a duration such as '90d'", self.keep_runs))?;
+        if keep_runs < std::time::Duration::from_secs(24 * 3600) {
+            bail!("state.keep_runs: keep runs at least a day (the newest run of each digest is always kept)");
+        }
+        Ok(StateConfig { path: base.join(self.path), keep_runs })
     }
 }
 

@@ -381,7 +381,7 @@ impl RawConfig {
         Ok(Config {
             path: path.to_path_buf(),
             digests,
-            state: self.state.validate(base),
+            state: self.state.validate(base)?,
             tokens: self.tokens.validate(base),
             templates: self.templates.validate(base),
             http: self.http.validate()?,
@@ -445,6 +445,17 @@ keywords = ["trade"]
         let err = format!("{:#}", parse(&text).unwrap_err());
         assert!(err.contains("itemz"), "{err}");
         assert!(err.contains("line 16"), "{err}");
+    }
+
+    #[test]
+    fn state_keep_runs_is_a_duration_of_a_day_or_more() {
+        assert_eq!(parse(MINIMAL).unwrap().state.keep_runs, std::time::Duration::from_secs(90 * 86_400));
+        let week = parse(&format!("{MINIMAL}[state]\nkeep_runs = \"1week\"\n")).unwrap();
+        assert_eq!(week.state.keep_runs, std::time::Duration::from_secs(7 * 86_400));
+        for bad in ["1h", "forever"] {
+            let err = format!("{:#}", parse(&format!("{MINIMAL}[state]\nkeep_runs = \"{bad}\"\n")).unwrap_err());
+            assert!(err.contains("state.keep_runs"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -206,6 +206,27 @@ impl Jobs {
         }
     }
 
+    /// Once a day (the first time at start), deletes digest runs older than `state.keep_runs`
+    /// with their delivery rows: a million subscribers would otherwise add a million rows a
+    /// day for ever.
+    pub async fn prune_daily(self: Arc<Self>) {
+        loop {
+            let config = self.live.site.load().config.clone();
+            let keep = chrono::Duration::from_std(config.state.keep_runs).unwrap_or(chrono::Duration::MAX);
+            let before = Utc::now().checked_sub_signed(keep).map_or(0, |t| t.timestamp());
+            let pruned = blocking(move || State::open(&config.state.path)?.prune(before)).await.and_then(|r| r);
+            match pruned {
+                Ok((0, _)) => {}
+                Ok((runs, deliveries)) => tracing::info!(runs, deliveries, "old digest runs deleted"),
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "cannot delete old digest runs"),
+            }
+            tokio::select! {
+                () = self.stop.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(24 * 3600)) => {}
+            }
+        }
+    }
+
     /// Asks for a build when a held-back article's date comes.
     pub async fn release_timer(self: Arc<Self>) {
         loop {

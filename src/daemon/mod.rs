@@ -97,6 +97,7 @@ async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
     let server = tokio::spawn(web::serve(listener, shared.clone(), stop.clone()));
     tokio::spawn(jobs.clone().build_worker());
     tokio::spawn(jobs.clone().release_timer());
+    tokio::spawn(jobs.clone().prune_daily());
     jobs.build_requests.notify_one();
     let mut generation = start_generation(&jobs, &config, &stop, true);
     tracing::info!(listen = %address, config = %config_path.display(), "gazette is running");

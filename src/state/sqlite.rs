@@ -149,6 +149,11 @@ impl State {
             .and_then(|()| conn.pragma_update(None, "secure_delete", "ON"))
             .and_then(|()| conn.busy_timeout(std::time::Duration::from_secs(10)))
             .with_context(|| format!("cannot set up the database {}", path.display()))?;
+        // Every transaction here writes. Begun deferred, one that reads first and writes later
+        // fails at once with "database is locked" when another process (the CLI, the daemon's
+        // other jobs) committed in between: the busy timeout does not apply to that upgrade.
+        // Immediate transactions take the write lock first and wait their turn.
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         migrations()
             .to_latest(&mut conn)
             .with_context(|| format!("cannot bring the database {} up to date", path.display()))?;
@@ -435,9 +440,7 @@ impl State {
         consent: &str,
         now: i64,
     ) -> Result<(Subscriber, bool)> {
-        // Immediate: it reads, then writes; a deferred transaction whose snapshot a digest
-        // run's commit outdates would fail at once instead of waiting its turn.
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction()?;
         let key = email_key(email);
         let existing = tx
             .prepare_cached("SELECT * FROM subscribers WHERE email_key = ?1")?
@@ -475,7 +478,7 @@ impl State {
     /// digest holds what is published from now on, and their address leaves the suppression
     /// list (its owner asked). False when they were not pending.
     pub fn confirm(&mut self, id: i64, now: i64) -> Result<bool> {
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction()?;
         let changed = tx
             .prepare_cached(
                 "UPDATE subscribers SET status = 'confirmed', confirmed_at = ?2, last_cutoff = ?2, unsubscribed_at = NULL
@@ -530,6 +533,20 @@ impl State {
     pub fn ping(&self) -> Result<()> {
         self.conn.query_row("SELECT 1", [], |_| Ok(()))?;
         Ok(())
+    }
+
+    /// Deletes digest runs that finished before `before` (Unix seconds), with their delivery
+    /// rows, keeping the newest run of each digest (the next run's cutoff follows it), and
+    /// forgets when articles older than that were first seen. Returns (runs, deliveries).
+    pub fn prune(&mut self, before: i64) -> Result<(usize, usize)> {
+        let tx = self.conn.transaction()?;
+        let old = "SELECT id FROM digest_runs WHERE finished_at IS NOT NULL AND finished_at < ?1
+                   AND id NOT IN (SELECT MAX(id) FROM digest_runs GROUP BY digest)";
+        let deliveries = tx.execute(&format!("DELETE FROM deliveries WHERE run_id IN ({old})"), [before])?;
+        let runs = tx.execute(&format!("DELETE FROM digest_runs WHERE id IN ({old})"), [before])?;
+        tx.execute("DELETE FROM articles_seen WHERE first_seen < ?1", [before])?;
+        tx.commit()?;
+        Ok((runs, deliveries))
     }
 
     /// Subscribers of each status (for the metrics).
@@ -702,6 +719,48 @@ mod tests {
         let (confirmed, was_confirmed) = state.sign_up("li@example.org", &prefs("zh", &["trade"]), "web:x", 5).unwrap();
         assert!(was_confirmed);
         assert_eq!(confirmed.preferences, p, "a confirmed subscriber's choices change only by a signed link");
+    }
+
+    #[test]
+    fn pruning_drops_old_finished_runs_and_their_deliveries_but_the_newest_of_each_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = State::open(&dir.path().join("gazette.db")).unwrap();
+        state.save_subscriber("li@example.org", &prefs("en", &[]), Status::Confirmed, "cli", 1).unwrap();
+        for day in [10, 20, 30] {
+            let run = state.open_run("daily", day * 86_400).unwrap();
+            state.record(&run, &[(1, Outcome::Sent)], 3, day * 86_400).unwrap();
+            assert!(state.finish_run(run.id, day * 86_400).unwrap());
+        }
+        let open = state.open_run("daily", 40 * 86_400).unwrap();
+        let count = |s: &State, table: &str| {
+            s.conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get::<_, i64>(0)).unwrap()
+        };
+        // Runs finished before day 25: day 10 and day 20. The unfinished run stays whatever.
+        assert_eq!(state.prune(25 * 86_400).unwrap(), (2, 2));
+        assert_eq!((count(&state, "digest_runs"), count(&state, "deliveries")), (2, 2));
+        // Even past everything, the newest finished run of a digest stays: cutoffs follow it.
+        state.record(&open, &[(1, Outcome::Sent)], 3, 40 * 86_400).unwrap();
+        state.finish_run(open.id, 40 * 86_400).unwrap();
+        assert_eq!(state.prune(100 * 86_400).unwrap(), (1, 1));
+        let next = state.open_run("daily", 1).unwrap();
+        assert!(next.cutoff > 40 * 86_400, "the next cutoff still follows the last run's");
+    }
+
+    #[test]
+    fn a_run_opened_while_another_connection_writes_waits_instead_of_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gazette.db");
+        let mut writer = State::open(&path).unwrap();
+        writer.save_subscriber("li@example.org", &prefs("en", &[]), Status::Confirmed, "cli", 1).unwrap();
+        let tx = writer.conn.transaction().unwrap();
+        tx.execute("UPDATE subscribers SET bounces = 0", []).unwrap();
+        // Another connection reads and then writes (open_run) while this one holds the lock:
+        // begun deferred, its read snapshot would be stale by the time it may write.
+        let opening = std::thread::spawn(move || State::open(&path).unwrap().open_run("daily", 10));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        tx.commit().unwrap();
+        let run = opening.join().unwrap().expect("the run opens once the other write is done");
+        assert_eq!(run.cutoff, 10);
     }
 
     #[test]
