@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use notify::RecursiveMode;
-use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+use notify_debouncer_full::{DebounceEventResult, Debouncer, NoCache, new_debouncer_opt};
 use tokio::sync::Notify;
 
 /// How long events must be quiet before a build.
 const QUIET: Duration = Duration::from_millis(500);
 
 /// A running watch; dropping it stops watching.
-pub type Watch = Debouncer<notify::RecommendedWatcher, RecommendedCache>;
+pub type Watch = Debouncer<notify::RecommendedWatcher, NoCache>;
 
 /// Watches `dir` recursively and calls `build.notify_one()` after each burst of changes to
 /// files that are not hidden (editors' swap files and the like start with a dot).
@@ -24,7 +24,9 @@ pub fn watch(dir: &Path, build: Arc<Notify>) -> Result<Watch> {
     // inside the store are what follows it (`../store` would otherwise look hidden).
     let root = dir.canonicalize().with_context(|| format!("cannot watch {}", dir.display()))?;
     let watched = root.clone();
-    let mut debouncer = new_debouncer(QUIET, None, move |result: DebounceEventResult| match result {
+    // No file-id cache: it pairs renames by walking the whole store when watching starts
+    // (100,000 files), and any change here means the same thing, a build.
+    let handler = move |result: DebounceEventResult| match result {
         Ok(events) => {
             let relevant = events.iter().any(|e| {
                 !e.kind.is_access()
@@ -43,8 +45,10 @@ pub fn watch(dir: &Path, build: Arc<Notify>) -> Result<Watch> {
                 tracing::warn!(error = %e, "watching the store");
             }
         }
-    })
-    .context("cannot start watching the store")?;
+    };
+    let mut debouncer =
+        new_debouncer_opt::<_, notify::RecommendedWatcher, _>(QUIET, None, handler, NoCache, notify::Config::default())
+            .context("cannot start watching the store")?;
     debouncer.watch(&watched, RecursiveMode::Recursive).with_context(|| format!("cannot watch {}", dir.display()))?;
     Ok(debouncer)
 }

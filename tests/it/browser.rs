@@ -33,9 +33,22 @@ impl Strings {
     }
 }
 
-/// A served site whose digests are sent by the mail sink at `sink_port`, and whose schedule
-/// sends none while a test runs (only the test's own `digest send` does).
-fn mailing_site(sink_port: u16) -> (Site, Daemon) {
+/// A served site mailing to its own `smtp-sink`, and whose schedule sends nothing while a
+/// test runs (only the test's own `digest send` does).
+struct Mailing {
+    sink: Sink,
+    site: Site,
+    daemon: Daemon,
+    /// `http://127.0.0.1:PORT`.
+    base: String,
+    /// Where the sink writes (removed when the test ends).
+    _dumps: tempfile::TempDir,
+}
+
+fn mailing_site() -> Mailing {
+    let dumps = tempfile::tempdir().expect("temp dir");
+    let sink_port = free_port();
+    let sink = sink(sink_port, &dumps.path().join("dump"), &[]);
     let (site, port) = served_site(&format!("smtp://127.0.0.1:{sink_port}?tls=none"), |config| {
         if let Some(toml::Value::Array(digests)) = config.get_mut("digests") {
             for digest in digests.iter_mut().filter_map(toml::Value::as_table_mut) {
@@ -45,7 +58,8 @@ fn mailing_site(sink_port: u16) -> (Site, Daemon) {
     });
     let daemon = Daemon::start(&site, port, &[]);
     daemon.wait_log("feeds built", PATIENCE);
-    (site, daemon)
+    let base = format!("http://127.0.0.1:{}", daemon.port);
+    Mailing { sink, site, daemon, base, _dumps: dumps }
 }
 
 /// `(status, language, sectors, digest)` of a subscriber, from the database.
@@ -120,11 +134,7 @@ fn digests_to(sink: &Sink, to: &str) -> usize {
 #[test]
 fn a_reader_subscribes_confirms_gets_a_digest_and_unsubscribes_in_the_browser() {
     let t = Strings::load();
-    let mail = tempfile::tempdir().expect("temp dir");
-    let sink_port = free_port();
-    let sink = sink(sink_port, &mail.path().join("dump"), &[]);
-    let (site, daemon) = mailing_site(sink_port);
-    let base = format!("http://127.0.0.1:{}", daemon.port);
+    let Mailing { sink, site, daemon: _daemon, base, _dumps: mail } = mailing_site();
     // Gets every digest: proof that the last run did send, to everyone still subscribed.
     site.subscribers(&["add", "control@example.org", "--lang", "en", "--confirmed"]).success();
     let browser = Browser::open();
@@ -214,11 +224,7 @@ fn refuses_tampered(browser: &Browser, link: &str, lang: &str, title: &str, butt
 #[test]
 fn account_pages_speak_the_readers_language_and_tampered_links_change_nothing() {
     let t = Strings::load();
-    let mail = tempfile::tempdir().expect("temp dir");
-    let sink_port = free_port();
-    let sink = sink(sink_port, &mail.path().join("dump"), &[]);
-    let (site, daemon) = mailing_site(sink_port);
-    let base = format!("http://127.0.0.1:{}", daemon.port);
+    let Mailing { sink, site, daemon: _daemon, base, _dumps } = mailing_site();
     let browser = Browser::open();
     // The browser asks for English: the Chinese token pages below follow the subscriber.
     browser.goto(&format!("{base}/healthz"));
@@ -293,11 +299,7 @@ const FORM_TARGETS: &str = "main button, main input[type=email], main select, ma
 
 #[test]
 fn pages_and_the_digest_fit_a_phone_screen() {
-    let mail = tempfile::tempdir().expect("temp dir");
-    let sink_port = free_port();
-    let sink = sink(sink_port, &mail.path().join("dump"), &[]);
-    let (site, daemon) = mailing_site(sink_port);
-    let base = format!("http://127.0.0.1:{}", daemon.port);
+    let Mailing { sink, site, daemon, base, _dumps } = mailing_site();
     site.subscribers(&["add", "phone@example.org", "--lang", "en", "--confirmed"]).success();
     site.subscribers(&["add", "phone.zh@example.org", "--lang", "zh", "--confirmed"]).success();
     let title = "Consular Authentication Office Extends Its Opening Hours for Companies Preparing Trade Fair Documents";
@@ -404,11 +406,7 @@ impl Audit<'_> {
 #[test]
 fn every_page_passes_axe_wcag_2_1_aa_in_both_languages() {
     let t = Strings::load();
-    let mail = tempfile::tempdir().expect("temp dir");
-    let sink_port = free_port();
-    let sink = sink(sink_port, &mail.path().join("dump"), &[]);
-    let (site, daemon) = mailing_site(sink_port);
-    let base = format!("http://127.0.0.1:{}", daemon.port);
+    let Mailing { sink, site, daemon: _daemon, base, _dumps } = mailing_site();
     let browser = Browser::open();
     let mut audit = Audit { browser: &browser, checked: 0, found: Vec::new() };
 
