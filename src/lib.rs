@@ -6,7 +6,8 @@
 //! - [`feeds`]: the catalog → Atom, RSS, JSON Feed and OPML files, written atomically.
 //! - [`build`]: one build (store → catalog → feeds), the job commands and schedules run.
 //! - [`state`]: SQLite: migrations and every query (subscribers, digest runs, deliveries).
-//! - [`subscribers`]: addresses and preferences checked against config; CSV import and export.
+//! - [`subscription`]: the subscription lifecycle's rules: addresses, sign-up, confirmation,
+//!   preferences, unsubscribe, suppression, purge; CSV import and export.
 //! - [`tokens`]: HMAC-signed tokens for confirm, unsubscribe and preference links.
 //! - [`digest`]: which articles each subscriber gets, rendered; one run, durable and resumable.
 //! - [`render`]: templates and interface strings: digests, confirmation emails, pages.
@@ -36,7 +37,7 @@ pub mod render;
 pub mod schedule;
 pub mod state;
 pub mod store;
-pub mod subscribers;
+pub mod subscription;
 pub mod text;
 pub mod tokens;
 pub mod web;

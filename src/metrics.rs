@@ -31,6 +31,8 @@ pub struct Metrics {
     pub retries: Counter,
     /// Confirmation emails sent from the subscribe form.
     pub confirmations: Counter,
+    /// Sign-ups deleted because their confirmation link expired unused.
+    pub signups_expired: Counter,
     /// When each job last started (Unix seconds), by job (`build`, `digest:daily`).
     pub job_last_run: Family<Labels, Gauge>,
     /// Whether each job's last run succeeded (1) or not (0).
@@ -60,6 +62,7 @@ impl Metrics {
             messages: Family::default(),
             retries: Counter::default(),
             confirmations: Counter::default(),
+            signups_expired: Counter::default(),
             job_last_run: Family::default(),
             job_last_success: Family::default(),
         };
@@ -78,6 +81,11 @@ impl Metrics {
             metrics.retries.clone(),
         );
         metrics.registry.register("confirmations", "Confirmation emails sent", metrics.confirmations.clone());
+        metrics.registry.register(
+            "signups_expired",
+            "Sign-ups deleted unconfirmed once their link expired",
+            metrics.signups_expired.clone(),
+        );
         metrics.registry.register(
             "job_last_run_timestamp_seconds",
             "When each scheduled job last started",

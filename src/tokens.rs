@@ -1,7 +1,9 @@
 //! Signed tokens for the links in emails and pages (confirm, unsubscribe, preferences):
-//! HMAC-SHA256 over the purpose, the subscriber and the moment of issue, keyed with a secret from
-//! `GAZETTE_TOKEN_SECRET` or a file created (mode 0600) on first use. A token for one
-//! subscriber or purpose never verifies for another, and a tampered one never verifies.
+//! HMAC-SHA256 over the purpose, the row the link acts on and the moment of issue (and for
+//! unsubscribe and preference links, the subscriber's address), keyed with a secret from
+//! `GAZETTE_TOKEN_SECRET` or a file created (mode 0600) on first use. A token for one row or
+//! purpose never verifies for another, a tampered one never verifies, and each token has one
+//! spelling. Whether the row still allows what the link asks is [`crate::subscription`]'s.
 
 use std::io::Write;
 use std::path::Path;
@@ -17,44 +19,75 @@ use crate::config::TokensConfig;
 /// The environment variable that holds the secret instead of the file.
 pub const SECRET_ENV: &str = "GAZETTE_TOKEN_SECRET";
 
-/// What a token allows.
+/// What a token allows, and which row it names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
-    /// Confirm a subscription (double opt-in); valid for a week.
+    /// Confirm one sign-up (double opt-in): names the sign-up, and works while it waits.
     Confirm,
-    /// Unsubscribe; valid as long as the subscriber exists (links in old digests must work).
+    /// Unsubscribe: names the subscriber; valid as long as they exist (links in old digests
+    /// must work).
     Unsubscribe,
-    /// Change preferences; valid as long as the subscriber exists.
+    /// Change preferences: names the subscriber; valid as long as they exist.
     Preferences,
 }
 
 impl Purpose {
     fn label(self) -> &'static str {
         match self {
-            Purpose::Confirm => "confirm",
+            // Not "confirm": links of releases that bound confirmation to a subscriber row
+            // must not verify for a sign-up with the same number.
+            Purpose::Confirm => "signup",
             Purpose::Unsubscribe => "unsubscribe",
             Purpose::Preferences => "preferences",
         }
     }
-
-    /// How long a token stays valid, in seconds (`None`: for as long as the subscriber exists).
-    fn lifetime(self) -> Option<i64> {
-        match self {
-            Purpose::Confirm => Some(7 * 24 * 3600),
-            Purpose::Unsubscribe | Purpose::Preferences => None,
-        }
-    }
 }
 
-/// Why a token was refused. Pages show every variant the same way; logs tell them apart.
+/// Why a token was refused. Pages tell the two apart; neither changes anything.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
-    /// Not a token gazette made, or altered, or made for another subscriber or purpose.
+    /// Not a token gazette made, or altered, or made for another row or purpose.
     #[error("invalid token")]
     Invalid,
-    /// A genuine token past its lifetime.
+    /// A genuine token that no longer works: its time is over, or what it was for is done.
     #[error("expired token")]
     Expired,
+}
+
+/// A token read in its one canonical spelling, not yet verified: `ID.ISSUED.TAG`, the numbers
+/// in plain decimal (no sign, no leading zero), the tag 32 bytes of unpadded URL-safe base64.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    /// The row it names (a sign-up or a subscriber, by purpose).
+    pub id: i64,
+    /// When it was issued (Unix seconds).
+    pub issued: i64,
+    tag: Vec<u8>,
+}
+
+/// A number as tokens write it, and only so.
+fn canonical_number(s: &str) -> Option<i64> {
+    let is_canonical = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+    if is_canonical { s.parse().ok() } else { None }
+}
+
+impl Token {
+    /// Reads `text`; anything but a token's one spelling is invalid.
+    pub fn parse(text: &str) -> Result<Token, TokenError> {
+        let mut parts = text.split('.');
+        let (Some(id), Some(issued), Some(tag), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            return Err(TokenError::Invalid);
+        };
+        let (Some(id), Some(issued)) = (canonical_number(id), canonical_number(issued)) else {
+            return Err(TokenError::Invalid);
+        };
+        // The decoder refuses padding and stray trailing bits: one tag, one spelling.
+        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| TokenError::Invalid)?;
+        if tag.len() != 32 {
+            return Err(TokenError::Invalid);
+        }
+        Ok(Token { id, issued, tag })
+    }
 }
 
 /// Signs and verifies tokens with one key.
@@ -89,57 +122,32 @@ impl Signer {
         Ok(Signer { mac: Hmac::<Sha256>::new_from_slice(key).context("cannot key HMAC-SHA256")? })
     }
 
-    fn tag(&self, purpose: Purpose, subscriber: i64, email: &str, issued: i64) -> Hmac<Sha256> {
+    fn tag(&self, purpose: Purpose, id: i64, bound: &str, issued: i64) -> Hmac<Sha256> {
         let mut mac = self.mac.clone();
         // Every field is separated by NUL, which none of them can hold.
-        for part in ["gazette-token-v1", purpose.label(), &subscriber.to_string(), &issued.to_string()] {
+        for part in ["gazette-token-v1", purpose.label(), &id.to_string(), &issued.to_string()] {
             mac.update(part.as_bytes());
             mac.update(b"\0");
         }
-        mac.update(email.to_lowercase().as_bytes());
+        mac.update(bound.to_lowercase().as_bytes());
         mac
     }
 
-    /// A token for `purpose` on behalf of subscriber `subscriber` with address `email`, issued
-    /// at `issued` (Unix seconds). URL-safe.
-    pub fn sign(&self, purpose: Purpose, subscriber: i64, email: &str, issued: i64) -> String {
-        let tag = self.tag(purpose, subscriber, email, issued).finalize().into_bytes();
-        format!("{subscriber}.{issued}.{}", URL_SAFE_NO_PAD.encode(tag))
+    /// A token for `purpose` on row `id`, bound to `bound` as well (the subscriber's address
+    /// for unsubscribe and preference links; nothing for a sign-up, whose row is never
+    /// numbered twice), issued at `issued` (Unix seconds). URL-safe.
+    pub fn sign(&self, purpose: Purpose, id: i64, bound: &str, issued: i64) -> String {
+        let tag = self.tag(purpose, id, bound, issued).finalize().into_bytes();
+        format!("{id}.{issued}.{}", URL_SAFE_NO_PAD.encode(tag))
     }
 
-    /// The subscriber a token names, read without verifying: the caller looks up their address
-    /// and then calls [`Signer::verify`].
-    pub fn subscriber_of(token: &str) -> Result<i64, TokenError> {
-        token.split('.').next().and_then(|id| id.parse().ok()).ok_or(TokenError::Invalid)
-    }
-
-    /// Checks that `token` was made for `purpose` and the subscriber `subscriber` whose address
-    /// is `email`, and has not expired at `now`.
-    pub fn verify(
-        &self,
-        token: &str,
-        purpose: Purpose,
-        subscriber: i64,
-        email: &str,
-        now: i64,
-    ) -> Result<(), TokenError> {
-        let mut parts = token.split('.');
-        let (Some(id), Some(issued), Some(tag), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-            return Err(TokenError::Invalid);
-        };
-        let (Ok(id), Ok(issued)) = (id.parse::<i64>(), issued.parse::<i64>()) else {
-            return Err(TokenError::Invalid);
-        };
-        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| TokenError::Invalid)?;
-        if id != subscriber {
-            return Err(TokenError::Invalid);
-        }
+    /// Checks that `token` was made for `purpose` and its row, bound to `bound`. `None` is a
+    /// row that does not exist: the work is done all the same and the token refused, so a
+    /// refusal takes as long whether the row exists or not.
+    pub fn verify(&self, token: &Token, purpose: Purpose, bound: Option<&str>) -> Result<(), TokenError> {
         // Constant-time comparison.
-        self.tag(purpose, subscriber, email, issued).verify_slice(&tag).map_err(|_| TokenError::Invalid)?;
-        match purpose.lifetime() {
-            Some(lifetime) if now.saturating_sub(issued) > lifetime => Err(TokenError::Expired),
-            _ => Ok(()),
-        }
+        let matches = self.tag(purpose, token.id, bound.unwrap_or(""), token.issued).verify_slice(&token.tag).is_ok();
+        if matches && bound.is_some() { Ok(()) } else { Err(TokenError::Invalid) }
     }
 }
 
@@ -183,46 +191,75 @@ mod tests {
         Signer::from_key(b"0123456789abcdef0123456789abcdef").unwrap()
     }
 
-    #[test]
-    fn a_token_verifies_only_for_its_subscriber_address_and_purpose() {
-        let s = signer();
-        let token = s.sign(Purpose::Unsubscribe, 7, "Li@example.org", 1000);
-        assert_eq!(s.verify(&token, Purpose::Unsubscribe, 7, "li@example.org", 9_999_999), Ok(()));
-        assert_eq!(s.verify(&token, Purpose::Preferences, 7, "li@example.org", 1000), Err(TokenError::Invalid));
-        assert_eq!(s.verify(&token, Purpose::Unsubscribe, 8, "li@example.org", 1000), Err(TokenError::Invalid));
-        assert_eq!(s.verify(&token, Purpose::Unsubscribe, 7, "ann@example.org", 1000), Err(TokenError::Invalid));
-        let other = Signer::from_key(b"another key, also thirty-two bytes long").unwrap();
-        assert_eq!(other.verify(&token, Purpose::Unsubscribe, 7, "li@example.org", 1000), Err(TokenError::Invalid));
-        assert_eq!(Signer::subscriber_of(&token), Ok(7));
+    fn check(s: &Signer, token: &str, purpose: Purpose, id: i64, bound: &str) -> Result<(), TokenError> {
+        let token = Token::parse(token)?;
+        if token.id != id {
+            return Err(TokenError::Invalid);
+        }
+        s.verify(&token, purpose, Some(bound))
     }
 
     #[test]
-    fn tampered_tokens_are_refused() {
+    fn a_token_verifies_only_for_its_row_binding_and_purpose() {
         let s = signer();
-        let token = s.sign(Purpose::Confirm, 7, "li@example.org", 1000);
+        let token = s.sign(Purpose::Unsubscribe, 7, "Li@example.org", 1000);
+        assert_eq!(check(&s, &token, Purpose::Unsubscribe, 7, "li@example.org"), Ok(()));
+        assert_eq!(check(&s, &token, Purpose::Preferences, 7, "li@example.org"), Err(TokenError::Invalid));
+        assert_eq!(check(&s, &token, Purpose::Unsubscribe, 8, "li@example.org"), Err(TokenError::Invalid));
+        assert_eq!(check(&s, &token, Purpose::Unsubscribe, 7, "ann@example.org"), Err(TokenError::Invalid));
+        let other = Signer::from_key(b"another key, also thirty-two bytes long").unwrap();
+        assert_eq!(check(&other, &token, Purpose::Unsubscribe, 7, "li@example.org"), Err(TokenError::Invalid));
+        let parsed = Token::parse(&token).unwrap();
+        assert_eq!((parsed.id, parsed.issued), (7, 1000));
+        assert_eq!(s.verify(&parsed, Purpose::Unsubscribe, None), Err(TokenError::Invalid), "no row, no token");
+    }
+
+    #[test]
+    fn links_mailed_by_earlier_releases_keep_working() {
+        // An unsubscribe token as release 0.1 made it (HMAC over the same fields).
+        let s = signer();
+        let old = "7.1000.".to_owned()
+            + &URL_SAFE_NO_PAD.encode(s.tag(Purpose::Unsubscribe, 7, "li@example.org", 1000).finalize().into_bytes());
+        assert_eq!(check(&s, &old, Purpose::Unsubscribe, 7, "li@example.org"), Ok(()));
+        // A confirmation token bound to a subscriber row never confirms a sign-up.
+        let mut mac = s.mac.clone();
+        for part in ["gazette-token-v1", "confirm", "7", "1000"] {
+            mac.update(part.as_bytes());
+            mac.update(b"\0");
+        }
+        mac.update(b"li@example.org");
+        let old_confirm = format!("7.1000.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()));
+        assert_eq!(check(&s, &old_confirm, Purpose::Confirm, 7, ""), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn tampered_and_respelled_tokens_are_refused() {
+        let s = signer();
+        let token = s.sign(Purpose::Confirm, 7, "", 1000);
+        assert_eq!(check(&s, &token, Purpose::Confirm, 7, ""), Ok(()));
         let forged_id = token.replacen("7.", "8.", 1);
-        assert_eq!(s.verify(&forged_id, Purpose::Confirm, 8, "li@example.org", 1000), Err(TokenError::Invalid));
+        assert_eq!(check(&s, &forged_id, Purpose::Confirm, 8, ""), Err(TokenError::Invalid));
         let later = token.replacen(".1000.", ".2000.", 1);
-        assert_eq!(s.verify(&later, Purpose::Confirm, 7, "li@example.org", 1000), Err(TokenError::Invalid));
+        assert_eq!(check(&s, &later, Purpose::Confirm, 7, ""), Err(TokenError::Invalid));
         let mut flipped = token.clone().into_bytes();
         let last = flipped.len() - 1;
         flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
         let flipped = String::from_utf8(flipped).unwrap();
-        assert_eq!(s.verify(&flipped, Purpose::Confirm, 7, "li@example.org", 1000), Err(TokenError::Invalid));
-        for junk in ["", "7", "7.1000", "7.1000.!!", "x.y.z", "7.1000.abc.def"] {
-            assert_eq!(s.verify(junk, Purpose::Confirm, 7, "li@example.org", 1000), Err(TokenError::Invalid), "{junk}");
+        assert_eq!(check(&s, &flipped, Purpose::Confirm, 7, ""), Err(TokenError::Invalid));
+        let tag = token.rsplit('.').next().unwrap();
+        for respelled in [
+            format!("+7.1000.{tag}"),
+            format!("07.1000.{tag}"),
+            format!("7.01000.{tag}"),
+            format!("7.+1000.{tag}"),
+            format!("7.1000.{tag}="),
+            format!(" 7.1000.{tag}"),
+        ] {
+            assert_eq!(Token::parse(&respelled), Err(TokenError::Invalid), "{respelled}");
         }
-    }
-
-    #[test]
-    fn confirm_tokens_expire_after_a_week() {
-        let s = signer();
-        let token = s.sign(Purpose::Confirm, 7, "li@example.org", 0);
-        assert_eq!(s.verify(&token, Purpose::Confirm, 7, "li@example.org", 7 * 24 * 3600), Ok(()));
-        assert_eq!(
-            s.verify(&token, Purpose::Confirm, 7, "li@example.org", 7 * 24 * 3600 + 1),
-            Err(TokenError::Expired)
-        );
+        for junk in ["", "7", "7.1000", "7.1000.!!", "x.y.z", "7.1000.abc.def", "-7.1000.abc", "7.1000.YWJj"] {
+            assert_eq!(Token::parse(junk), Err(TokenError::Invalid), "{junk}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use clap::Subcommand;
 
 use crate::config::Config;
 use crate::digest::run;
+use crate::subscription::{Address, Giver};
 
 /// The digest subcommands.
 #[derive(Debug, Subcommand)]
@@ -57,7 +58,7 @@ pub fn run(config: &Config, command: &DigestCommand) -> Result<ExitCode> {
             Ok(if report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         DigestCommand::Preview { id, to, out } => {
-            let email = crate::subscribers::parse_email(to).map_err(anyhow::Error::msg)?;
+            let email = Address::parse(to, Giver::Operator)?;
             for path in run::preview(config, id, &email, out, now)? {
                 println!("wrote {}", path.display());
             }

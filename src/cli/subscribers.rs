@@ -1,5 +1,6 @@
-//! `gazette subscribers …`: the subscriber list from the command line. Parsing and checking
-//! are [`crate::subscribers`]'s, storing is [`crate::state`]'s; this turns them into output.
+//! `gazette subscribers …`: the subscriber list from the command line. The rules are
+//! [`crate::subscription`]'s (an operator may add any address a relay accepts); this turns
+//! what they did into output.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,7 +12,7 @@ use clap::Subcommand;
 
 use crate::config::Config;
 use crate::state::{Saved, State, Status};
-use crate::subscribers::{self, export, import, parse_email, preferences};
+use crate::subscription::{self, Address, Giver, export, import, preferences};
 
 /// The subscriber subcommands.
 #[derive(Debug, Subcommand)]
@@ -66,13 +67,13 @@ pub fn run(config: &Config, command: &SubscribersCommand) -> Result<ExitCode> {
     let now = Utc::now().timestamp();
     match command {
         SubscribersCommand::Add { address, lang, sectors, digest, name, confirmed } => {
-            let email = parse_email(address).map_err(anyhow::Error::msg)?;
+            let email = Address::parse(address, Giver::Operator)?;
             let lang = lang.as_deref().unwrap_or(&config.site.default_language);
             let Some(digest) = digest.as_deref().or(config.digests.first().map(|d| d.id.as_str())) else {
                 bail!("no [[digests]] in {}: configure one first", config.path.display());
             };
             let prefs = preferences(config, name.as_deref(), lang, sectors, digest).map_err(anyhow::Error::msg)?;
-            let saved = state.save_subscriber(&email, &prefs, status(*confirmed), "cli", now)?;
+            let saved = subscription::add(&mut state, &email, &prefs, status(*confirmed), "cli", now)?;
             let said = match saved {
                 Saved::Added => format!("added {email} ({})", status(*confirmed)),
                 Saved::Updated => format!("updated the preferences of {email}"),
@@ -128,8 +129,8 @@ pub fn run(config: &Config, command: &SubscribersCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         SubscribersCommand::Remove { address } => {
-            let email = subscribers::parse_email(address).map_err(anyhow::Error::msg)?;
-            if state.remove_subscriber(&email, now)? {
+            let email = Address::parse(address, Giver::Operator)?;
+            if subscription::remove(&mut state, &email, now)? {
                 println!("removed {email}");
                 Ok(ExitCode::SUCCESS)
             } else {

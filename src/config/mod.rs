@@ -5,6 +5,7 @@
 mod digest;
 mod http;
 mod mail;
+mod subscriptions;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -18,6 +19,7 @@ use url::Url;
 pub use digest::{Digest, StateConfig, TemplatesConfig, TokensConfig};
 pub use http::HttpConfig;
 pub use mail::{DkimAlgorithm, DkimSettings, MAIL_URL_ENV, MailConfig, PASSWORD_ENV, Tls, Transport};
+pub use subscriptions::SubscriptionsConfig;
 
 use crate::schedule::CronSchedule;
 use crate::text::{line_col, one_line};
@@ -43,6 +45,8 @@ pub struct Config {
     pub state: StateConfig,
     /// The key that signs links.
     pub tokens: TokensConfig,
+    /// Limits of sign-up and confirmation.
+    pub subscriptions: SubscriptionsConfig,
     /// Where digests go and who sends them.
     pub mail: MailConfig,
     /// Email and page templates.
@@ -180,6 +184,8 @@ struct RawConfig {
     state: digest::RawState,
     #[serde(default)]
     tokens: digest::RawTokens,
+    #[serde(default)]
+    subscriptions: subscriptions::RawSubscriptions,
     #[serde(default)]
     mail: mail::RawMail,
     #[serde(default)]
@@ -383,6 +389,7 @@ impl RawConfig {
             digests,
             state: self.state.validate(base)?,
             tokens: self.tokens.validate(base),
+            subscriptions: self.subscriptions.validate()?,
             templates: self.templates.validate(base),
             http: self.http.validate()?,
             mail: self.mail.validate(base, std::env::var(mail::MAIL_URL_ENV).ok())?,

@@ -227,6 +227,34 @@ impl Jobs {
         }
     }
 
+    /// Deletes sign-ups whose confirmation link expired unconfirmed: daily, or as often as
+    /// links expire when that is sooner (the first time at start).
+    pub async fn purge_signups(self: Arc<Self>) {
+        loop {
+            let config = self.live.site.load().config.clone();
+            let every = config.subscriptions.confirm_within.min(Duration::from_secs(24 * 3600));
+            let now = Utc::now().timestamp();
+            let purged = blocking(move || {
+                let mut state = State::open(&config.state.path)?;
+                crate::subscription::purge_expired(&mut state, now, &config.subscriptions)
+            })
+            .await
+            .and_then(|r| r);
+            match purged {
+                Ok(0) => {}
+                Ok(count) => {
+                    metrics().signups_expired.inc_by(u64::try_from(count).unwrap_or(0));
+                    tracing::info!(count, "expired sign-ups deleted");
+                }
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "cannot delete expired sign-ups"),
+            }
+            tokio::select! {
+                () = self.stop.cancelled() => return,
+                () = tokio::time::sleep(every) => {}
+            }
+        }
+    }
+
     /// Asks for a build when a held-back article's date comes.
     pub async fn release_timer(self: Arc<Self>) {
         loop {

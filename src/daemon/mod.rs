@@ -98,6 +98,7 @@ async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
     tokio::spawn(jobs.clone().build_worker());
     tokio::spawn(jobs.clone().release_timer());
     tokio::spawn(jobs.clone().prune_daily());
+    tokio::spawn(jobs.clone().purge_signups());
     jobs.build_requests.notify_one();
     let mut generation = start_generation(&jobs, &config, &stop, true);
     tracing::info!(listen = %address, config = %config_path.display(), "gazette is running");

@@ -400,7 +400,7 @@ pub fn dry_run(config: &Config, digest_id: &str, now: DateTime<Utc>) -> Result<(
 pub fn preview(
     config: &Config,
     digest_id: &str,
-    email: &str,
+    email: &crate::subscription::Address,
     out: &std::path::Path,
     now: DateTime<Utc>,
 ) -> Result<Vec<std::path::PathBuf>> {
@@ -412,7 +412,7 @@ pub fn preview(
         Some(s) => s,
         None => Subscriber {
             id: 0,
-            email: email.to_owned(),
+            email: email.to_string(),
             preferences: crate::state::Preferences {
                 name: None,
                 language: config.site.default_language.clone(),

@@ -107,17 +107,18 @@ impl Outgoing {
 }
 
 /// The confirmation email of the subscribe form, to `email` in `lang`: no list headers (it
-/// is not a digest), and a `Message-ID` of its own (`subscriber` and when it was asked for).
+/// is not a digest), and a `Message-ID` of its own (`reference`, the sign-up or subscriber it
+/// is for, and when it was asked for).
 pub fn confirmation_message(
     config: &Config,
     email: &str,
     lang: &str,
-    subscriber: i64,
+    reference: &str,
     now: i64,
     rendered: &Body,
 ) -> Result<Outgoing> {
     let address = email.parse().with_context(|| format!("'{email}' is not an address"))?;
-    let id = format!("gazette.confirm.{subscriber}.{now}@{}", config.mail.from.email.domain());
+    let id = format!("gazette.confirm.{reference}.{now}@{}", config.mail.from.email.domain());
     let mut builder = Message::builder()
         .from(config.mail.from.clone())
         .to(Mailbox::new(None, address))

@@ -1,18 +1,21 @@
 //! Subscriber state in SQLite: who subscribes, in which language and sectors, to which digest,
-//! and with what consent. [`sqlite`] holds every query, so another backend (PostgreSQL, for
-//! several senders sharing one queue) can be added beside it; this module holds the types.
+//! and with what consent; sign-ups waiting for confirmation; digest runs. [`sqlite`] holds
+//! every query, so another backend (PostgreSQL, for several senders sharing one queue) can be
+//! added beside it; this module holds the types. The rules are [`crate::subscription`]'s.
 
 mod sqlite;
 
 use std::fmt;
 use std::str::FromStr;
 
-pub use sqlite::State;
+pub use sqlite::{State, Tx};
 
 /// Where a subscriber stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
-    /// Signed up, not yet confirmed (double opt-in): gets no digest.
+    /// Added by an operator without consent on record yet: gets no digest until they sign up
+    /// and confirm, or are added again with `--confirmed`. (Sign-ups from the form wait in
+    /// their own rows, [`SignUp`].)
     Pending,
     /// Confirmed: gets digests.
     Confirmed,
@@ -96,6 +99,22 @@ impl Subscriber {
     pub fn since(&self) -> i64 {
         self.last_cutoff.or(self.confirmed_at).unwrap_or(self.created_at)
     }
+}
+
+/// A sign-up made on the subscribe form, waiting for its confirmation link to be followed.
+/// Its choices are its own: they reach a subscriber only through that link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignUp {
+    /// Row id; never given to another sign-up.
+    pub id: i64,
+    /// The normalised address it was made for.
+    pub email: String,
+    /// The choices made on the form.
+    pub preferences: Preferences,
+    /// Where it came from (`web:ADDRESS`).
+    pub consent: String,
+    /// When it was made (Unix seconds), also the moment its link was issued.
+    pub created_at: i64,
 }
 
 /// What saving a subscriber did.

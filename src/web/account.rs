@@ -23,8 +23,9 @@ use super::{Shared, Site, guard};
 use crate::links;
 use crate::mail::message::confirmation_message;
 use crate::mail::retry::send_with_retries;
-use crate::state::{State as Db, Subscriber};
-use crate::tokens::{Purpose, Signer, TokenError};
+use crate::state::{SignUp, State as Db, Subscriber};
+use crate::subscription::{self, Address, Giver, SignedUp};
+use crate::tokens::{Purpose, Token};
 
 /// Sending attempts for a confirmation email (the person is waiting for it).
 const CONFIRM_ATTEMPTS: u32 = 5;
@@ -165,15 +166,15 @@ pub async fn subscribe(
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
         return response;
     }
-    let email = match crate::subscribers::parse_email(&form.email) {
-        Ok(email) => email,
-        Err(_) => {
-            let error = site.renderer.string(&lang, "bad_email");
+    let address = match Address::parse(&form.email, Giver::Public) {
+        Ok(address) => address,
+        Err(refused) => {
+            let error = site.renderer.string(&lang, refused.string_key());
             return form_page(&site, &lang, &form, Some((error, "email")), StatusCode::BAD_REQUEST);
         }
     };
     let preferences =
-        match crate::subscribers::preferences(config, None, &form.language, &form.sectors.join(","), &form.digest) {
+        match subscription::preferences(config, None, &form.language, &form.sectors.join(","), &form.digest) {
             Ok(p) => p,
             Err(_) => {
                 let error = site.renderer.string(&lang, "bad_choice");
@@ -182,45 +183,82 @@ pub async fn subscribe(
         };
     let now = Utc::now().timestamp();
     let consent = format!("web:{client}");
-    let saved = with_db(&shared, &site, move |db| db.sign_up(&email, &preferences, &consent, now)).await;
-    let (subscriber, was_confirmed) = match saved {
-        Ok(saved) => saved,
+    let shared_for_db = shared.clone();
+    let limits = config.subscriptions.clone();
+    let to = address.clone();
+    let signed_up = with_db(&shared, &site, move |db| {
+        subscription::sign_up(db, &to, &preferences, &consent, now, &limits, &shared_for_db.mail_limit)
+    })
+    .await;
+    match signed_up {
+        Ok(SignedUp::Pending(signup)) => {
+            let token = site.signer.sign(Purpose::Confirm, signup.id, "", signup.created_at);
+            let link = links::confirm_url(config, &token);
+            let lang = signup.preferences.language.clone();
+            send_confirmation(&shared, &site, &address, &lang, &link, false, &format!("signup.{}", signup.id), now);
+        }
+        Ok(SignedUp::Subscribed(subscriber)) => {
+            let token = site.signer.sign(Purpose::Preferences, subscriber.id, &subscriber.email, now);
+            let link = links::preferences_url(config, &token);
+            let lang = subscriber.preferences.language.clone();
+            send_confirmation(
+                &shared,
+                &site,
+                &address,
+                &lang,
+                &link,
+                true,
+                &format!("subscriber.{}", subscriber.id),
+                now,
+            );
+        }
+        Ok(SignedUp::MailLimited) => tracing::info!("confirmation email not sent again so soon"),
+        Ok(SignedUp::DomainFull) => {
+            tracing::warn!(domain = address.domain(), "sign-up refused: too many wait for confirmation in the domain");
+            let text = vec![site.renderer.string(&lang, "domain_full_text")];
+            let mut response = message(&site, &lang, "too_many_title", &text, None, StatusCode::SERVICE_UNAVAILABLE);
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(3600));
+            return response;
+        }
         Err(e) => return failed(&site, &lang, &e),
-    };
-    send_confirmation(&shared, &site, subscriber, was_confirmed, now);
+    }
     // The same answer whether the address was new, pending or already subscribed.
     let text = vec![site.renderer.string(&lang, "subscribe_sent")];
     message(&site, &lang, "subscribe_sent_title", &text, None, StatusCode::OK)
 }
 
-/// Sends the confirmation email in the background (the page does not wait for the mail
-/// server, and its timing tells nothing). At most a couple per address every few minutes.
-fn send_confirmation(shared: &Arc<Shared>, site: &Arc<Site>, subscriber: Subscriber, already: bool, now: i64) {
-    if shared.confirmations.check_key(&subscriber.email.to_lowercase()).is_err() {
-        tracing::info!(subscriber = subscriber.id, "confirmation email not sent again so soon");
-        return;
-    }
+/// Sends a confirmation email (`link` confirms a sign-up, or when `already`, opens the
+/// preferences of a subscriber) in the background: the page does not wait for the mail
+/// server, and its timing tells nothing. `reference` names what it is for in logs and in its
+/// `Message-ID` (`signup.12`).
+#[allow(clippy::too_many_arguments)]
+fn send_confirmation(
+    shared: &Arc<Shared>,
+    site: &Arc<Site>,
+    to: &Address,
+    lang: &str,
+    link: &str,
+    already: bool,
+    reference: &str,
+    now: i64,
+) {
     let config = &site.config;
-    let lang = subscriber.preferences.language.clone();
-    let link = if already {
-        links::preferences_url(config, &site.signer.sign(Purpose::Preferences, subscriber.id, &subscriber.email, now))
-    } else {
-        links::confirm_url(config, &site.signer.sign(Purpose::Confirm, subscriber.id, &subscriber.email, now))
-    };
     let outgoing = site
         .renderer
-        .confirmation(&lang, &link, already)
-        .and_then(|body| confirmation_message(config, &subscriber.email, &lang, subscriber.id, now, &body));
+        .confirmation(lang, link, already)
+        .and_then(|body| confirmation_message(config, to.as_str(), lang, reference, now, &body));
     let outgoing = match outgoing {
         Ok(outgoing) => outgoing,
         Err(e) => {
-            tracing::error!(subscriber = subscriber.id, error = format!("{e:#}"), "cannot make the confirmation email");
+            tracing::error!(reference, error = format!("{e:#}"), "cannot make the confirmation email");
             return;
         }
     };
     let mut conn = site.mailer.connection();
     let shared = shared.clone();
     let stop = shared.stop.clone();
+    let reference = reference.to_owned();
+    let email = to.as_str().to_owned();
     shared.clone().mail_tasks.spawn(async move {
         // `mail.rate` holds for confirmations as a whole, however many sign-ups come.
         let result = send_with_retries(&mut conn, &outgoing, CONFIRM_ATTEMPTS, &shared.confirm_rate, &stop).await;
@@ -228,12 +266,12 @@ fn send_confirmation(shared: &Arc<Shared>, site: &Arc<Site>, subscriber: Subscri
         match result {
             Ok(()) => {
                 crate::metrics::metrics().confirmations.inc();
-                tracing::info!(subscriber = subscriber.id, "confirmation email sent");
+                tracing::info!(reference, "confirmation email sent");
             }
-            // Server replies quote the address; logs name the subscriber by id only.
+            // Server replies quote the address; logs name the sign-up or subscriber only.
             Err(e) => tracing::warn!(
-                subscriber = subscriber.id,
-                error = e.to_string().replace(&subscriber.email, "<address>"),
+                reference,
+                error = e.to_string().replace(&email, "<address>"),
                 "confirmation email not sent"
             ),
         }
@@ -241,22 +279,36 @@ fn send_confirmation(shared: &Arc<Shared>, site: &Arc<Site>, subscriber: Subscri
 }
 
 /// How a token checked out.
-enum Checked {
-    Valid(Box<Subscriber>),
+enum Checked<T> {
+    Valid(Box<T>),
     Invalid,
     Expired,
 }
 
-/// Checks `token` for `purpose` against the subscriber it names.
-async fn check(shared: &Arc<Shared>, site: &Arc<Site>, token: String, purpose: Purpose) -> Result<Checked> {
-    let Ok(id) = Signer::subscriber_of(&token) else { return Ok(Checked::Invalid) };
+/// Checks a confirmation `token`: its signature first (no database needed, so a forged token
+/// costs the same whatever it names), then whether its sign-up still waits.
+async fn check_signup(shared: &Arc<Shared>, site: &Arc<Site>, token: &str) -> Result<Checked<SignUp>> {
+    let Ok(token) = Token::parse(token) else { return Ok(Checked::Invalid) };
+    if site.signer.verify(&token, Purpose::Confirm, Some("")).is_err() {
+        return Ok(Checked::Invalid);
+    }
+    let limits = site.config.subscriptions.clone();
+    with_db(shared, site, move |db| {
+        let live = subscription::pending_signup(db, token.id, token.issued, Utc::now().timestamp(), &limits)?;
+        Ok(live.map_or(Checked::Expired, |s| Checked::Valid(Box::new(s))))
+    })
+    .await
+}
+
+/// Checks an unsubscribe or preferences `token` against the subscriber it names.
+async fn check(shared: &Arc<Shared>, site: &Arc<Site>, token: String, purpose: Purpose) -> Result<Checked<Subscriber>> {
+    let Ok(token) = Token::parse(&token) else { return Ok(Checked::Invalid) };
     let signer = site.signer.clone();
     with_db(shared, site, move |db| {
-        let Some(subscriber) = db.subscriber_by_id(id)? else { return Ok(Checked::Invalid) };
-        Ok(match signer.verify(&token, purpose, id, &subscriber.email, Utc::now().timestamp()) {
-            Ok(()) => Checked::Valid(Box::new(subscriber)),
-            Err(TokenError::Expired) => Checked::Expired,
-            Err(TokenError::Invalid) => Checked::Invalid,
+        let subscriber = db.subscriber_by_id(token.id)?;
+        Ok(match signer.verify(&token, purpose, subscriber.as_ref().map(|s| s.email.as_str())) {
+            Ok(()) => subscriber.map_or(Checked::Invalid, |s| Checked::Valid(Box::new(s))),
+            Err(_) => Checked::Invalid,
         })
     })
     .await
@@ -294,43 +346,50 @@ pub async fn confirm_page(
     Query(q): Query<LinkQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let token = q.token.clone();
-    with_subscriber(&shared, q.token, &q.lang, &headers, Purpose::Confirm, move |_, site, s| {
-        Box::pin(async move {
-            let lang = &s.preferences.language;
+    let site = shared.live.site.load_full();
+    let hint = guard::language(&site.config, Some(&q.lang), &headers);
+    match check_signup(&shared, &site, &q.token).await {
+        Ok(Checked::Valid(signup)) => {
+            let lang = &signup.preferences.language;
             let text = vec![site.renderer.string(lang, "confirm_text")];
             let button = site.renderer.string(lang, "confirm_button");
-            message(&site, lang, "confirm_title", &text, Some(("/confirm", &token, &button)), StatusCode::OK)
-        })
-    })
-    .await
+            message(&site, lang, "confirm_title", &text, Some(("/confirm", &q.token, &button)), StatusCode::OK)
+        }
+        Ok(Checked::Invalid) => bad_link(&site, &hint, false),
+        Ok(Checked::Expired) => bad_link(&site, &hint, true),
+        Err(e) => failed(&site, &hint, &e),
+    }
 }
 
-/// `POST /confirm`: confirms the subscription.
+/// `POST /confirm`: confirms the sign-up the token names.
 pub async fn confirm(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let form = parse_form(&body);
     if guard::is_cross_site(&shared.live.site.load().config, &headers) {
         return refuse_cross_site(&shared, &form.lang, &headers);
     }
-    with_subscriber(&shared, form.token, &form.lang, &headers, Purpose::Confirm, |shared, site, s| {
-        Box::pin(async move {
-            let lang = s.preferences.language.clone();
-            let id = s.id;
-            match with_db(&shared, &site, move |db| db.confirm(id, Utc::now().timestamp())).await {
-                Ok(true) => {
-                    tracing::info!(subscriber = id, "subscription confirmed");
-                    let text = vec![site.renderer.string(&lang, "confirmed_text")];
-                    message(&site, &lang, "confirmed_title", &text, None, StatusCode::OK)
-                }
-                Ok(false) => {
-                    let text = vec![site.renderer.string(&lang, "already_confirmed")];
-                    message(&site, &lang, "confirmed_title", &text, None, StatusCode::OK)
-                }
-                Err(e) => failed(&site, &lang, &e),
-            }
-        })
+    let site = shared.live.site.load_full();
+    let hint = guard::language(&site.config, Some(&form.lang), &headers);
+    let Ok(token) = Token::parse(&form.token) else { return bad_link(&site, &hint, false) };
+    if site.signer.verify(&token, Purpose::Confirm, Some("")).is_err() {
+        return bad_link(&site, &hint, false);
+    }
+    let limits = site.config.subscriptions.clone();
+    let confirmed = with_db(&shared, &site, move |db| {
+        subscription::confirm(db, token.id, token.issued, Utc::now().timestamp(), &limits)
     })
-    .await
+    .await;
+    match confirmed {
+        Ok(Some(subscriber)) => {
+            tracing::info!(subscriber = subscriber.id, "subscription confirmed");
+            let lang = &subscriber.preferences.language;
+            let text = vec![site.renderer.string(lang, "confirmed_text")];
+            message(&site, lang, "confirmed_title", &text, None, StatusCode::OK)
+        }
+        // Replaced by a later sign-up, confirmed already, withdrawn by an unsubscribe, or
+        // too old: the link has done all it can.
+        Ok(None) => bad_link(&site, &hint, true),
+        Err(e) => failed(&site, &hint, &e),
+    }
 }
 
 fn refuse_cross_site(shared: &Shared, lang: &str, headers: &HeaderMap) -> Response {
@@ -383,7 +442,7 @@ pub async fn unsubscribe(
         Err(e) => return failed(&site, &lang, &e),
     };
     let id = subscriber.id;
-    let done = with_db(&shared, &site, move |db| db.unsubscribe(id, Utc::now().timestamp())).await;
+    let done = with_db(&shared, &site, move |db| subscription::unsubscribe(db, id, Utc::now().timestamp())).await;
     match done {
         Ok(changed) => {
             if changed {
@@ -460,21 +519,19 @@ pub async fn save_preferences(State(shared): State<Arc<Shared>>, headers: Header
     with_subscriber(&shared, form.token.clone(), &form.lang, &headers, Purpose::Preferences, move |shared, site, s| {
         Box::pin(async move {
             let config = &site.config;
-            let chosen =
-                crate::subscribers::preferences(config, None, &form.language, &form.sectors.join(","), &form.digest);
+            let chosen = subscription::preferences(config, None, &form.language, &form.sectors.join(","), &form.digest);
             let Ok(preferences) = chosen else {
                 let error = site.renderer.string(&s.preferences.language, "bad_choice");
                 return preferences_form(&site, &s, &token, None, Some(error));
             };
             let id = s.id;
-            let saved = preferences.clone();
-            match with_db(&shared, &site, move |db| db.set_preferences(id, &saved)).await {
-                Ok(_) => {
+            match with_db(&shared, &site, move |db| subscription::change_preferences(db, id, &preferences)).await {
+                Ok(Some(updated)) => {
                     tracing::info!(subscriber = id, "preferences changed");
-                    let updated = Subscriber { preferences, ..s };
                     let notice = site.renderer.string(&updated.preferences.language, "preferences_saved");
                     preferences_form(&site, &updated, &token, Some(notice), None)
                 }
+                Ok(None) => bad_link(&site, &s.preferences.language, false),
                 Err(e) => failed(&site, &s.preferences.language, &e),
             }
         })

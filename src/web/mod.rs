@@ -47,8 +47,8 @@ pub struct Shared {
     /// Database connections for requests, kept open.
     db: Arc<db::Connections>,
     signups: DefaultKeyedRateLimiter<IpAddr>,
-    /// One confirmation email per address per few minutes, however many sign-ups ask.
-    confirmations: DefaultKeyedRateLimiter<String>,
+    /// Confirmation emails per address, however many sign-ups ask.
+    mail_limit: crate::subscription::MailLimit,
     /// `mail.rate` for all confirmation emails together.
     confirm_rate: governor::DefaultDirectRateLimiter,
     /// Confirmation emails being sent (waited for at shutdown).
@@ -63,16 +63,13 @@ impl Shared {
         let site = live.site.load_full();
         let per_hour =
             std::num::NonZeroU32::new(site.config.http.subscribe_per_hour).unwrap_or(std::num::NonZeroU32::MIN);
-        let confirmations = governor::Quota::with_period(Duration::from_secs(300))
-            .unwrap_or_else(|| governor::Quota::per_hour(std::num::NonZeroU32::MIN))
-            .allow_burst(std::num::NonZeroU32::new(2).unwrap_or(std::num::NonZeroU32::MIN));
         let confirm_rate = crate::mail::retry::rate_limiter(site.config.mail.rate, 1);
         Shared {
             live,
             feeds: FeedFiles::default(),
             db: Arc::default(),
             signups: DefaultKeyedRateLimiter::keyed(governor::Quota::per_hour(per_hour)),
-            confirmations: DefaultKeyedRateLimiter::keyed(confirmations),
+            mail_limit: crate::subscription::MailLimit::default(),
             confirm_rate,
             mail_tasks: TaskTracker::new(),
             stop,
@@ -82,7 +79,7 @@ impl Shared {
     /// Forgets rate-limit entries of clients that are back to a full allowance.
     pub fn forget_idle_clients(&self) {
         self.signups.retain_recent();
-        self.confirmations.retain_recent();
+        self.mail_limit.forget_idle();
     }
 }
 

@@ -26,13 +26,15 @@ pub async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
 /// `GET /metrics`.
 pub async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     let path = shared.live.site.load().config.state.path.clone();
-    let counts = shared.db.with(&path, |db: &mut Db| db.count_by_status()).await;
+    let counts = shared.db.with(&path, |db: &mut Db| Ok((db.count_by_status()?, db.count_signups()?))).await;
     let mut extra = String::new();
-    if let Ok(counts) = counts {
+    if let Ok((counts, signups)) = counts {
         extra.push_str("# HELP gazette_subscribers Subscribers, by status.\n# TYPE gazette_subscribers gauge\n");
         for (status, n) in counts {
             let _ = writeln!(extra, "gazette_subscribers{{status=\"{status}\"}} {n}");
         }
+        extra.push_str("# HELP gazette_signups_pending Sign-ups waiting for confirmation.\n");
+        let _ = writeln!(extra, "# TYPE gazette_signups_pending gauge\ngazette_signups_pending {signups}");
     }
     let body = crate::metrics::metrics().render(&extra);
     (

@@ -64,11 +64,7 @@ fn mailing_site() -> Mailing {
 
 /// `(status, language, sectors, digest)` of a subscriber, from the database.
 fn subscriber(site: &Site, email: &str) -> (String, String, String, String) {
-    let db = rusqlite::Connection::open(site.root.join("gazette.db")).expect("open the state");
-    db.query_row("SELECT status, language, sectors, digest FROM subscribers WHERE email = ?1", [email], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-    })
-    .unwrap_or_else(|e| panic!("no subscriber {email}: {e}"))
+    site.subscription(email)
 }
 
 fn status_of(site: &Site, email: &str) -> String {

@@ -136,6 +136,23 @@ impl Site {
         db.execute_batch(statement).unwrap_or_else(|e| panic!("{statement}: {e}"));
     }
 
+    /// Where `email` stands: its subscriber row's status, language, sectors and digest, or
+    /// `pending` with the choices of a sign-up waiting for confirmation, or `absent`.
+    pub fn subscription(&self, email: &str) -> (String, String, String, String) {
+        let db = rusqlite::Connection::open(self.root.join("gazette.db")).expect("open the state");
+        let row = |table: &str, status: &str| {
+            db.query_row(
+                &format!("SELECT {status}, language, sectors, digest FROM {table} WHERE email = ?1 ORDER BY id DESC"),
+                [email],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .ok()
+        };
+        row("subscribers", "status")
+            .or_else(|| row("signups", "'pending'"))
+            .unwrap_or_else(|| ("absent".into(), String::new(), String::new(), String::new()))
+    }
+
     /// Writes `text` to the store-relative path `rel`.
     pub fn write_article(&self, rel: &str, text: &str) {
         let path = self.store.join(rel);

@@ -28,6 +28,7 @@ mod hostile;
 mod http;
 mod press_releases;
 mod rebuild;
+mod signup;
 mod smtp;
 mod snapshots;
 mod subscribers;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::{Site, copy_dir, repo, table};
 use crate::mailsink::free_port;
+use mail_parser::MessageParser;
 
 /// A temp site with a copy of the example store and templates, serving on a free port, with
 /// mail going to `mail_url` and `edit` applied to the config last.
@@ -253,4 +254,19 @@ pub fn post_form(path: &str, fields: &[(&str, &str)], headers: &[(&str, &str)]) 
 
 fn encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// The one-click unsubscribe URL (path and query) from a digest `email` would get.
+pub fn unsubscribe_url_of(site: &Site, email: &str) -> String {
+    let out = site.root.join("preview");
+    site.run(
+        ["digest", "preview", "daily", "--to", email, "--out", out.to_str().expect("utf-8")].map(std::ffi::OsStr::new),
+    )
+    .success();
+    let raw = std::fs::read(out.join(format!("{email}.eml"))).expect("preview eml");
+    let message = MessageParser::default().parse(&raw).expect("MIME");
+    let header = message.header_raw("List-Unsubscribe").expect("List-Unsubscribe").to_owned();
+    let start = header.find("<http").expect("an HTTP URL") + 1;
+    let end = start + header[start..].find('>').expect("closing bracket");
+    header[start..end].to_owned()
 }

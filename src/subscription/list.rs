@@ -1,7 +1,5 @@
-//! Subscribers as the command line and CSV files give them: addresses parsed and preferences
-//! checked against config (an unknown language, sector or digest is an error naming it), CSV
-//! import (idempotent; a bad row is reported with its line and the good rows still import) and
-//! export. Storing them is [`crate::state`]'s job.
+//! Subscriber lists as CSV files: import (idempotent; a bad row is reported with its line and
+//! the good rows still import; each row is an operator's [`super::add`]) and export.
 
 use std::collections::hash_map::Entry;
 use std::io::{Read, Write};
@@ -9,59 +7,13 @@ use std::io::{Read, Write};
 use rustc_hash::FxHashMap as HashMap;
 
 use anyhow::{Context, Result, bail};
-use lettre::Address;
 
+use super::{Address, Giver, preferences};
 use crate::config::Config;
 use crate::state::{Preferences, Saved, State, Status};
-use crate::text::one_line;
 
 /// The CSV columns, in the order export writes them (`status` is export-only).
 const COLUMNS: [&str; 5] = ["email", "name", "language", "sectors", "digest"];
-
-/// Parses an address (`name@example.org`, no display name): the domain is lowercased.
-pub fn parse_email(input: &str) -> Result<String, String> {
-    let trimmed = input.trim();
-    let address: Address =
-        trimmed.parse().map_err(|e| format!("'{}' is not an email address ({e})", one_line(trimmed)))?;
-    Ok(format!("{}@{}", address.user(), address.domain().to_lowercase()))
-}
-
-/// Checks preferences against `config`. `sectors` is a list separated by commas, semicolons or
-/// spaces; empty means every sector.
-pub fn preferences(
-    config: &Config,
-    name: Option<&str>,
-    language: &str,
-    sectors: &str,
-    digest: &str,
-) -> Result<Preferences, String> {
-    let language = language.trim();
-    if config.language(language).is_none() {
-        let known: Vec<&str> = config.languages.iter().map(|l| l.code.as_str()).collect();
-        return Err(format!("unknown language '{language}' (configured: {})", known.join(", ")));
-    }
-    let listed: Vec<&str> = sectors.split([',', ';', ' ']).map(str::trim).filter(|s| !s.is_empty()).collect();
-    if let Some(unknown) = listed.iter().find(|s| config.sector(s).is_none()) {
-        let known: Vec<&str> = config.sectors.iter().map(|s| s.id.as_str()).collect();
-        return Err(format!("unknown sector '{unknown}' (configured: {})", known.join(", ")));
-    }
-    let digest = digest.trim();
-    if config.digest(digest).is_none() {
-        let known: Vec<&str> = config.digests.iter().map(|d| d.id.as_str()).collect();
-        return Err(format!("unknown digest '{digest}' (configured: {})", known.join(", ")));
-    }
-    // One line: a name ends up in a `To:` header.
-    let name = name.map(one_line).filter(|n| !n.is_empty());
-    if name.as_ref().is_some_and(|n| n.chars().count() > 200) {
-        return Err("name is longer than 200 characters".into());
-    }
-    Ok(Preferences {
-        name,
-        language: language.to_owned(),
-        sectors: config.sectors.iter().filter(|s| listed.contains(&s.id.as_str())).map(|s| s.id.clone()).collect(),
-        digest: digest.to_owned(),
-    })
-}
 
 /// What an import did.
 #[derive(Debug, Default)]
@@ -109,7 +61,7 @@ pub fn import(
 
     let mut report = ImportReport::default();
     let consent = format!("import:{source}");
-    let mut batch: Vec<(u64, String, Preferences)> = Vec::with_capacity(BATCH);
+    let mut batch: Vec<(u64, Address, Preferences)> = Vec::with_capacity(BATCH);
     // Where each address was first seen, by a 128-bit SHA-256 prefix of it (no crafted
     // collision): a million rows fit in a few tens of MB.
     let mut seen: HashMap<[u8; 16], u64> = HashMap::default();
@@ -127,7 +79,7 @@ pub fn import(
             continue;
         }
         let field = |c: usize| index[c].and_then(|i| record.get(i)).unwrap_or("");
-        let parsed = parse_email(field(0)).and_then(|email| {
+        let parsed = Address::parse(field(0), Giver::Operator).map_err(|e| e.to_string()).and_then(|email| {
             let name = Some(field(1)).filter(|n| !n.is_empty());
             let prefs = preferences(config, name, field(2), field(3), field(4))?;
             Ok((email, prefs))
@@ -156,9 +108,9 @@ pub fn import(
 /// Rows saved per transaction in an import.
 const BATCH: usize = 2000;
 
-fn address_hash(email: &str) -> [u8; 16] {
+fn address_hash(email: &Address) -> [u8; 16] {
     use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(email.to_lowercase().as_bytes());
+    let digest = sha2::Sha256::digest(email.key().as_bytes());
     let mut key = [0; 16];
     key.copy_from_slice(&digest[..16]);
     key
@@ -167,13 +119,18 @@ fn address_hash(email: &str) -> [u8; 16] {
 /// Saves `batch` (emptying it) and counts what happened in `report`.
 fn save_batch(
     state: &mut State,
-    batch: &mut Vec<(u64, String, Preferences)>,
+    batch: &mut Vec<(u64, Address, Preferences)>,
     status: Status,
     consent: &str,
     now: i64,
     report: &mut ImportReport,
 ) -> Result<()> {
-    let saved = state.save_subscribers(batch.iter().map(|(_, e, p)| (e.as_str(), p)), status, consent, now)?;
+    let saved = state.write(|tx| {
+        batch
+            .iter()
+            .map(|(_, email, prefs)| super::save(tx, email, prefs, status, consent, now, true))
+            .collect::<Result<Vec<_>>>()
+    })?;
     for ((line, email, _), saved) in batch.iter().zip(saved) {
         match saved {
             Saved::Added => report.added += 1,
@@ -208,33 +165,4 @@ pub fn export(state: &State, output: impl Write) -> Result<()> {
     })?;
     writer.flush()?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::path::Path;
-
-    fn config() -> Config {
-        Config::parse(include_str!("../config.toml"), Path::new("/srv/config.toml")).unwrap()
-    }
-
-    #[test]
-    fn parses_addresses_and_rejects_header_tricks() {
-        assert_eq!(parse_email(" Li.Wei@Example.ORG ").unwrap(), "Li.Wei@example.org");
-        for bad in ["li wei@example.org", "a@b\r\nBcc: x@evil.example", "Li <li@example.org>", "no-at-sign", ""] {
-            assert!(parse_email(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn unknown_language_sector_or_digest_is_named() {
-        let c = config();
-        assert!(preferences(&c, None, "ru", "", "daily").unwrap_err().contains("unknown language 'ru'"));
-        assert!(preferences(&c, None, "en", "trade,sport", "daily").unwrap_err().contains("unknown sector 'sport'"));
-        assert!(preferences(&c, None, "en", "", "hourly").unwrap_err().contains("unknown digest 'hourly'"));
-        let p = preferences(&c, Some("Li\r\nWei"), "en", "trade; foreign-affairs", "daily").unwrap();
-        assert_eq!(p.sectors, vec!["foreign-affairs", "trade"]);
-        assert_eq!(p.name.as_deref(), Some("Li Wei"));
-    }
 }

@@ -1,0 +1,226 @@
+//! Digest runs and their deliveries: opening a run (one pending delivery per confirmed
+//! subscriber), reading it a page at a time, recording outcomes, the articles runs have seen,
+//! and pruning old runs.
+
+use anyhow::Result;
+use rusqlite::{OptionalExtension, params};
+
+use super::{State, subscriber};
+use crate::state::{Outcome, Run, Subscriber};
+
+impl State {
+    /// The unfinished run of `digest` if there is one (after a crash), else a new run with
+    /// cutoff `now` and a pending delivery for every confirmed subscriber of the digest.
+    pub fn open_run(&mut self, digest: &str, now: i64) -> Result<Run> {
+        let tx = self.conn.transaction()?;
+        let open = tx
+            .query_row("SELECT id, cutoff FROM digest_runs WHERE digest = ?1 AND finished_at IS NULL", [digest], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })
+            .optional()?;
+        let run = match open {
+            Some((id, cutoff)) => Run { id, cutoff, is_resumed: true },
+            None => {
+                // Cutoffs are whole seconds and each run takes what came after the last one's:
+                // two runs within one second must still have different cutoffs.
+                let last: Option<i64> =
+                    tx.query_row("SELECT MAX(cutoff) FROM digest_runs WHERE digest = ?1", [digest], |r| r.get(0))?;
+                let now = last.map_or(now, |last| now.max(last + 1));
+                tx.execute(
+                    "INSERT INTO digest_runs (digest, cutoff, started_at) VALUES (?1, ?2, ?2)",
+                    params![digest, now],
+                )?;
+                let id = tx.last_insert_rowid();
+                // One statement, however many subscribers: nothing is held in memory.
+                tx.execute(
+                    "INSERT INTO deliveries (run_id, subscriber_id)
+                     SELECT ?1, id FROM subscribers WHERE digest = ?2 AND status = 'confirmed'",
+                    params![id, digest],
+                )?;
+                Run { id, cutoff: now, is_resumed: false }
+            }
+        };
+        tx.commit()?;
+        Ok(run)
+    }
+
+    /// Up to `limit` subscribers whose delivery in `run` is pending, after subscriber id
+    /// `after`, by id (a cursor, so a run of any size is read in pages).
+    pub fn pending(&self, run: i64, after: i64, limit: usize) -> Result<Vec<Subscriber>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT s.* FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+             WHERE d.run_id = ?1 AND d.status = 'pending' AND d.subscriber_id > ?2
+             ORDER BY d.subscriber_id LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![run, after, limit as i64], subscriber)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Up to `limit` confirmed subscribers of `digest` after subscriber id `after`, by id.
+    pub fn confirmed(&self, digest: &str, after: i64, limit: usize) -> Result<Vec<Subscriber>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT * FROM subscribers WHERE digest = ?1 AND status = 'confirmed' AND id > ?2 ORDER BY id LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![digest, after, limit as i64], subscriber)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Records how deliveries in `run` ended, all in one transaction, and what each means for
+    /// its subscriber: a message sent (or nothing to send) moves their next digest's start to
+    /// the run's cutoff; a hard bounce counts towards `bounce_limit` (then they are marked
+    /// bounced), and a sent message resets the count.
+    pub fn record(&mut self, run: &Run, outcomes: &[(i64, Outcome)], bounce_limit: u32, now: i64) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for (subscriber, outcome) in outcomes {
+            let (status, error) = match outcome {
+                Outcome::Sent => ("sent", None),
+                Outcome::Skipped => ("skipped", None),
+                Outcome::Failed { error, .. } => ("failed", Some(error.as_str())),
+            };
+            tx.prepare_cached(
+                "UPDATE deliveries SET status = ?3, error = ?4, done_at = ?5, attempts = attempts + 1
+                 WHERE run_id = ?1 AND subscriber_id = ?2",
+            )?
+            .execute(params![run.id, subscriber, status, error, now])?;
+            match outcome {
+                Outcome::Sent => {
+                    tx.prepare_cached(
+                        "UPDATE subscribers SET bounces = 0, last_cutoff = MAX(COALESCE(last_cutoff, ?2), ?2)
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![subscriber, run.cutoff])?;
+                }
+                Outcome::Skipped => {
+                    tx.prepare_cached(
+                        "UPDATE subscribers SET last_cutoff = MAX(COALESCE(last_cutoff, ?2), ?2) WHERE id = ?1",
+                    )?
+                    .execute(params![subscriber, run.cutoff])?;
+                }
+                Outcome::Failed { is_permanent: true, .. } => {
+                    tx.prepare_cached(
+                        "UPDATE subscribers SET bounces = bounces + 1,
+                            status = CASE WHEN bounces + 1 >= ?2 THEN 'bounced' ELSE status END
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![subscriber, bounce_limit])?;
+                }
+                Outcome::Failed { .. } => {}
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// When digests first saw each of `articles` (language, slug, publication time), recording
+    /// it for those never seen before by `run`: now, if an earlier run's cutoff had already
+    /// passed the article's date (it reached the store late, and those runs could not have
+    /// sent it), else its publication time (it is simply new).
+    pub fn see_articles(&mut self, run: &Run, articles: &[(&str, &str, i64)], now: i64) -> Result<Vec<i64>> {
+        let tx = self.conn.transaction()?;
+        let passed: Option<i64> = tx
+            .prepare_cached("SELECT MAX(cutoff) FROM digest_runs WHERE id < ?1")?
+            .query_row([run.id], |r| r.get(0))?;
+        let mut seen = Vec::with_capacity(articles.len());
+        for &(lang, slug, published) in articles {
+            let is_late = passed.is_some_and(|passed| published <= passed);
+            let when = if is_late { now.max(run.cutoff) } else { published };
+            tx.prepare_cached("INSERT OR IGNORE INTO articles_seen (lang, slug, first_seen) VALUES (?1, ?2, ?3)")?
+                .execute(params![lang, slug, when])?;
+            seen.push(
+                tx.prepare_cached("SELECT first_seen FROM articles_seen WHERE lang = ?1 AND slug = ?2")?
+                    .query_row(params![lang, slug], |r| r.get(0))?,
+            );
+        }
+        tx.commit()?;
+        Ok(seen)
+    }
+
+    /// When digests first saw each of `articles` (language, slug), if they did; records nothing.
+    pub fn seen_articles(&self, articles: &[(&str, &str)]) -> Result<Vec<Option<i64>>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT first_seen FROM articles_seen WHERE lang = ?1 AND slug = ?2")?;
+        articles.iter().map(|&(lang, slug)| Ok(stmt.query_row(params![lang, slug], |r| r.get(0)).optional()?)).collect()
+    }
+
+    /// How many deliveries of `run` are pending.
+    pub fn count_pending(&self, run: i64) -> Result<usize> {
+        let n: i64 = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM deliveries WHERE run_id = ?1 AND status = 'pending'")?
+            .query_row([run], |r| r.get(0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// Marks `run` finished if no delivery in it is pending; returns whether it is.
+    pub fn finish_run(&mut self, run: i64, now: i64) -> Result<bool> {
+        let changed = self.conn.execute(
+            "UPDATE digest_runs SET finished_at = ?2 WHERE id = ?1 AND finished_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM deliveries WHERE run_id = ?1 AND status = 'pending')",
+            params![run, now],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// Counts of the deliveries of `run` by status.
+    pub fn run_counts(&self, run: i64) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT status, COUNT(*) FROM deliveries WHERE run_id = ?1 GROUP BY status ORDER BY status",
+        )?;
+        let rows = stmt.query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The id of `digest`'s unfinished run, if one is waiting to be resumed.
+    pub fn unfinished_run(&self, digest: &str) -> Result<Option<i64>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT id FROM digest_runs WHERE digest = ?1 AND finished_at IS NULL")?;
+        Ok(stmt.query_row([digest], |r| r.get(0)).optional()?)
+    }
+
+    /// Deletes digest runs that finished before `before` (Unix seconds), with their delivery
+    /// rows, keeping the newest run of each digest (the next run's cutoff follows it), and
+    /// forgets when articles older than that were first seen. Returns (runs, deliveries).
+    pub fn prune(&mut self, before: i64) -> Result<(usize, usize)> {
+        let tx = self.conn.transaction()?;
+        let old = "SELECT id FROM digest_runs WHERE finished_at IS NOT NULL AND finished_at < ?1
+                   AND id NOT IN (SELECT MAX(id) FROM digest_runs GROUP BY digest)";
+        let deliveries = tx.execute(&format!("DELETE FROM deliveries WHERE run_id IN ({old})"), [before])?;
+        let runs = tx.execute(&format!("DELETE FROM digest_runs WHERE id IN ({old})"), [before])?;
+        tx.execute("DELETE FROM articles_seen WHERE first_seen < ?1", [before])?;
+        tx.commit()?;
+        Ok((runs, deliveries))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::state::{Outcome, Preferences, State, Status};
+    use crate::subscription::{Address, Giver};
+
+    #[test]
+    fn pruning_drops_old_finished_runs_and_their_deliveries_but_the_newest_of_each_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = State::open(&dir.path().join("gazette.db")).unwrap();
+        let address = Address::parse("li@example.org", Giver::Operator).unwrap();
+        let prefs = Preferences { name: None, language: "en".into(), sectors: vec![], digest: "daily".into() };
+        state.write(|tx| tx.add_subscriber(&address, &prefs, Status::Confirmed, "cli", 1)).unwrap();
+        for day in [10, 20, 30] {
+            let run = state.open_run("daily", day * 86_400).unwrap();
+            state.record(&run, &[(1, Outcome::Sent)], 3, day * 86_400).unwrap();
+            assert!(state.finish_run(run.id, day * 86_400).unwrap());
+        }
+        let open = state.open_run("daily", 40 * 86_400).unwrap();
+        let count = |s: &State, table: &str| {
+            s.conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get::<_, i64>(0)).unwrap()
+        };
+        // Runs finished before day 25: day 10 and day 20. The unfinished run stays whatever.
+        assert_eq!(state.prune(25 * 86_400).unwrap(), (2, 2));
+        assert_eq!((count(&state, "digest_runs"), count(&state, "deliveries")), (2, 2));
+        // Even past everything, the newest finished run of a digest stays: cutoffs follow it.
+        state.record(&open, &[(1, Outcome::Sent)], 3, 40 * 86_400).unwrap();
+        state.finish_run(open.id, 40 * 86_400).unwrap();
+        assert_eq!(state.prune(100 * 86_400).unwrap(), (1, 1));
+        let next = state.open_run("daily", 1).unwrap();
+        assert!(next.cutoff > 40 * 86_400, "the next cutoff still follows the last run's");
+    }
+}

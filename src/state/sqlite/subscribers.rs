@@ -1,0 +1,242 @@
+//! Subscribers, sign-ups waiting for confirmation, and the suppression list: the reads the
+//! service and the command line make, and [`Tx`], the writes the subscription rules
+//! ([`crate::subscription`]) are made of. Nothing here decides who may do what.
+
+use anyhow::Result;
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{State, email_hash, sectors_column, signup, subscriber};
+use crate::state::{Preferences, SignUp, Status, Subscriber};
+use crate::subscription::Address;
+
+impl State {
+    /// Calls `each` with every subscriber, in the order they were added, one row at a time
+    /// (a list of any size is never held).
+    pub fn for_each_subscriber(&self, mut each: impl FnMut(Subscriber) -> Result<()>) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached("SELECT * FROM subscribers ORDER BY id")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            each(subscriber(row)?)?;
+        }
+        Ok(())
+    }
+
+    /// Every subscriber, in the order they were added (for tests and small lists).
+    #[cfg(test)]
+    pub fn subscribers(&self) -> Result<Vec<Subscriber>> {
+        let mut all = Vec::new();
+        self.for_each_subscriber(|s| {
+            all.push(s);
+            Ok(())
+        })?;
+        Ok(all)
+    }
+
+    /// The current status of subscriber `id`; `None` once removed.
+    pub fn status_of(&self, id: i64) -> Result<Option<Status>> {
+        let mut stmt = self.conn.prepare_cached("SELECT status FROM subscribers WHERE id = ?1")?;
+        let status: Option<String> = stmt.query_row([id], |r| r.get(0)).optional()?;
+        status.map(|s| s.parse::<Status>().map_err(anyhow::Error::msg)).transpose()
+    }
+
+    /// The subscriber with this address, if any.
+    pub fn subscriber(&self, address: &Address) -> Result<Option<Subscriber>> {
+        let mut stmt = self.conn.prepare_cached("SELECT * FROM subscribers WHERE email_key = ?1")?;
+        Ok(stmt.query_row([address.key()], subscriber).optional()?)
+    }
+
+    /// The subscriber with row id `id`, if any.
+    pub fn subscriber_by_id(&self, id: i64) -> Result<Option<Subscriber>> {
+        let mut stmt = self.conn.prepare_cached("SELECT * FROM subscribers WHERE id = ?1")?;
+        Ok(stmt.query_row([id], subscriber).optional()?)
+    }
+
+    /// The sign-up with row id `id`, if it still waits.
+    pub fn signup(&self, id: i64) -> Result<Option<SignUp>> {
+        let mut stmt = self.conn.prepare_cached("SELECT * FROM signups WHERE id = ?1")?;
+        Ok(stmt.query_row([id], signup).optional()?)
+    }
+
+    /// Subscribers of each status (for the metrics).
+    pub fn count_by_status(&self) -> Result<Vec<(String, i64)>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT status, COUNT(*) FROM subscribers GROUP BY status ORDER BY status")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Sign-ups waiting for confirmation (for the metrics).
+    pub fn count_signups(&self) -> Result<i64> {
+        Ok(self.conn.prepare_cached("SELECT COUNT(*) FROM signups")?.query_row([], |r| r.get(0))?)
+    }
+}
+
+/// One write transaction over subscribers, sign-ups and the suppression list (see
+/// [`State::write`]).
+pub struct Tx<'a> {
+    tx: Transaction<'a>,
+}
+
+impl<'a> Tx<'a> {
+    pub(super) fn new(tx: Transaction<'a>) -> Tx<'a> {
+        Tx { tx }
+    }
+
+    pub(super) fn commit(self) -> rusqlite::Result<()> {
+        self.tx.commit()
+    }
+
+    /// The subscriber with this address, if any.
+    pub fn subscriber(&self, address: &Address) -> Result<Option<Subscriber>> {
+        let mut stmt = self.tx.prepare_cached("SELECT * FROM subscribers WHERE email_key = ?1")?;
+        Ok(stmt.query_row([address.key()], subscriber).optional()?)
+    }
+
+    /// The subscriber with row id `id`, if any.
+    pub fn subscriber_by_id(&self, id: i64) -> Result<Option<Subscriber>> {
+        let mut stmt = self.tx.prepare_cached("SELECT * FROM subscribers WHERE id = ?1")?;
+        Ok(stmt.query_row([id], subscriber).optional()?)
+    }
+
+    /// Adds a subscriber; `confirmed_at` is set when `status` is confirmed. Returns the row id.
+    pub fn add_subscriber(
+        &self,
+        address: &Address,
+        preferences: &Preferences,
+        status: Status,
+        consent: &str,
+        now: i64,
+    ) -> Result<i64> {
+        let confirmed_at = (status == Status::Confirmed).then_some(now);
+        self.tx
+            .prepare_cached(
+                "INSERT INTO subscribers (email, email_key, name, language, sectors, digest, status, consent,
+                     created_at, confirmed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                address.as_str(),
+                address.key(),
+                preferences.name,
+                preferences.language,
+                sectors_column(&preferences.sectors),
+                preferences.digest,
+                status.as_str(),
+                consent,
+                now,
+                confirmed_at
+            ])?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Replaces subscriber `id`'s preferences, name included.
+    pub fn set_preferences(&self, id: i64, preferences: &Preferences) -> Result<()> {
+        self.tx
+            .prepare_cached("UPDATE subscribers SET name = ?2, language = ?3, sectors = ?4, digest = ?5 WHERE id = ?1")?
+            .execute(params![
+                id,
+                preferences.name,
+                preferences.language,
+                sectors_column(&preferences.sectors),
+                preferences.digest
+            ])?;
+        Ok(())
+    }
+
+    /// Marks subscriber `id` confirmed from `now` on, with consent from `consent`: their next
+    /// digest starts now, their bounce count starts again.
+    pub fn mark_confirmed(&self, id: i64, consent: &str, now: i64) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "UPDATE subscribers SET status = 'confirmed', consent = ?2, confirmed_at = ?3, last_cutoff = ?3,
+                     unsubscribed_at = NULL, bounces = 0 WHERE id = ?1",
+            )?
+            .execute(params![id, consent, now])?;
+        Ok(())
+    }
+
+    /// Marks subscriber `id` unsubscribed at `now`.
+    pub fn mark_unsubscribed(&self, id: i64, now: i64) -> Result<()> {
+        self.tx
+            .prepare_cached("UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ?2 WHERE id = ?1")?
+            .execute(params![id, now])?;
+        Ok(())
+    }
+
+    /// Deletes subscriber `id` and their deliveries.
+    pub fn delete_subscriber(&self, id: i64) -> Result<()> {
+        self.tx.prepare_cached("DELETE FROM subscribers WHERE id = ?1")?.execute([id])?;
+        Ok(())
+    }
+
+    /// Whether the address was removed and is kept off lists.
+    pub fn is_suppressed(&self, address: &Address) -> Result<bool> {
+        Ok(self.tx.prepare_cached("SELECT 1 FROM suppressed WHERE email_hash = ?1")?.exists([email_hash(address)])?)
+    }
+
+    /// Puts the address (as a hash) on the suppression list with `reason`.
+    pub fn suppress(&self, address: &Address, reason: &str, now: i64) -> Result<()> {
+        self.tx
+            .prepare_cached("INSERT OR REPLACE INTO suppressed (email_hash, reason, at) VALUES (?1, ?2, ?3)")?
+            .execute(params![email_hash(address), reason, now])?;
+        Ok(())
+    }
+
+    /// Takes the address off the suppression list.
+    pub fn unsuppress(&self, address: &Address) -> Result<()> {
+        self.tx.prepare_cached("DELETE FROM suppressed WHERE email_hash = ?1")?.execute([email_hash(address)])?;
+        Ok(())
+    }
+
+    /// Stores a sign-up waiting for confirmation and returns it.
+    pub fn add_signup(&self, address: &Address, preferences: &Preferences, consent: &str, now: i64) -> Result<SignUp> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO signups (email, email_key, domain, name, language, sectors, digest, consent, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                address.as_str(),
+                address.key(),
+                address.domain(),
+                preferences.name,
+                preferences.language,
+                sectors_column(&preferences.sectors),
+                preferences.digest,
+                consent,
+                now
+            ])?;
+        Ok(SignUp {
+            id: self.tx.last_insert_rowid(),
+            email: address.as_str().to_owned(),
+            preferences: preferences.clone(),
+            consent: consent.to_owned(),
+            created_at: now,
+        })
+    }
+
+    /// The sign-up with row id `id`, if it still waits.
+    pub fn signup(&self, id: i64) -> Result<Option<SignUp>> {
+        let mut stmt = self.tx.prepare_cached("SELECT * FROM signups WHERE id = ?1")?;
+        Ok(stmt.query_row([id], signup).optional()?)
+    }
+
+    /// Deletes every sign-up of the address; returns how many there were.
+    pub fn delete_signups(&self, address: &Address) -> Result<usize> {
+        Ok(self.tx.prepare_cached("DELETE FROM signups WHERE email_key = ?1")?.execute([address.key()])?)
+    }
+
+    /// How many sign-ups wait in `domain`.
+    pub fn signups_in_domain(&self, domain: &str) -> Result<u64> {
+        let n: i64 = self
+            .tx
+            .prepare_cached("SELECT COUNT(*) FROM signups WHERE domain = ?1")?
+            .query_row([domain], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Deletes sign-ups made before `before`; returns how many.
+    pub fn delete_signups_before(&self, before: i64) -> Result<usize> {
+        Ok(self.tx.prepare_cached("DELETE FROM signups WHERE created_at < ?1")?.execute([before])?)
+    }
+}

@@ -1,0 +1,272 @@
+//! The subscription lifecycle, every rule of it in this one module; the web pages and the
+//! command line call it, and storage ([`crate::state`]) only does what it is told.
+//!
+//! - **Addresses** are normalised ([`Address`]): one mailbox is one subscriber, and every
+//!   limit counts the mailbox, however its address was spelled.
+//! - **Sign up** (the public form, [`sign_up`]): a confirmed subscriber is left exactly as is
+//!   and mailed a link to their preferences; anyone else gets a *sign-up*, a row of its own
+//!   holding the choices made on the form, and a confirmation link bound to that row. A new
+//!   sign-up of an address replaces the one before (whose link then dies). At most
+//!   [`MailLimit`] emails per address, and `subscriptions.pending_per_domain` sign-ups waiting
+//!   per domain; a sign-up over either limit changes nothing.
+//! - **Confirm** ([`confirm`]): only through the link mailed for that sign-up, within
+//!   `subscriptions.confirm_within`; the sign-up's choices become the subscriber's, the address
+//!   leaves the suppression list (its owner asked), and every sign-up of the address dies.
+//! - **Preferences** ([`change_preferences`]): only through the subscriber's own link.
+//! - **Unsubscribe** ([`unsubscribe`]): at once, and every sign-up of the address dies, so no
+//!   link mailed earlier can subscribe it again.
+//! - **Operators** ([`add`], [`list::import`], [`remove`]): add or update any address the relay
+//!   accepts; a list never brings back an address that unsubscribed, bounced or was removed,
+//!   one address added by hand may; removing keeps only a hash, on the suppression list.
+//! - **Purge** ([`purge_expired`]): sign-ups never confirmed are deleted once their link
+//!   has expired.
+
+mod address;
+mod choices;
+mod list;
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+pub use address::{Address, AddressError, Giver};
+pub use choices::preferences;
+pub use list::{ImportReport, export, import};
+
+use crate::config::SubscriptionsConfig;
+use crate::state::{Preferences, Saved, SignUp, State, Status, Subscriber, Tx};
+
+/// Confirmation emails one address may be sent: two every five minutes, whatever the number
+/// of sign-ups or of clients asking (kept in memory: a restart forgets it).
+pub struct MailLimit {
+    per_address: governor::DefaultKeyedRateLimiter<String>,
+}
+
+impl Default for MailLimit {
+    fn default() -> Self {
+        let quota = governor::Quota::with_period(Duration::from_secs(300))
+            .unwrap_or_else(|| governor::Quota::per_hour(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN));
+        MailLimit { per_address: governor::DefaultKeyedRateLimiter::keyed(quota) }
+    }
+}
+
+impl MailLimit {
+    /// Takes one email from `address`'s allowance; false when there is none left.
+    fn allows(&self, address: &Address) -> bool {
+        self.per_address.check_key(&address.key()).is_ok()
+    }
+
+    /// Forgets addresses that are back to a full allowance.
+    pub fn forget_idle(&self) {
+        self.per_address.retain_recent();
+    }
+}
+
+/// What a sign-up on the form comes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignedUp {
+    /// A new sign-up: mail it its confirmation link.
+    Pending(SignUp),
+    /// The address is subscribed: nothing changed; mail them a link to their preferences.
+    Subscribed(Subscriber),
+    /// The address was mailed twice in the last minutes: nothing changed, nothing to send.
+    MailLimited,
+    /// Too many sign-ups wait for confirmation in the address's domain: nothing changed.
+    DomainFull,
+}
+
+/// Signs `address` up with `choices` (see the module's rules). `consent` says where it came
+/// from (`web:CLIENT`).
+pub fn sign_up(
+    state: &mut State,
+    address: &Address,
+    choices: &Preferences,
+    consent: &str,
+    now: i64,
+    limits: &SubscriptionsConfig,
+    mail: &MailLimit,
+) -> Result<SignedUp> {
+    state.write(|tx| {
+        if let Some(subscriber) = tx.subscriber(address)?.filter(|s| s.status == Status::Confirmed) {
+            return Ok(if mail.allows(address) { SignedUp::Subscribed(subscriber) } else { SignedUp::MailLimited });
+        }
+        if tx.signups_in_domain(address.domain())? >= limits.pending_per_domain {
+            return Ok(SignedUp::DomainFull);
+        }
+        // Checked before the sign-up before it is replaced: a link already mailed keeps
+        // working when no new one can be sent.
+        if !mail.allows(address) {
+            return Ok(SignedUp::MailLimited);
+        }
+        tx.delete_signups(address)?;
+        Ok(SignedUp::Pending(tx.add_signup(address, choices, consent, now)?))
+    })
+}
+
+/// Is the sign-up `id`, whose link was issued at `issued`, still waiting and its link still
+/// valid at `now`?
+fn is_live(signup: &SignUp, issued: i64, now: i64, limits: &SubscriptionsConfig) -> bool {
+    let lifetime = i64::try_from(limits.confirm_within.as_secs()).unwrap_or(i64::MAX);
+    signup.created_at == issued && now.saturating_sub(signup.created_at) <= lifetime
+}
+
+/// The sign-up a confirmation link (sign-up `id`, issued at `issued`) names, if the link still
+/// works: `None` once the sign-up was replaced, confirmed, withdrawn by an unsubscribe, or its
+/// time is over.
+pub fn pending_signup(
+    state: &State,
+    id: i64,
+    issued: i64,
+    now: i64,
+    limits: &SubscriptionsConfig,
+) -> Result<Option<SignUp>> {
+    Ok(state.signup(id)?.filter(|s| is_live(s, issued, now, limits)))
+}
+
+/// Confirms the sign-up a confirmation link names; `None` when the link no longer works (see
+/// [`pending_signup`]). Returns the subscriber as stored afterwards.
+pub fn confirm(
+    state: &mut State,
+    id: i64,
+    issued: i64,
+    now: i64,
+    limits: &SubscriptionsConfig,
+) -> Result<Option<Subscriber>> {
+    state.write(|tx| {
+        let Some(signup) = tx.signup(id)?.filter(|s| is_live(s, issued, now, limits)) else { return Ok(None) };
+        let address = stored_address(&signup.email)?;
+        let id = match tx.subscriber(&address)? {
+            None => tx.add_subscriber(&address, &signup.preferences, Status::Confirmed, &signup.consent, now)?,
+            Some(subscriber) => {
+                let name = signup.preferences.name.clone().or(subscriber.preferences.name);
+                tx.set_preferences(subscriber.id, &Preferences { name, ..signup.preferences.clone() })?;
+                if subscriber.status != Status::Confirmed {
+                    tx.mark_confirmed(subscriber.id, &signup.consent, now)?;
+                }
+                subscriber.id
+            }
+        };
+        tx.delete_signups(&address)?;
+        tx.unsuppress(&address)?;
+        tx.subscriber_by_id(id)?.context("the confirmed subscriber is gone").map(Some)
+    })
+}
+
+/// Unsubscribes subscriber `id` (their own link): no digest from now on, in a run under way
+/// too, and every sign-up of their address dies. False when they were not subscribed.
+pub fn unsubscribe(state: &mut State, id: i64, now: i64) -> Result<bool> {
+    state.write(|tx| {
+        let Some(subscriber) = tx.subscriber_by_id(id)? else { return Ok(false) };
+        tx.delete_signups(&stored_address(&subscriber.email)?)?;
+        let is_subscribed = matches!(subscriber.status, Status::Pending | Status::Confirmed);
+        if is_subscribed {
+            tx.mark_unsubscribed(id, now)?;
+        }
+        Ok(is_subscribed)
+    })
+}
+
+/// Saves `choices` for subscriber `id` (their own preferences link); the name stays when
+/// `choices` has none. Returns the subscriber as stored, `None` when there is no such one.
+pub fn change_preferences(state: &mut State, id: i64, choices: &Preferences) -> Result<Option<Subscriber>> {
+    state.write(|tx| {
+        let Some(subscriber) = tx.subscriber_by_id(id)? else { return Ok(None) };
+        let name = choices.name.clone().or(subscriber.preferences.name);
+        tx.set_preferences(id, &Preferences { name, ..choices.clone() })?;
+        tx.subscriber_by_id(id)
+    })
+}
+
+/// An operator adds `address` (or updates its preferences) with `status`: see [`save`]. One
+/// address at a time is a deliberate act, so an address removed before may come back.
+pub fn add(
+    state: &mut State,
+    address: &Address,
+    preferences: &Preferences,
+    status: Status,
+    consent: &str,
+    now: i64,
+) -> Result<Saved> {
+    state.write(|tx| save(tx, address, preferences, status, consent, now, false))
+}
+
+/// Saves an operator's `preferences` for `address`: adds a new subscriber with `status`, or
+/// updates a pending or confirmed one (`--confirmed` confirms a pending one). An address
+/// that unsubscribed or bounced is left alone: only its owner can subscribe again. An address
+/// removed before is not brought back `from_list`.
+fn save(
+    tx: &Tx,
+    address: &Address,
+    preferences: &Preferences,
+    status: Status,
+    consent: &str,
+    now: i64,
+    from_list: bool,
+) -> Result<Saved> {
+    let saved = match tx.subscriber(address)? {
+        None if from_list && tx.is_suppressed(address)? => return Ok(Saved::Suppressed),
+        None => {
+            tx.add_subscriber(address, preferences, status, consent, now)?;
+            tx.unsuppress(address)?;
+            Saved::Added
+        }
+        Some(old) if matches!(old.status, Status::Unsubscribed | Status::Bounced) => {
+            return Ok(Saved::Kept(old.status));
+        }
+        Some(old) if old.status == Status::Pending && status == Status::Confirmed => {
+            tx.set_preferences(old.id, preferences)?;
+            tx.mark_confirmed(old.id, consent, now)?;
+            Saved::Updated
+        }
+        Some(old) if old.preferences == *preferences => Saved::Unchanged,
+        Some(old) => {
+            tx.set_preferences(old.id, preferences)?;
+            Saved::Updated
+        }
+    };
+    // Confirmed now by the operator: a confirmation link mailed before has nothing left to do.
+    if status == Status::Confirmed {
+        tx.delete_signups(address)?;
+    }
+    Ok(saved)
+}
+
+/// An operator removes `address`: the subscriber, their deliveries and sign-ups are deleted
+/// (overwritten on disk) and only a hash of the address stays, so that no list brings it
+/// back. False when nothing was kept about it.
+pub fn remove(state: &mut State, address: &Address, now: i64) -> Result<bool> {
+    let removed = state.write(|tx| {
+        let subscriber = tx.subscriber(address)?;
+        let signups = tx.delete_signups(address)?;
+        if let Some(subscriber) = &subscriber {
+            tx.delete_subscriber(subscriber.id)?;
+        }
+        if subscriber.is_none() && signups == 0 {
+            return Ok(false);
+        }
+        let reason =
+            subscriber.map_or_else(|| "removed while signing up".to_owned(), |s| format!("removed while {}", s.status));
+        tx.suppress(address, &reason, now)?;
+        Ok(true)
+    })?;
+    if removed {
+        state.checkpoint()?;
+    }
+    Ok(removed)
+}
+
+/// Deletes the sign-ups whose confirmation link expired by `now`; returns how many.
+pub fn purge_expired(state: &mut State, now: i64, limits: &SubscriptionsConfig) -> Result<usize> {
+    let lifetime = i64::try_from(limits.confirm_within.as_secs()).unwrap_or(i64::MAX);
+    state.write(|tx| tx.delete_signups_before(now.saturating_sub(lifetime)))
+}
+
+/// An address read back from the database, stored normalised.
+fn stored_address(email: &str) -> Result<Address> {
+    Address::parse(email, Giver::Operator).context("the stored address of a subscriber does not parse")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,209 @@
+//! The lifecycle's rules against a real SQLite file.
+
+use std::time::Duration;
+
+use super::*;
+
+fn limits() -> SubscriptionsConfig {
+    SubscriptionsConfig { confirm_within: Duration::from_secs(7 * 24 * 3600), pending_per_domain: 3 }
+}
+
+fn prefs(language: &str, sectors: &[&str]) -> Preferences {
+    Preferences {
+        name: None,
+        language: language.into(),
+        sectors: sectors.iter().map(|s| s.to_string()).collect(),
+        digest: "daily".into(),
+    }
+}
+
+fn public(email: &str) -> Address {
+    Address::parse(email, Giver::Public).unwrap()
+}
+
+fn open() -> (tempfile::TempDir, State) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = State::open(&dir.path().join("gazette.db")).unwrap();
+    (dir, state)
+}
+
+fn pending(outcome: SignedUp) -> SignUp {
+    match outcome {
+        SignedUp::Pending(signup) => signup,
+        other => panic!("expected a new sign-up, got {other:?}"),
+    }
+}
+
+#[test]
+fn every_spelling_of_a_mailbox_is_one_subscriber_with_one_mail_allowance() {
+    let (_dir, mut state) = open();
+    let mail = MailLimit::default();
+    let mut mailed = 0;
+    for spelling in ["\"target\"@example.org", "\"t\\arget\"@example.org", "target@EXAMPLE.org", "Target@example.org"] {
+        let outcome = sign_up(&mut state, &public(spelling), &prefs("en", &[]), "web:x", 10, &limits(), &mail).unwrap();
+        if matches!(outcome, SignedUp::Pending(_)) {
+            mailed += 1;
+        }
+    }
+    assert_eq!(mailed, 2, "two confirmation emails per mailbox, however it is spelled");
+    assert_eq!(state.count_signups().unwrap(), 1, "one sign-up waits: the later replaced the earlier");
+}
+
+#[test]
+fn an_old_confirmation_link_cannot_undo_an_unsubscribe() {
+    let (_dir, mut state) = open();
+    let li = public("li@example.org");
+    let first =
+        pending(sign_up(&mut state, &li, &prefs("en", &[]), "web:a", 10, &limits(), &MailLimit::default()).unwrap());
+    let subscriber = confirm(&mut state, first.id, first.created_at, 20, &limits()).unwrap().expect("confirmed");
+    assert_eq!(subscriber.status, Status::Confirmed);
+    assert!(unsubscribe(&mut state, subscriber.id, 30).unwrap());
+    // A stranger posts the address again, then the week-old link is followed.
+    let again =
+        pending(sign_up(&mut state, &li, &prefs("zh", &[]), "web:b", 40, &limits(), &MailLimit::default()).unwrap());
+    assert_eq!(confirm(&mut state, first.id, first.created_at, 50, &limits()).unwrap(), None);
+    assert_eq!(state.subscriber(&li).unwrap().unwrap().status, Status::Unsubscribed);
+    // The owner unsubscribes again before following the new link: it dies too.
+    assert!(!unsubscribe(&mut state, subscriber.id, 60).unwrap());
+    assert_eq!(pending_signup(&state, again.id, again.created_at, 70, &limits()).unwrap(), None);
+    assert_eq!(confirm(&mut state, again.id, again.created_at, 70, &limits()).unwrap(), None);
+    assert_eq!(state.subscriber(&li).unwrap().unwrap().status, Status::Unsubscribed);
+}
+
+#[test]
+fn a_strangers_post_never_changes_anyones_choices() {
+    let (_dir, mut state) = open();
+    let mail = MailLimit::default();
+    let li = public("li@example.org");
+    let own = pending(sign_up(&mut state, &li, &prefs("en", &["trade"]), "web:li", 10, &limits(), &mail).unwrap());
+    let confirmed = confirm(&mut state, own.id, own.created_at, 20, &limits()).unwrap().unwrap();
+    assert_eq!(confirmed.preferences, prefs("en", &["trade"]));
+    let stranger = sign_up(&mut state, &li, &prefs("zh", &[]), "web:evil", 30, &limits(), &mail).unwrap();
+    assert!(matches!(stranger, SignedUp::Subscribed(_)), "{stranger:?}");
+    assert_eq!(state.subscriber(&li).unwrap().unwrap().preferences, prefs("en", &["trade"]));
+
+    // A pending sign-up's choices take effect only through its own link.
+    let ann = public("ann@example.org");
+    let first = pending(sign_up(&mut state, &ann, &prefs("en", &["trade"]), "web:ann", 10, &limits(), &mail).unwrap());
+    let second = pending(sign_up(&mut state, &ann, &prefs("zh", &[]), "web:evil", 11, &limits(), &mail).unwrap());
+    assert_eq!(state.subscriber(&ann).unwrap(), None, "no subscriber before a confirmation");
+    assert_eq!(confirm(&mut state, first.id, first.created_at, 12, &limits()).unwrap(), None, "replaced");
+    let confirmed = confirm(&mut state, second.id, second.created_at, 13, &limits()).unwrap().unwrap();
+    assert_eq!(confirmed.preferences, prefs("zh", &[]), "the choices of the link followed");
+    assert_eq!(confirm(&mut state, second.id, second.created_at, 14, &limits()).unwrap(), None, "used once");
+}
+
+#[test]
+fn over_the_mail_limit_a_sign_up_changes_nothing() {
+    let (_dir, mut state) = open();
+    let mail = MailLimit::default();
+    let li = public("li@example.org");
+    pending(sign_up(&mut state, &li, &prefs("en", &[]), "web:a", 10, &limits(), &mail).unwrap());
+    let second = pending(sign_up(&mut state, &li, &prefs("en", &[]), "web:a", 11, &limits(), &mail).unwrap());
+    assert_eq!(
+        sign_up(&mut state, &li, &prefs("zh", &[]), "web:a", 12, &limits(), &mail).unwrap(),
+        SignedUp::MailLimited
+    );
+    assert!(
+        pending_signup(&state, second.id, second.created_at, 13, &limits()).unwrap().is_some(),
+        "its link still works"
+    );
+}
+
+#[test]
+fn sign_ups_per_domain_are_bounded_and_expire() {
+    let (_dir, mut state) = open();
+    let mail = MailLimit::default();
+    for i in 0..3 {
+        pending(
+            sign_up(
+                &mut state,
+                &public(&format!("a{i}@flood.example")),
+                &prefs("en", &[]),
+                "web:x",
+                10,
+                &limits(),
+                &mail,
+            )
+            .unwrap(),
+        );
+    }
+    let full =
+        sign_up(&mut state, &public("a3@flood.example"), &prefs("en", &[]), "web:x", 10, &limits(), &mail).unwrap();
+    assert_eq!(full, SignedUp::DomainFull);
+    let other =
+        sign_up(&mut state, &public("b@other.example"), &prefs("en", &[]), "web:x", 10, &limits(), &mail).unwrap();
+    let other = pending(other);
+
+    let week = 7 * 24 * 3600;
+    assert!(pending_signup(&state, other.id, other.created_at, 10 + week, &limits()).unwrap().is_some());
+    assert_eq!(pending_signup(&state, other.id, other.created_at, 11 + week, &limits()).unwrap(), None, "expired");
+    assert_eq!(purge_expired(&mut state, 10 + week, &limits()).unwrap(), 0);
+    assert_eq!(purge_expired(&mut state, 11 + week, &limits()).unwrap(), 4);
+    assert_eq!(state.count_signups().unwrap(), 0);
+    let room =
+        sign_up(&mut state, &public("a3@flood.example"), &prefs("en", &[]), "web:x", 12 + week, &limits(), &mail);
+    assert!(matches!(room.unwrap(), SignedUp::Pending(_)), "room again once the old ones expired");
+}
+
+#[test]
+fn a_link_is_bound_to_the_moment_its_sign_up_was_made() {
+    let (_dir, mut state) = open();
+    let li = public("li@example.org");
+    let signup =
+        pending(sign_up(&mut state, &li, &prefs("en", &[]), "web:a", 10, &limits(), &MailLimit::default()).unwrap());
+    assert_eq!(confirm(&mut state, signup.id, signup.created_at + 1, 11, &limits()).unwrap(), None);
+    assert!(confirm(&mut state, signup.id, signup.created_at, 11, &limits()).unwrap().is_some());
+}
+
+#[test]
+fn operators_update_but_never_resubscribe_from_a_list() {
+    let (_dir, mut state) = open();
+    let li = Address::parse("Li@Example.org", Giver::Operator).unwrap();
+    let p = prefs("en", &["trade"]);
+    assert_eq!(add(&mut state, &li, &p, Status::Pending, "cli", 10).unwrap(), Saved::Added);
+    assert_eq!(add(&mut state, &li, &p, Status::Pending, "cli", 11).unwrap(), Saved::Unchanged);
+    let zh = prefs("zh", &[]);
+    assert_eq!(add(&mut state, &li, &zh, Status::Confirmed, "cli", 12).unwrap(), Saved::Updated);
+    let stored = state.subscriber(&li).unwrap().unwrap();
+    assert_eq!(
+        (stored.email.as_str(), stored.status, stored.created_at, stored.confirmed_at),
+        ("Li@example.org", Status::Confirmed, 10, Some(12))
+    );
+    assert_eq!(stored.preferences, zh);
+
+    assert!(unsubscribe(&mut state, stored.id, 13).unwrap());
+    let from_list = state.write(|tx| save(tx, &li, &p, Status::Confirmed, "import:x.csv", 14, true)).unwrap();
+    assert_eq!(from_list, Saved::Kept(Status::Unsubscribed));
+    assert_eq!(add(&mut state, &li, &p, Status::Confirmed, "cli", 15).unwrap(), Saved::Kept(Status::Unsubscribed));
+    assert!(remove(&mut state, &li, 16).unwrap());
+    assert!(state.subscribers().unwrap().is_empty());
+    let from_list = state.write(|tx| save(tx, &li, &p, Status::Confirmed, "import:x.csv", 17, true)).unwrap();
+    assert_eq!(from_list, Saved::Suppressed, "a list does not bring a removed address back");
+    assert_eq!(add(&mut state, &li, &p, Status::Confirmed, "cli", 18).unwrap(), Saved::Added, "one by hand does");
+}
+
+#[test]
+fn a_removed_address_leaves_the_suppression_list_only_when_its_owner_confirms() {
+    let (_dir, mut state) = open();
+    let li = public("li@example.org");
+    add(&mut state, &li, &prefs("en", &[]), Status::Confirmed, "cli", 1).unwrap();
+    assert!(remove(&mut state, &li, 2).unwrap());
+    let suppressed = |s: &mut State| s.write(|tx| tx.is_suppressed(&li)).unwrap();
+    let signup =
+        pending(sign_up(&mut state, &li, &prefs("en", &[]), "web:a", 3, &limits(), &MailLimit::default()).unwrap());
+    assert!(suppressed(&mut state), "typing an address into the form lifts nothing");
+    confirm(&mut state, signup.id, signup.created_at, 4, &limits()).unwrap().unwrap();
+    assert!(!suppressed(&mut state), "its owner confirmed");
+}
+
+#[test]
+fn an_operator_confirming_an_address_ends_its_pending_sign_ups() {
+    let (_dir, mut state) = open();
+    let li = public("li@example.org");
+    let signup =
+        pending(sign_up(&mut state, &li, &prefs("zh", &[]), "web:a", 3, &limits(), &MailLimit::default()).unwrap());
+    add(&mut state, &li, &prefs("en", &[]), Status::Confirmed, "cli", 4).unwrap();
+    assert_eq!(confirm(&mut state, signup.id, signup.created_at, 5, &limits()).unwrap(), None);
+    assert_eq!(state.subscriber(&li).unwrap().unwrap().preferences, prefs("en", &[]));
+}
