@@ -351,7 +351,7 @@ pub async fn confirm_page(
     match check_signup(&shared, &site, &q.token).await {
         Ok(Checked::Valid(signup)) => {
             let lang = &signup.preferences.language;
-            let text = vec![site.renderer.string(lang, "confirm_text")];
+            let text = vec![site.renderer.string(lang, "confirm_text"), choices_text(&site, lang, &signup.preferences)];
             let button = site.renderer.string(lang, "confirm_button");
             message(&site, lang, "confirm_title", &text, Some(("/confirm", &q.token, &button)), StatusCode::OK)
         }
@@ -359,6 +359,24 @@ pub async fn confirm_page(
         Ok(Checked::Expired) => bad_link(&site, &hint, true),
         Err(e) => failed(&site, &hint, &e),
     }
+}
+
+/// What a sign-up asks for, in words: the person confirming sees the choices they confirm
+/// (a later sign-up by someone else would show other ones).
+fn choices_text(site: &Site, lang: &str, choices: &crate::state::Preferences) -> String {
+    let config = &site.config;
+    let sectors: Vec<&str> = config
+        .sectors
+        .iter()
+        .filter(|s| choices.sectors.contains(&s.id))
+        .map(|s| s.name(lang, &config.site.default_language))
+        .collect();
+    let sectors = if sectors.is_empty() { site.renderer.string(lang, "all_sectors") } else { sectors.join(", ") };
+    site.renderer
+        .string(lang, "confirm_choices")
+        .replace("{digest}", &site.renderer.string(lang, &format!("digest_{}", choices.digest)))
+        .replace("{language}", &site.renderer.string(&choices.language, "language_name"))
+        .replace("{sectors}", &sectors)
 }
 
 /// `POST /confirm`: confirms the sign-up the token names.

@@ -50,6 +50,8 @@ fn mailing_site() -> Mailing {
     let sink_port = free_port();
     let sink = sink(sink_port, &dumps.path().join("dump"), &[]);
     let (site, port) = served_site(&format!("smtp://127.0.0.1:{sink_port}?tls=none"), |config| {
+        // The tests post the form more often than a reader would.
+        crate::helpers::table(config, "http").insert("subscribe_per_hour".into(), 100.into());
         if let Some(toml::Value::Array(digests)) = config.get_mut("digests") {
             for digest in digests.iter_mut().filter_map(toml::Value::as_table_mut) {
                 digest.insert("schedule".into(), "17 3 1 1 *".into());
@@ -398,7 +400,8 @@ impl Audit<'_> {
 /// Deque's axe-core finds nothing against WCAG 2.0 and 2.1, A and AA, on every page a reader
 /// meets, in each language: front, sector and article pages, the subscribe form (and its
 /// error), check-your-inbox, the pages of signed links (confirm, preferences, unsubscribe, and
-/// what their buttons lead to) and the invalid-link page. All that axe reports is printed.
+/// what their buttons lead to) and the invalid-link page, and every reason an address is
+/// refused. All that axe reports is printed.
 #[test]
 fn every_page_passes_axe_wcag_2_1_aa_in_both_languages() {
     let t = Strings::load();
@@ -443,6 +446,22 @@ fn every_page_passes_axe_wcag_2_1_aa_in_both_languages() {
         browser.expect_text("main .error", &s("bad_email"));
         browser.expect_page(lang, &s("subscribe_title"));
         audit.check(&format!("{lang} subscribe form, invalid address"));
+        // Addresses a form accepts but no one should be mailed at: each refusal says why.
+        for (refused, why) in [
+            ("\"a b\"@example.org", "email_needs_quoting"),
+            ("reader@[192.0.2.1]", "email_ip_literal"),
+            ("reader@localhost", "email_not_public"),
+            ("reader@example.invalid", "email_not_public"),
+            ("王伟@example.cn", "email_unmailable"),
+        ] {
+            browser.js("document.querySelector('main form').noValidate = true", vec![]);
+            browser.js("document.querySelector('#email').value = ''", vec![]);
+            browser.fill("#email", refused);
+            browser.click("form button[type=submit]");
+            browser.expect_text("main .error", &s(why));
+            browser.expect_page(lang, &s("subscribe_title"));
+            audit.check(&format!("{lang} subscribe form, {why}"));
+        }
 
         let email = format!("axe.{lang}@example.org");
         browser.js("document.querySelector('#email').value = ''", vec![]);

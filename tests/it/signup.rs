@@ -135,6 +135,9 @@ fn a_strangers_post_changes_nobodys_choices() {
     let db = rusqlite::Connection::open(site.root.join("gazette.db")).expect("state");
     let subscribers: i64 = db.query_row("SELECT COUNT(*) FROM subscribers", [], |r| r.get(0)).expect("count");
     assert_eq!(subscribers, 0, "no subscriber row before a confirmation");
+    // The page of a link shows what its sign-up asks for, in its language.
+    let page = daemon.send(&get(&format!("/confirm?token={strangers}"))).text();
+    assert!(page.contains("此次订阅：每日外事新闻，中文，领域：外事。"), "{page}");
     // The first link was replaced: it confirms nothing, and the second does what it says.
     assert_eq!(post_token(&daemon, "/confirm", &own).status, 400);
     assert_eq!(post_token(&daemon, "/confirm", &strangers).status, 200);
