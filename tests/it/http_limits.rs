@@ -1,8 +1,8 @@
 //! The daemon's limits as the README states them, over raw HTTP/1.1: request heads over
 //! 32 KiB get 431 however they are written, a declared body over 16 KiB gets 413 before it is
 //! sent, a request needs a `Host` (with `http.check_host`, this site's); paths the file
-//! system refuses are 404 and leave nothing above debug in the log; `/healthz` and
-//! `/metrics` only on the operations port.
+//! system refuses are 404 and leave nothing above debug in the log; the operations port is
+//! bound at start (or the operations endpoints served on the public one).
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -155,4 +155,15 @@ fn an_operations_port_in_use_fails_the_start_naming_the_key() {
     let run = site.run(["run"].map(std::ffi::OsStr::new));
     assert_ne!(run.code, Some(0), "{run}");
     assert!(run.stderr.contains(&format!("cannot listen on {address} (http.ops_listen)")), "{run}");
+}
+
+#[test]
+fn ops_listen_public_serves_health_and_metrics_on_the_public_port() {
+    let (_site, daemon) = started(|config| {
+        table(config, "http").insert("ops_listen".into(), "public".into());
+    });
+    assert_eq!(daemon.ops_port, daemon.port);
+    assert_eq!(daemon.send(&get("/healthz")).text(), "ok\n");
+    assert_eq!(daemon.send(&get("/metrics")).status, 200);
+    assert_eq!(daemon.send(&get("/en/")).status, 200);
 }
