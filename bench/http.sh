@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 pairs=${1:-50000}
 duration=${DURATION:-10}
 port=${PORT:-18080}
+ops_port=${OPS_PORT:-19464}
 data=bench-data
 
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
@@ -26,6 +27,7 @@ index = "cache/store-index"
 dir = "feeds"
 [http]
 listen = "127.0.0.1:$port"
+ops_listen = "127.0.0.1:$ops_port"
 [mail]
 url = "file://outbox"
 from = "News <news@example.gov.cn>"

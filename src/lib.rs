@@ -13,7 +13,8 @@
 //! - [`render`]: templates and interface strings: digests, confirmation emails, pages.
 //! - [`mail`]: digest messages (MIME) and the outbox and SMTP transports.
 //! - [`live`]: what the running service knows now: the loaded site and the last catalog.
-//! - [`web`]: the HTTP server: feeds, article pages, and the subscription pages.
+//! - [`web`]: the HTTP server: feeds, article pages, and the subscription pages; `/healthz` and
+//!   `/metrics` on their own listener.
 //! - [`daemon`]: `gazette run`: schedules, the store watcher, signals and systemd.
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`atomic`]: files replaced whole, through a temporary file and a rename.

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use url::Url;
 
 pub use digest::{Digest, StateConfig, TemplatesConfig, TokensConfig};
-pub use http::HttpConfig;
+pub use http::{HttpConfig, IpNetwork, OpsListen, ProxyHeader};
 pub use mail::{DkimAlgorithm, DkimSettings, MAIL_URL_ENV, MailConfig, PASSWORD_ENV, Tls, Transport};
 pub use subscriptions::SubscriptionsConfig;
 

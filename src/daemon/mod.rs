@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
@@ -88,20 +88,21 @@ async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
     State::open(&config.state.path)?;
     let config = Arc::new(config);
     let site = Site::load(config.clone())?;
-    let listener = web::bind(&config).await?;
-    let address = listener.local_addr().context("the listening socket has no address")?;
+    let listeners = web::bind(&config).await?;
+    let address = listeners.public_address()?;
+    let ops = listeners.ops_address()?;
     let live = Arc::new(Live::new(site));
     let shared = Arc::new(Shared::new(live.clone(), stop.clone()));
     let jobs = Jobs::new(live.clone(), stop.clone());
 
-    let server = tokio::spawn(web::serve(listener, shared.clone(), stop.clone()));
+    let server = tokio::spawn(web::serve(listeners, shared.clone(), stop.clone()));
     tokio::spawn(jobs.clone().build_worker());
     tokio::spawn(jobs.clone().release_timer());
     tokio::spawn(jobs.clone().prune_daily());
     tokio::spawn(jobs.clone().purge_signups());
     jobs.build_requests.notify_one();
     let mut generation = start_generation(&jobs, &config, &stop, true);
-    tracing::info!(listen = %address, config = %config_path.display(), "gazette is running");
+    tracing::info!(listen = %address, ops = %ops, config = %config_path.display(), "gazette is running");
     systemd::ready(&format!("serving on http://{address}"));
     tokio::spawn(watchdog(shared.clone(), stop.clone()));
 

@@ -78,6 +78,19 @@ fn safe_relative(raw: &str) -> Option<PathBuf> {
     Some(path)
 }
 
+/// The answer to a file-system error caused by what the request named, or `None` for a fault
+/// of the server. A path through a file (`atom.xml/x.xml`, ENOTDIR), a name over 255 bytes or
+/// a path over 4096 (ENAMETOOLONG) and a file removed meanwhile do not exist as far as the
+/// client can tell; a file or folder the service may not read (EACCES) is forbidden.
+fn refusal(e: &std::io::Error) -> Option<StatusCode> {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::NotFound | ErrorKind::NotADirectory | ErrorKind::InvalidFilename => Some(StatusCode::NOT_FOUND),
+        ErrorKind::PermissionDenied => Some(StatusCode::FORBIDDEN),
+        _ => None,
+    }
+}
+
 /// Is `name` one of the tags in an `If-None-Match` value (weak comparison, RFC 9110 13.1.2)?
 fn none_match(value: &str, tags: &[&str]) -> bool {
     value.split(',').map(str::trim).any(|t| t == "*" || tags.contains(&t.trim_start_matches("W/")))
@@ -101,10 +114,20 @@ impl FeedFiles {
         match self.file(dir, raw) {
             Ok(Some(file)) => respond_with(&file, headers),
             Ok(None) => StatusCode::NOT_FOUND.into_response(),
-            Err(e) => {
-                tracing::error!(error = format!("{e:#}"), path = raw, "cannot serve a feed file");
-                StatusCode::INTERNAL_SERVER_ERROR.into_response()
-            }
+            Err(e) => match refusal(&e) {
+                // The client chose the path: what it names is its own affair, logged only for
+                // debugging, so no request can write errors into the log.
+                Some(status) => {
+                    tracing::debug!(error = %e, path = ?raw, status = status.as_u16(), "a feed path the file system refused");
+                    status.into_response()
+                }
+                None => {
+                    // A fault of this server (a failing disk, the folder gone): the operator
+                    // needs to know, and the path shows which file (quoted, as sent).
+                    tracing::error!(error = %e, path = ?raw, "cannot serve a feed file");
+                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                }
+            },
         }
     }
 
@@ -274,5 +297,24 @@ mod tests {
         assert!(files.file(&feeds, "en/atom.xml").unwrap().is_some());
         assert!(files.file(&feeds, "en/leak.xml").unwrap().is_none());
         assert!(files.file(&feeds, "up/secret.xml").unwrap().is_none());
+    }
+
+    #[test]
+    fn paths_the_file_system_refuses_are_the_clients_affair() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("en")).unwrap();
+        std::fs::write(dir.path().join("en/atom.xml"), "<feed/>").unwrap();
+        let files = FeedFiles::default();
+        let through_a_file = files.file(dir.path(), "en/atom.xml/x.xml").map(|_| ()).unwrap_err();
+        assert_eq!(refusal(&through_a_file), Some(StatusCode::NOT_FOUND));
+        let long = format!("en/{}.xml", "a".repeat(300));
+        let too_long = files.file(dir.path(), &long).map(|_| ()).unwrap_err();
+        assert_eq!(refusal(&too_long), Some(StatusCode::NOT_FOUND));
+        for (errno, status) in
+            [(20, Some(404)), (36, Some(404)), (2, Some(404)), (13, Some(403)), (5, None), (28, None)]
+        {
+            let e = std::io::Error::from_raw_os_error(errno);
+            assert_eq!(refusal(&e).map(|s| s.as_u16()), status, "errno {errno}");
+        }
     }
 }

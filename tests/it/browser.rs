@@ -225,7 +225,7 @@ fn account_pages_speak_the_readers_language_and_tampered_links_change_nothing() 
     let Mailing { sink, site, daemon: _daemon, base, _dumps } = mailing_site();
     let browser = Browser::open();
     // The browser asks for English: the Chinese token pages below follow the subscriber.
-    browser.goto(&format!("{base}/healthz"));
+    browser.goto(&format!("{base}/en/"));
     assert_eq!(browser.js("return navigator.language", vec![]), json!("en-US"));
 
     for lang in ["zh", "en"] {

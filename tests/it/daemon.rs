@@ -287,7 +287,7 @@ fn sighup_with_a_broken_config_keeps_the_old_one_and_a_good_one_is_taken() {
     daemon.signal("HUP");
     daemon.wait_log("the new config is not valid; still running on the old one", Duration::from_secs(10));
     assert!(daemon.log().contains("bogus_key"), "the log says what is wrong:\n{}", daemon.log());
-    assert_eq!(daemon.send(&get("/healthz")).status, 200);
+    assert_eq!(daemon.ops_send(&get("/healthz")).status, 200);
     assert!(daemon.send(&get("/en/")).text().contains("Shenyang Foreign Affairs Office News"));
 
     std::fs::write(&site.config, good.replace("Shenyang Foreign Affairs Office News", "Shenyang FAO Bulletin"))

@@ -1,7 +1,8 @@
 //! The daemon's HTTP answers, over raw HTTP/1.1: feed content types, tags and conditional
 //! requests, gzip and HEAD; path traversal; malformed and oversized requests; the subscribe
 //! form's rate limit, cross-site refusal and its one answer for known and unknown addresses;
-//! RFC 8058 one-click unsubscribe and tampered tokens; pages; `/healthz` and `/metrics`.
+//! RFC 8058 one-click unsubscribe and tampered tokens; pages; `/healthz` and `/metrics` on the
+//! operations port.
 
 use std::io::Read as _;
 use std::time::Duration;
@@ -105,7 +106,7 @@ fn malformed_and_oversized_requests_are_refused_and_the_server_goes_on() {
     assert!(refused.is_err() || refused.is_ok_and(|r| r.status == 431), "a 200 KB header is refused");
     let not_form = daemon.send(&request("POST", "/subscribe", &[("Content-Type", "text/plain")], b"\xff\xfe"));
     assert_eq!(not_form.status, 400, "an unreadable form is a bad request");
-    assert_eq!(daemon.send(&get("/healthz")).status, 200);
+    assert_eq!(daemon.ops_send(&get("/healthz")).status, 200);
 }
 
 #[test]
@@ -291,12 +292,18 @@ fn pages_link_translations_and_feeds_and_unknown_ones_are_404() {
 }
 
 #[test]
-fn health_and_metrics_answer_in_prometheus_text_format() {
+fn health_and_metrics_answer_in_prometheus_text_format_on_the_operations_port_only() {
     let (site, daemon) = started(|_| {});
     site.subscribers(&["add", "li@example.org", "--lang", "en", "--confirmed"]).success();
-    let health = daemon.send(&get("/healthz"));
+    for path in ["/healthz", "/metrics"] {
+        let public = daemon.send(&get(path));
+        assert_eq!(public.status, 404, "{path} on the public port");
+        assert!(!public.text().contains("gazette_"), "{path}: {}", public.text());
+    }
+    assert_eq!(daemon.ops_send(&get("/en/")).status, 404, "pages are not on the operations port");
+    let health = daemon.ops_send(&get("/healthz"));
     assert_eq!((health.status, health.text().as_str()), (200, "ok\n"));
-    let metrics = daemon.send(&get("/metrics"));
+    let metrics = daemon.ops_send(&get("/metrics"));
     assert_eq!(metrics.status, 200);
     assert!(metrics.header("content-type").is_some_and(|t| t.starts_with("application/openmetrics-text")));
     let text = metrics.text();

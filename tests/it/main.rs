@@ -26,6 +26,8 @@ mod example_store;
 mod harness;
 mod hostile;
 mod http;
+mod http_limits;
+mod http_proxy;
 mod press_releases;
 mod rebuild;
 mod signup;

@@ -11,10 +11,12 @@ use crate::helpers::{Site, copy_dir, repo, table};
 use crate::mailsink::free_port;
 use mail_parser::MessageParser;
 
-/// A temp site with a copy of the example store and templates, serving on a free port, with
-/// mail going to `mail_url` and `edit` applied to the config last.
+/// A temp site with a copy of the example store and templates, serving on a free port (and
+/// `/healthz` and `/metrics` on another), with mail going to `mail_url` and `edit` applied to
+/// the config last.
 pub fn served_site(mail_url: &str, edit: impl FnOnce(&mut toml::Table)) -> (Site, u16) {
     let port = free_port();
+    let ops_port = free_port();
     let site = Site::copy_of(&repo().join("articles"));
     copy_dir(&repo().join("templates"), &site.root.join("templates"));
     site.write_config(|config| {
@@ -22,6 +24,7 @@ pub fn served_site(mail_url: &str, edit: impl FnOnce(&mut toml::Table)) -> (Site
         table(config, "store").insert("dir".into(), "store".into());
         table(config, "feeds").insert("dir".into(), "out".into());
         table(config, "http").insert("listen".into(), format!("127.0.0.1:{port}").into());
+        table(config, "http").insert("ops_listen".into(), format!("127.0.0.1:{ops_port}").into());
         table(config, "mail").insert("url".into(), mail_url.into());
         edit(config);
     });
@@ -33,33 +36,42 @@ pub struct Daemon {
     child: Option<Child>,
     /// Its port on 127.0.0.1.
     pub port: u16,
+    /// The port of `/healthz` and `/metrics` (`http.ops_listen`); the public one with
+    /// `ops_listen = "public"`.
+    pub ops_port: u16,
     /// Its stderr, appended across restarts.
     pub log: PathBuf,
 }
 
 impl Daemon {
     /// Starts the daemon for `site` on `port` with extra environment `env`, and waits until
-    /// `/healthz` answers. If another process took the port meanwhile, the site moves to a new
-    /// one (its config is rewritten) and the daemon starts again.
+    /// `/healthz` answers. If another process took a port meanwhile (the public one or the
+    /// operations one), the site moves to a new one (its config is rewritten) and the daemon
+    /// starts again.
     pub fn start(site: &Site, port: u16, env: &[(&str, &str)]) -> Daemon {
         let mut port = port;
         for _ in 0..3 {
-            match Daemon::try_start(site, port, env) {
+            let ops_port = ops_port(site).unwrap_or(port);
+            match Daemon::try_start(site, port, ops_port, env) {
                 Ok(daemon) => return daemon,
-                Err(log) if log.contains(&format!("cannot listen on 127.0.0.1:{port}")) => {
+                Err(log) => {
+                    let taken =
+                        [port, ops_port].into_iter().find(|p| log.contains(&format!("cannot listen on 127.0.0.1:{p}")));
+                    let Some(taken) = taken else { panic!("gazette run did not start:\n{log}") };
                     let moved = free_port();
                     let text = std::fs::read_to_string(&site.config).expect("config");
-                    let text = text.replace(&format!("127.0.0.1:{port}"), &format!("127.0.0.1:{moved}"));
+                    let text = text.replace(&format!("127.0.0.1:{taken}"), &format!("127.0.0.1:{moved}"));
                     std::fs::write(&site.config, text).expect("config");
-                    port = moved;
+                    if taken == port {
+                        port = moved;
+                    }
                 }
-                Err(log) => panic!("gazette run did not start:\n{log}"),
             }
         }
         panic!("no free port for the daemon");
     }
 
-    fn try_start(site: &Site, port: u16, env: &[(&str, &str)]) -> Result<Daemon, String> {
+    fn try_start(site: &Site, port: u16, ops_port: u16, env: &[(&str, &str)]) -> Result<Daemon, String> {
         let log = site.root.join("daemon.log");
         let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_gazette"))
@@ -72,12 +84,12 @@ impl Daemon {
             .expect("gazette runs");
         let running = format!("gazette is running listen=127.0.0.1:{port}");
         let before = std::fs::read_to_string(&log).unwrap_or_default().matches(&running).count();
-        let mut daemon = Daemon { child: Some(child), port, log };
+        let mut daemon = Daemon { child: Some(child), port, ops_port, log };
         let started = Instant::now();
         loop {
             // Its own log says it listens (not some other process on the port), and it answers.
             let is_up = daemon.log().matches(&running).count() > before;
-            if is_up && let Ok(response) = daemon.try_request(&get("/healthz")) {
+            if is_up && let Ok(response) = daemon.try_ops_request(&get("/healthz")) {
                 assert_eq!(response.status, 200, "{}", daemon.log());
                 return Ok(daemon);
             }
@@ -152,19 +164,41 @@ impl Daemon {
 
     /// Sends raw `request` and reads the whole response.
     pub fn try_request(&self, request: &[u8]) -> std::io::Result<Response> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
-        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        stream.write_all(request)?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw)?;
-        Response::parse(&raw)
-            .ok_or_else(|| std::io::Error::other(format!("not HTTP: {:?}", String::from_utf8_lossy(&raw))))
+        exchange(self.port, request)
     }
 
     /// Sends `request` (built with [`get`] or [`request`]).
     pub fn send(&self, request: &[u8]) -> Response {
         self.try_request(request).unwrap_or_else(|e| panic!("request failed: {e}\n{}", self.log()))
     }
+
+    /// Sends raw `request` to the operations port and reads the whole response.
+    pub fn try_ops_request(&self, request: &[u8]) -> std::io::Result<Response> {
+        exchange(self.ops_port, request)
+    }
+
+    /// Sends `request` to the operations port (`/healthz`, `/metrics`).
+    pub fn ops_send(&self, request: &[u8]) -> Response {
+        self.try_ops_request(request).unwrap_or_else(|e| panic!("request failed: {e}\n{}", self.log()))
+    }
+}
+
+/// The operations port `site`'s config names, if it names one.
+fn ops_port(site: &Site) -> Option<u16> {
+    let text = std::fs::read_to_string(&site.config).ok()?;
+    let config: toml::Table = toml::from_str(&text).ok()?;
+    let address = config.get("http")?.get("ops_listen")?.as_str()?;
+    address.rsplit_once(':')?.1.parse().ok()
+}
+
+/// Sends raw `request` to 127.0.0.1:`port` and reads the whole response.
+fn exchange(port: u16, request: &[u8]) -> std::io::Result<Response> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.write_all(request)?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    Response::parse(&raw).ok_or_else(|| std::io::Error::other(format!("not HTTP: {:?}", String::from_utf8_lossy(&raw))))
 }
 
 impl Drop for Daemon {
@@ -185,7 +219,8 @@ pub struct Response {
 }
 
 impl Response {
-    fn parse(raw: &[u8]) -> Option<Response> {
+    /// Parses a whole raw response.
+    pub fn parse(raw: &[u8]) -> Option<Response> {
         let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
         let head = std::str::from_utf8(&raw[..end]).ok()?;
         let mut lines = head.split("\r\n");

@@ -201,6 +201,9 @@ fn sign_ups_waiting_per_domain_are_bounded_and_unconfirmed_ones_expire() {
         ["a@flood.example", "b@flood.example", "d@other.example"].iter().all(|e| site.subscription(e).0 == "absent")
     });
     daemon.wait_log("expired sign-ups deleted", PATIENCE);
+    let metrics = daemon.ops_send(&get("/metrics")).text();
+    assert!(metrics.contains("gazette_signups_expired_total 3"), "{metrics}");
+    assert!(metrics.contains("gazette_signups_pending 0"), "{metrics}");
     let answer = daemon.send(&get(&format!("/confirm?token={}&lang=en", token_of(&link))));
     assert!(answer.text().contains("has expired"), "{}", answer.text());
     assert_eq!(subscribe(&daemon, "c@flood.example", "en", &[]).status, 200, "room again once they expired");
