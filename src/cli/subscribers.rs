@@ -129,8 +129,14 @@ pub fn run(config: &Config, command: &SubscribersCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         SubscribersCommand::Remove { address } => {
-            let email = Address::parse(address, Giver::Operator)?;
-            if subscription::remove(&mut state, &email, now)? {
+            // A row kept from an earlier release may hold an address today's parser refuses:
+            // it is found by the key it is stored under.
+            let removed = match Address::parse(address, Giver::Operator) {
+                Ok(email) => subscription::remove(&mut state, &email, now)?,
+                Err(_) => subscription::remove_unparsed(&mut state, address, now)?,
+            };
+            let email = address.trim();
+            if removed {
                 println!("removed {email}");
                 Ok(ExitCode::SUCCESS)
             } else {

@@ -11,9 +11,12 @@ use serde::Deserialize;
 pub struct SubscriptionsConfig {
     /// How long a confirmation link works; sign-ups older than this are deleted.
     pub confirm_within: Duration,
-    /// Sign-ups that may wait for confirmation in one domain at once (a flood from many
-    /// addresses cannot fill the database).
+    /// Sign-ups that may wait for confirmation in one registrable domain at once (a flood
+    /// from many addresses cannot fill the database).
     pub pending_per_domain: u64,
+    /// Sign-ups that may wait for confirmation in all (a flood from many domains cannot
+    /// either).
+    pub pending_max: u64,
 }
 
 #[derive(Deserialize)]
@@ -21,11 +24,12 @@ pub struct SubscriptionsConfig {
 pub(super) struct RawSubscriptions {
     confirm_within: String,
     pending_per_domain: u64,
+    pending_max: u64,
 }
 
 impl Default for RawSubscriptions {
     fn default() -> Self {
-        RawSubscriptions { confirm_within: "7d".to_owned(), pending_per_domain: 1000 }
+        RawSubscriptions { confirm_within: "7d".to_owned(), pending_per_domain: 1000, pending_max: 100_000 }
     }
 }
 
@@ -40,6 +44,13 @@ impl RawSubscriptions {
         if self.pending_per_domain == 0 {
             bail!("subscriptions.pending_per_domain: must be at least 1");
         }
-        Ok(SubscriptionsConfig { confirm_within, pending_per_domain: self.pending_per_domain })
+        if self.pending_max < self.pending_per_domain {
+            bail!("subscriptions.pending_max: must be at least subscriptions.pending_per_domain");
+        }
+        Ok(SubscriptionsConfig {
+            confirm_within,
+            pending_per_domain: self.pending_per_domain,
+            pending_max: self.pending_max,
+        })
     }
 }

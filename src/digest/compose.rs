@@ -74,8 +74,8 @@ impl<'a> Composer<'a> {
             })
             .collect();
         // Tokens are dated by the run, so a message resent after a crash is the same message.
-        let unsubscribe = self.signer.sign(Purpose::Unsubscribe, subscriber.id, &subscriber.email, run.cutoff);
-        let preferences = self.signer.sign(Purpose::Preferences, subscriber.id, &subscriber.email, run.cutoff);
+        let unsubscribe = self.signer.sign(Purpose::Unsubscribe, subscriber.id, subscriber.link_binding(), run.cutoff);
+        let preferences = self.signer.sign(Purpose::Preferences, subscriber.id, subscriber.link_binding(), run.cutoff);
         let unsubscribe_url = links::unsubscribe_url(config, &unsubscribe);
         let view = DigestView {
             lang: prefs.language.clone(),

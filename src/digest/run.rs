@@ -425,6 +425,7 @@ pub fn preview(
             confirmed_at: None,
             unsubscribed_at: None,
             last_cutoff: None,
+            link_email: None,
         },
     };
     let items = select(

@@ -91,6 +91,9 @@ pub struct Subscriber {
     pub unsubscribed_at: Option<i64>,
     /// The cutoff of the last digest run that sent them a digest or had nothing for them.
     pub last_cutoff: Option<i64>,
+    /// The address as an earlier release stored it, when normalising changed it: the links
+    /// already mailed to them were signed over this one.
+    pub link_email: Option<String>,
 }
 
 impl Subscriber {
@@ -98,6 +101,13 @@ impl Subscriber {
     /// them, else when they confirmed.
     pub fn since(&self) -> i64 {
         self.last_cutoff.or(self.confirmed_at).unwrap_or(self.created_at)
+    }
+
+    /// The address their unsubscribe and preference links are bound to (see
+    /// [`crate::tokens`]): the one links were first signed over, so that none already mailed
+    /// stops working.
+    pub fn link_binding(&self) -> &str {
+        self.link_email.as_deref().unwrap_or(&self.email)
     }
 }
 

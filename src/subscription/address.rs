@@ -97,7 +97,13 @@ impl Address {
             None => {
                 let domain = normalise_domain(domain).ok_or_else(syntax)?;
                 if giver == Giver::Public {
-                    if domain.parse::<Ipv4Addr>().is_ok() {
+                    // `127.1`, `0x7f.0.0.1`, `example.123`: what inet_aton and some resolvers
+                    // read as an IPv4 address (RFC 3696 §2: a top-level label is never numeric).
+                    let tld = domain.rsplit('.').next().unwrap_or(&domain);
+                    if domain.parse::<Ipv4Addr>().is_ok()
+                        || tld.bytes().all(|b| b.is_ascii_digit())
+                        || tld.starts_with("0x")
+                    {
                         return Err(AddressError::IpLiteral(shown()));
                     }
                     if !is_public(&domain) {
@@ -132,6 +138,27 @@ impl Address {
     /// server treats local parts without regard to case, and so do subscription lists).
     pub fn key(&self) -> String {
         self.text.to_lowercase()
+    }
+
+    /// The inbox an address most likely lands in, for limits on how often it is mailed: the
+    /// key without a `+tag` (subaddressing, RFC 5233), and for Gmail without dots in the local
+    /// part. Different addresses, stored apart, but one person's inbox.
+    pub fn inbox_key(&self) -> String {
+        let key = self.key();
+        let (local, domain) = key.split_at(self.at);
+        let local = local.split('+').next().filter(|l| !l.is_empty()).unwrap_or(local);
+        match &domain[1..] {
+            "gmail.com" | "googlemail.com" => format!("{}@gmail.com", local.replace('.', "")),
+            domain => format!("{local}@{domain}"),
+        }
+    }
+
+    /// The domain a sign-up counts against in the per-domain limit: the registrable domain
+    /// (one below a public suffix, so `a.attacker.example.com` and `b.attacker.example.com`
+    /// are one), else the domain itself.
+    pub fn registrable_domain(&self) -> &str {
+        let domain = self.domain();
+        psl::domain_str(domain).unwrap_or(domain)
     }
 }
 
@@ -226,10 +253,16 @@ fn normalise_literal(literal: &str) -> Option<String> {
 }
 
 /// Can mail from the internet reach this domain? Not a single label (no TLD holds mail for
-/// its subscribers), not `localhost` (RFC 6761) and not `invalid` (RFC 2606).
+/// its subscribers), and not a name reserved for special use: `localhost` and `invalid`
+/// (RFC 6761), `test` and `example` (RFC 2606), `local` (mDNS, RFC 6762), `onion` (RFC 7686),
+/// `alt` (RFC 9476), `internal` (ICANN, 2024) and `home.arpa` (RFC 8375).
 fn is_public(domain: &str) -> bool {
     let tld = domain.rsplit('.').next().unwrap_or(domain);
-    domain.contains('.') && !matches!(tld, "localhost" | "invalid")
+    let is_special =
+        matches!(tld, "localhost" | "invalid" | "test" | "example" | "local" | "onion" | "alt" | "internal")
+            || domain == "home.arpa"
+            || domain.ends_with(".home.arpa");
+    domain.contains('.') && !is_special
 }
 
 #[cfg(test)]
@@ -264,9 +297,22 @@ mod tests {
     }
 
     #[test]
+    fn limits_count_one_inbox_and_one_registrable_domain() {
+        let inbox = |s: &str| Address::parse(s, Giver::Public).unwrap().inbox_key();
+        assert_eq!(inbox("Target+news@example.org"), "target@example.org");
+        assert_eq!(inbox("t.a.r.g.e.t+x@googlemail.com"), inbox("target@gmail.com"));
+        assert_eq!(inbox("t.arget@example.org"), "t.arget@example.org", "dots matter outside Gmail");
+        assert_eq!(inbox("+x@example.org"), "+x@example.org");
+        let domain = |s: &str| Address::parse(s, Giver::Public).unwrap().registrable_domain().to_owned();
+        assert_eq!(domain("a@s1.attacker.com"), "attacker.com");
+        assert_eq!(domain("a@mail.fao.shenyang.gov.cn"), "shenyang.gov.cn");
+        assert_eq!(domain("a@example.org"), "example.org");
+    }
+
+    #[test]
     fn domains_are_idna_encoded() {
         assert_eq!(public("info@外办.中国").unwrap(), "info@xn--wfr73m.xn--fiqs8s");
-        assert_eq!(public("info@BÜCHER.example").unwrap(), "info@xn--bcher-kva.example");
+        assert_eq!(public("info@BÜCHER.de").unwrap(), "info@xn--bcher-kva.de");
     }
 
     #[test]
@@ -276,8 +322,23 @@ mod tests {
         assert!(matches!(refused("\"a@b\"@example.org"), AddressError::NeedsQuoting(_)));
         assert!(matches!(refused("a@[192.0.2.1]"), AddressError::IpLiteral(_)));
         assert!(matches!(refused("a@[IPv6:2001:db8::1]"), AddressError::IpLiteral(_)));
-        assert!(matches!(refused("a@192.0.2.1"), AddressError::IpLiteral(_)));
-        for domain in ["localhost", "mail.localhost", "example.invalid", "INVALID", "org", "intranet"] {
+        for disguised in ["a@192.0.2.1", "a@127.1", "a@0x7f.0.0.1", "a@999.1", "a@example.123"] {
+            assert!(matches!(refused(disguised), AddressError::IpLiteral(_)), "{disguised}");
+        }
+        for domain in [
+            "localhost",
+            "mail.localhost",
+            "example.invalid",
+            "INVALID",
+            "org",
+            "intranet",
+            "printer.local",
+            "mail.test",
+            "flood.example",
+            "hidden.onion",
+            "corp.internal",
+            "nas.home.arpa",
+        ] {
             assert!(matches!(refused(&format!("a@{domain}")), AddressError::NotPublic(_)), "{domain}");
         }
         assert!(matches!(refused("王伟@example.cn"), AddressError::Unmailable(_)));

@@ -7,8 +7,9 @@
 //!   and mailed a link to their preferences; anyone else gets a *sign-up*, a row of its own
 //!   holding the choices made on the form, and a confirmation link bound to that row. A new
 //!   sign-up of an address replaces the one before (whose link then dies). At most
-//!   [`MailLimit`] emails per address, and `subscriptions.pending_per_domain` sign-ups waiting
-//!   per domain; a sign-up over either limit changes nothing.
+//!   [`MailLimit`] emails per inbox, `subscriptions.pending_per_domain` sign-ups waiting per
+//!   registrable domain and `subscriptions.pending_max` in all; a sign-up over a limit changes
+//!   nothing, and the domain limits answer alike whether or not the address is subscribed.
 //! - **Confirm** ([`confirm`]): only through the link mailed for that sign-up, within
 //!   `subscriptions.confirm_within`; the sign-up's choices become the subscriber's, the address
 //!   leaves the suppression list (its owner asked), and every sign-up of the address dies.
@@ -16,8 +17,9 @@
 //! - **Unsubscribe** ([`unsubscribe`]): at once, and every sign-up of the address dies, so no
 //!   link mailed earlier can subscribe it again.
 //! - **Operators** ([`add`], [`list::import`], [`remove`]): add or update any address the relay
-//!   accepts; a list never brings back an address that unsubscribed, bounced or was removed,
-//!   one address added by hand may; removing keeps only a hash, on the suppression list.
+//!   accepts. An address that unsubscribed or bounced is left alone (only its owner can come
+//!   back); one that was removed is not brought back by a list, but may be by hand. Removing
+//!   keeps only a hash, on the suppression list.
 //! - **Purge** ([`purge_expired`]): sign-ups never confirmed are deleted once their link
 //!   has expired.
 
@@ -37,8 +39,9 @@ pub use list::{ImportReport, export, import};
 use crate::config::SubscriptionsConfig;
 use crate::state::{Preferences, Saved, SignUp, State, Status, Subscriber, Tx};
 
-/// Confirmation emails one address may be sent: two every five minutes, whatever the number
-/// of sign-ups or of clients asking (kept in memory: a restart forgets it).
+/// Confirmation emails one inbox ([`Address::inbox_key`]) may be sent: two every five
+/// minutes, whatever the number of sign-ups, spellings or clients asking (kept in memory: a
+/// restart forgets it).
 pub struct MailLimit {
     per_address: governor::DefaultKeyedRateLimiter<String>,
 }
@@ -55,7 +58,7 @@ impl Default for MailLimit {
 impl MailLimit {
     /// Takes one email from `address`'s allowance; false when there is none left.
     fn allows(&self, address: &Address) -> bool {
-        self.per_address.check_key(&address.key()).is_ok()
+        self.per_address.check_key(&address.inbox_key()).is_ok()
     }
 
     /// Forgets addresses that are back to a full allowance.
@@ -71,10 +74,11 @@ pub enum SignedUp {
     Pending(SignUp),
     /// The address is subscribed: nothing changed; mail them a link to their preferences.
     Subscribed(Subscriber),
-    /// The address was mailed twice in the last minutes: nothing changed, nothing to send.
+    /// The inbox was mailed twice in the last minutes: nothing changed, nothing to send.
     MailLimited,
-    /// Too many sign-ups wait for confirmation in the address's domain: nothing changed.
-    DomainFull,
+    /// Too many sign-ups wait for confirmation in the address's domain, or in all: nothing
+    /// changed.
+    Full,
 }
 
 /// Signs `address` up with `choices` (see the module's rules). `consent` says where it came
@@ -89,11 +93,15 @@ pub fn sign_up(
     mail: &MailLimit,
 ) -> Result<SignedUp> {
     state.write(|tx| {
+        // First, for every address alike: whether a domain is full must not tell whether an
+        // address in it is subscribed.
+        let is_full = tx.signups_in_domain(address.registrable_domain())? >= limits.pending_per_domain
+            || tx.count_signups()? >= limits.pending_max;
+        if is_full {
+            return Ok(SignedUp::Full);
+        }
         if let Some(subscriber) = tx.subscriber(address)?.filter(|s| s.status == Status::Confirmed) {
             return Ok(if mail.allows(address) { SignedUp::Subscribed(subscriber) } else { SignedUp::MailLimited });
-        }
-        if tx.signups_in_domain(address.domain())? >= limits.pending_per_domain {
-            return Ok(SignedUp::DomainFull);
         }
         // Checked before the sign-up before it is replaced: a link already mailed keeps
         // working when no new one can be sent.
@@ -105,11 +113,14 @@ pub fn sign_up(
     })
 }
 
-/// Is the sign-up `id`, whose link was issued at `issued`, still waiting and its link still
-/// valid at `now`?
+/// How long a confirmation link works, in seconds.
+fn link_lifetime(limits: &SubscriptionsConfig) -> i64 {
+    i64::try_from(limits.confirm_within.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// Is `signup`'s link, issued at `issued`, the one mailed for it, and still valid at `now`?
 fn is_live(signup: &SignUp, issued: i64, now: i64, limits: &SubscriptionsConfig) -> bool {
-    let lifetime = i64::try_from(limits.confirm_within.as_secs()).unwrap_or(i64::MAX);
-    signup.created_at == issued && now.saturating_sub(signup.created_at) <= lifetime
+    signup.created_at == issued && now.saturating_sub(signup.created_at) <= link_lifetime(limits)
 }
 
 /// The sign-up a confirmation link (sign-up `id`, issued at `issued`) names, if the link still
@@ -159,7 +170,9 @@ pub fn confirm(
 pub fn unsubscribe(state: &mut State, id: i64, now: i64) -> Result<bool> {
     state.write(|tx| {
         let Some(subscriber) = tx.subscriber_by_id(id)? else { return Ok(false) };
-        tx.delete_signups(&stored_address(&subscriber.email)?)?;
+        // By the stored key, not by parsing the address again: a row kept from an earlier
+        // release may hold one today's rules refuse, and its owner must still be able to leave.
+        tx.delete_signups_of_subscriber(id)?;
         let is_subscribed = matches!(subscriber.status, Status::Pending | Status::Confirmed);
         if is_subscribed {
             tx.mark_unsubscribed(id, now)?;
@@ -237,9 +250,19 @@ fn save(
 /// (overwritten on disk) and only a hash of the address stays, so that no list brings it
 /// back. False when nothing was kept about it.
 pub fn remove(state: &mut State, address: &Address, now: i64) -> Result<bool> {
+    remove_key(state, &address.key(), now)
+}
+
+/// [`remove`] by the key an address is stored under, for a row kept from an earlier release
+/// whose address today's parser refuses (`input` as the operator typed it).
+pub fn remove_unparsed(state: &mut State, input: &str, now: i64) -> Result<bool> {
+    remove_key(state, &input.trim().to_lowercase(), now)
+}
+
+fn remove_key(state: &mut State, key: &str, now: i64) -> Result<bool> {
     let removed = state.write(|tx| {
-        let subscriber = tx.subscriber(address)?;
-        let signups = tx.delete_signups(address)?;
+        let subscriber = tx.subscriber_by_key(key)?;
+        let signups = tx.delete_signups_by_key(key)?;
         if let Some(subscriber) = &subscriber {
             tx.delete_subscriber(subscriber.id)?;
         }
@@ -248,7 +271,7 @@ pub fn remove(state: &mut State, address: &Address, now: i64) -> Result<bool> {
         }
         let reason =
             subscriber.map_or_else(|| "removed while signing up".to_owned(), |s| format!("removed while {}", s.status));
-        tx.suppress(address, &reason, now)?;
+        tx.suppress_key(key, &reason, now)?;
         Ok(true)
     })?;
     if removed {
@@ -259,8 +282,7 @@ pub fn remove(state: &mut State, address: &Address, now: i64) -> Result<bool> {
 
 /// Deletes the sign-ups whose confirmation link expired by `now`; returns how many.
 pub fn purge_expired(state: &mut State, now: i64, limits: &SubscriptionsConfig) -> Result<usize> {
-    let lifetime = i64::try_from(limits.confirm_within.as_secs()).unwrap_or(i64::MAX);
-    state.write(|tx| tx.delete_signups_before(now.saturating_sub(lifetime)))
+    state.write(|tx| tx.delete_signups_before(now.saturating_sub(link_lifetime(limits))))
 }
 
 /// An address read back from the database, stored normalised.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::*;
 
 fn limits() -> SubscriptionsConfig {
-    SubscriptionsConfig { confirm_within: Duration::from_secs(7 * 24 * 3600), pending_per_domain: 3 }
+    SubscriptionsConfig { confirm_within: Duration::from_secs(7 * 24 * 3600), pending_per_domain: 3, pending_max: 5 }
 }
 
 fn prefs(language: &str, sectors: &[&str]) -> Preferences {
@@ -118,7 +118,7 @@ fn sign_ups_per_domain_are_bounded_and_expire() {
         pending(
             sign_up(
                 &mut state,
-                &public(&format!("a{i}@flood.example")),
+                &public(&format!("a{i}@flood.example.com")),
                 &prefs("en", &[]),
                 "web:x",
                 10,
@@ -129,10 +129,10 @@ fn sign_ups_per_domain_are_bounded_and_expire() {
         );
     }
     let full =
-        sign_up(&mut state, &public("a3@flood.example"), &prefs("en", &[]), "web:x", 10, &limits(), &mail).unwrap();
-    assert_eq!(full, SignedUp::DomainFull);
+        sign_up(&mut state, &public("a3@flood.example.com"), &prefs("en", &[]), "web:x", 10, &limits(), &mail).unwrap();
+    assert_eq!(full, SignedUp::Full);
     let other =
-        sign_up(&mut state, &public("b@other.example"), &prefs("en", &[]), "web:x", 10, &limits(), &mail).unwrap();
+        sign_up(&mut state, &public("b@other.example.net"), &prefs("en", &[]), "web:x", 10, &limits(), &mail).unwrap();
     let other = pending(other);
 
     let week = 7 * 24 * 3600;
@@ -142,7 +142,7 @@ fn sign_ups_per_domain_are_bounded_and_expire() {
     assert_eq!(purge_expired(&mut state, 11 + week, &limits()).unwrap(), 4);
     assert_eq!(state.count_signups().unwrap(), 0);
     let room =
-        sign_up(&mut state, &public("a3@flood.example"), &prefs("en", &[]), "web:x", 12 + week, &limits(), &mail);
+        sign_up(&mut state, &public("a3@flood.example.com"), &prefs("en", &[]), "web:x", 12 + week, &limits(), &mail);
     assert!(matches!(room.unwrap(), SignedUp::Pending(_)), "room again once the old ones expired");
 }
 
@@ -206,4 +206,86 @@ fn an_operator_confirming_an_address_ends_its_pending_sign_ups() {
     add(&mut state, &li, &prefs("en", &[]), Status::Confirmed, "cli", 4).unwrap();
     assert_eq!(confirm(&mut state, signup.id, signup.created_at, 5, &limits()).unwrap(), None);
     assert_eq!(state.subscriber(&li).unwrap().unwrap().preferences, prefs("en", &[]));
+}
+
+#[test]
+fn a_flood_through_subdomains_or_many_domains_is_bounded_and_says_nothing_of_subscribers() {
+    let (_dir, mut state) = open();
+    let mail = MailLimit::default();
+    let boss = public("boss@corp.example.com");
+    add(&mut state, &boss, &prefs("en", &[]), Status::Confirmed, "cli", 1).unwrap();
+    for i in 0..3 {
+        let address = public(&format!("a@s{i}.corp.example.com"));
+        pending(sign_up(&mut state, &address, &prefs("en", &[]), "web:x", 10, &limits(), &mail).unwrap());
+    }
+    let more = public("a@s9.corp.example.com");
+    assert_eq!(sign_up(&mut state, &more, &prefs("en", &[]), "web:x", 10, &limits(), &mail).unwrap(), SignedUp::Full);
+    // The subscribed address in the full domain gets the same answer as any other.
+    assert_eq!(sign_up(&mut state, &boss, &prefs("en", &[]), "web:x", 10, &limits(), &mail).unwrap(), SignedUp::Full);
+    for domain in ["one.example.net", "two.example.org"] {
+        pending(
+            sign_up(&mut state, &public(&format!("x@{domain}")), &prefs("en", &[]), "web:x", 10, &limits(), &mail)
+                .unwrap(),
+        );
+    }
+    let sixth = public("x@three.example.edu");
+    assert_eq!(
+        sign_up(&mut state, &sixth, &prefs("en", &[]), "web:x", 10, &limits(), &mail).unwrap(),
+        SignedUp::Full,
+        "pending_max in all"
+    );
+}
+
+#[test]
+fn plus_tags_share_their_inbox_mail_allowance() {
+    let (_dir, mut state) = open();
+    let mail = MailLimit::default();
+    let mut mailed = 0;
+    for tag in ["", "+1", "+2", "+news"] {
+        let address = public(&format!("victim{tag}@example.org"));
+        if matches!(
+            sign_up(&mut state, &address, &prefs("en", &[]), "web:x", 10, &limits(), &mail).unwrap(),
+            SignedUp::Pending(_)
+        ) {
+            mailed += 1;
+        }
+    }
+    assert_eq!(mailed, 2);
+}
+
+#[test]
+fn a_row_kept_from_an_earlier_release_that_no_longer_parses_can_still_leave() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gazette.db");
+    let mut state = State::open(&path).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "INSERT INTO subscribers (email, email_key, language, sectors, digest, status, consent, created_at, confirmed_at)
+         VALUES ('x@exa_mple.org', 'x@exa_mple.org', 'en', '', 'daily', 'confirmed', 'web:x', 0, 0)",
+        [],
+    )
+    .unwrap();
+    let id = conn.last_insert_rowid();
+    assert!(Address::parse("x@exa_mple.org", Giver::Operator).is_err());
+    assert!(unsubscribe(&mut state, id, 5).unwrap());
+    assert_eq!(state.status_of(id).unwrap(), Some(Status::Unsubscribed));
+    assert!(remove_unparsed(&mut state, " X@exa_mple.org ", 6).unwrap());
+    assert_eq!(state.status_of(id).unwrap(), None);
+}
+
+#[test]
+fn an_address_removed_in_its_unicode_spelling_stays_suppressed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gazette.db");
+    let mut state = State::open(&path).unwrap();
+    // What an earlier release stored for `info@外办.中国` when it was removed.
+    use sha2::Digest as _;
+    let old_hash = sha2::Sha256::digest("info@外办.中国".as_bytes()).to_vec();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute("INSERT INTO suppressed (email_hash, reason, at) VALUES (?1, 'removed', 0)", [old_hash])
+        .unwrap();
+    let address = Address::parse("info@外办.中国", Giver::Operator).unwrap();
+    let from_list = state.write(|tx| save(tx, &address, &prefs("zh", &[]), Status::Confirmed, "import:x", 1, true));
+    assert_eq!(from_list.unwrap(), Saved::Suppressed);
 }

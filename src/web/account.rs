@@ -198,7 +198,7 @@ pub async fn subscribe(
             send_confirmation(&shared, &site, &address, &lang, &link, false, &format!("signup.{}", signup.id), now);
         }
         Ok(SignedUp::Subscribed(subscriber)) => {
-            let token = site.signer.sign(Purpose::Preferences, subscriber.id, &subscriber.email, now);
+            let token = site.signer.sign(Purpose::Preferences, subscriber.id, subscriber.link_binding(), now);
             let link = links::preferences_url(config, &token);
             let lang = subscriber.preferences.language.clone();
             send_confirmation(
@@ -213,8 +213,8 @@ pub async fn subscribe(
             );
         }
         Ok(SignedUp::MailLimited) => tracing::info!("confirmation email not sent again so soon"),
-        Ok(SignedUp::DomainFull) => {
-            tracing::warn!(domain = address.domain(), "sign-up refused: too many wait for confirmation in the domain");
+        Ok(SignedUp::Full) => {
+            tracing::warn!(domain = address.registrable_domain(), "sign-up refused: too many wait for confirmation");
             let text = vec![site.renderer.string(&lang, "domain_full_text")];
             let mut response = message(&site, &lang, "too_many_title", &text, None, StatusCode::SERVICE_UNAVAILABLE);
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(3600));
@@ -306,7 +306,7 @@ async fn check(shared: &Arc<Shared>, site: &Arc<Site>, token: String, purpose: P
     let signer = site.signer.clone();
     with_db(shared, site, move |db| {
         let subscriber = db.subscriber_by_id(token.id)?;
-        Ok(match signer.verify(&token, purpose, subscriber.as_ref().map(|s| s.email.as_str())) {
+        Ok(match signer.verify(&token, purpose, subscriber.as_ref().map(Subscriber::link_binding)) {
             Ok(()) => subscriber.map_or(Checked::Invalid, |s| Checked::Valid(Box::new(s))),
             Err(_) => Checked::Invalid,
         })
@@ -499,7 +499,7 @@ fn preferences_form(
     let title = site.renderer.string(lang, "preferences_title");
     let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     // The page's own unsubscribe link needs a token for that purpose.
-    let unsubscribe_token = site.signer.sign(Purpose::Unsubscribe, s.id, &s.email, Utc::now().timestamp());
+    let unsubscribe_token = site.signer.sign(Purpose::Unsubscribe, s.id, s.link_binding(), Utc::now().timestamp());
     let extra = context! {
         ..form_context(site, lang, &form),
         ..context! {

@@ -188,17 +188,19 @@ fn sign_ups_waiting_per_domain_are_bounded_and_unconfirmed_ones_expire() {
         subscriptions.insert("pending_per_domain".into(), 2.into());
         subscriptions.insert("confirm_within".into(), "3s".into());
     });
-    assert_eq!(subscribe(&daemon, "a@flood.example", "en", &[]).status, 200);
-    assert_eq!(subscribe(&daemon, "b@flood.example", "en", &[]).status, 200);
-    let full = subscribe(&daemon, "c@flood.example", "en", &[]);
+    assert_eq!(subscribe(&daemon, "a@flood.example.com", "en", &[]).status, 200);
+    assert_eq!(subscribe(&daemon, "b@flood.example.com", "en", &[]).status, 200);
+    let full = subscribe(&daemon, "c@flood.example.com", "en", &[]);
     assert_eq!(full.status, 503, "{}", full.text());
     assert!(full.header("retry-after").is_some());
-    assert_eq!(site.subscription("c@flood.example").0, "absent");
-    assert_eq!(subscribe(&daemon, "d@other.example", "en", &[]).status, 200, "other domains are not held up");
+    assert_eq!(site.subscription("c@flood.example.com").0, "absent");
+    assert_eq!(subscribe(&daemon, "d@other.example.net", "en", &[]).status, 200, "other domains are not held up");
 
-    let link = nth_link(&sink, "a@flood.example", 1, "http");
+    let link = nth_link(&sink, "a@flood.example.com", 1, "http");
     daemon.wait("the unconfirmed sign-ups are deleted", PATIENCE, || {
-        ["a@flood.example", "b@flood.example", "d@other.example"].iter().all(|e| site.subscription(e).0 == "absent")
+        ["a@flood.example.com", "b@flood.example.com", "d@other.example.net"]
+            .iter()
+            .all(|e| site.subscription(e).0 == "absent")
     });
     daemon.wait_log("expired sign-ups deleted", PATIENCE);
     let metrics = daemon.ops_send(&get("/metrics")).text();
@@ -206,7 +208,7 @@ fn sign_ups_waiting_per_domain_are_bounded_and_unconfirmed_ones_expire() {
     assert!(metrics.contains("gazette_signups_pending 0"), "{metrics}");
     let answer = daemon.send(&get(&format!("/confirm?token={}&lang=en", token_of(&link))));
     assert!(answer.text().contains("has expired"), "{}", answer.text());
-    assert_eq!(subscribe(&daemon, "c@flood.example", "en", &[]).status, 200, "room again once they expired");
+    assert_eq!(subscribe(&daemon, "c@flood.example.com", "en", &[]).status, 200, "room again once they expired");
 }
 
 /// `text` as the page templates escape it.

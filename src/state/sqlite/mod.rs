@@ -14,8 +14,6 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use rusqlite_migration::{M, Migrations};
 
 use super::{Preferences, SignUp, Subscriber};
-use crate::subscription::Address;
-
 pub use subscribers::Tx;
 
 /// The schema, one step per release that changed it; never edit a step once released.
@@ -114,7 +112,8 @@ fn migrations() -> Migrations<'static> {
                 consent TEXT NOT NULL,
                 created_at INTEGER NOT NULL
             );
-            CREATE INDEX signups_by_key ON signups (email_key);
+            CREATE UNIQUE INDEX signups_by_key ON signups (email_key);
+            ALTER TABLE subscribers ADD COLUMN link_email TEXT;
             CREATE INDEX signups_by_domain ON signups (domain);
             CREATE INDEX signups_by_age ON signups (created_at);
             DELETE FROM subscribers WHERE status = 'pending' AND consent LIKE 'web:%' AND confirmed_at IS NULL;
@@ -132,9 +131,9 @@ pub struct State {
 
 /// What the suppression list keeps of a removed address: a SHA-256 of its key, enough to
 /// recognise it and not to read it.
-fn email_hash(address: &Address) -> Vec<u8> {
+fn email_hash(key: &str) -> Vec<u8> {
     use sha2::Digest as _;
-    sha2::Sha256::digest(address.key().as_bytes()).to_vec()
+    sha2::Sha256::digest(key.as_bytes()).to_vec()
 }
 
 fn sectors_column(sectors: &[String]) -> String {
@@ -161,6 +160,7 @@ fn subscriber(row: &Row) -> rusqlite::Result<Subscriber> {
         confirmed_at: row.get("confirmed_at")?,
         unsubscribed_at: row.get("unsubscribed_at")?,
         last_cutoff: row.get("last_cutoff")?,
+        link_email: row.get("link_email")?,
     })
 }
 
@@ -264,7 +264,7 @@ impl State {
 mod tests {
     use super::*;
     use crate::state::Status;
-    use crate::subscription::Giver;
+    use crate::subscription::{Address, Giver};
 
     fn prefs() -> Preferences {
         Preferences { name: None, language: "en".into(), sectors: vec![], digest: "daily".into() }
@@ -328,8 +328,10 @@ mod tests {
             }
         }
         let state = State::open(&path).unwrap();
-        let rows: Vec<(String, Status)> =
-            state.subscribers().unwrap().into_iter().map(|s| (s.email, s.status)).collect();
+        let subscribers = state.subscribers().unwrap();
+        let info = subscribers.iter().find(|s| s.email.starts_with("info@")).unwrap();
+        assert_eq!(info.link_binding(), "info@外办.中国", "links already mailed keep working");
+        let rows: Vec<(String, Status)> = subscribers.into_iter().map(|s| (s.email, s.status)).collect();
         assert_eq!(
             rows,
             [

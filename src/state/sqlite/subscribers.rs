@@ -88,8 +88,13 @@ impl<'a> Tx<'a> {
 
     /// The subscriber with this address, if any.
     pub fn subscriber(&self, address: &Address) -> Result<Option<Subscriber>> {
+        self.subscriber_by_key(&address.key())
+    }
+
+    /// The subscriber stored under `key` (see [`Address::key`]), if any.
+    pub fn subscriber_by_key(&self, key: &str) -> Result<Option<Subscriber>> {
         let mut stmt = self.tx.prepare_cached("SELECT * FROM subscribers WHERE email_key = ?1")?;
-        Ok(stmt.query_row([address.key()], subscriber).optional()?)
+        Ok(stmt.query_row([key], subscriber).optional()?)
     }
 
     /// The subscriber with row id `id`, if any.
@@ -171,20 +176,29 @@ impl<'a> Tx<'a> {
 
     /// Whether the address was removed and is kept off lists.
     pub fn is_suppressed(&self, address: &Address) -> Result<bool> {
-        Ok(self.tx.prepare_cached("SELECT 1 FROM suppressed WHERE email_hash = ?1")?.exists([email_hash(address)])?)
+        let mut stmt = self.tx.prepare_cached("SELECT 1 FROM suppressed WHERE email_hash = ?1")?;
+        for hash in suppression_hashes(address) {
+            if stmt.exists([hash])? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
-    /// Puts the address (as a hash) on the suppression list with `reason`.
-    pub fn suppress(&self, address: &Address, reason: &str, now: i64) -> Result<()> {
+    /// Puts the address stored under `key` (as a hash) on the suppression list with `reason`.
+    pub fn suppress_key(&self, key: &str, reason: &str, now: i64) -> Result<()> {
         self.tx
             .prepare_cached("INSERT OR REPLACE INTO suppressed (email_hash, reason, at) VALUES (?1, ?2, ?3)")?
-            .execute(params![email_hash(address), reason, now])?;
+            .execute(params![email_hash(key), reason, now])?;
         Ok(())
     }
 
     /// Takes the address off the suppression list.
     pub fn unsuppress(&self, address: &Address) -> Result<()> {
-        self.tx.prepare_cached("DELETE FROM suppressed WHERE email_hash = ?1")?.execute([email_hash(address)])?;
+        let mut stmt = self.tx.prepare_cached("DELETE FROM suppressed WHERE email_hash = ?1")?;
+        for hash in suppression_hashes(address) {
+            stmt.execute([hash])?;
+        }
         Ok(())
     }
 
@@ -198,7 +212,7 @@ impl<'a> Tx<'a> {
             .execute(params![
                 address.as_str(),
                 address.key(),
-                address.domain(),
+                address.registrable_domain(),
                 preferences.name,
                 preferences.language,
                 sectors_column(&preferences.sectors),
@@ -223,10 +237,29 @@ impl<'a> Tx<'a> {
 
     /// Deletes every sign-up of the address; returns how many there were.
     pub fn delete_signups(&self, address: &Address) -> Result<usize> {
-        Ok(self.tx.prepare_cached("DELETE FROM signups WHERE email_key = ?1")?.execute([address.key()])?)
+        self.delete_signups_by_key(&address.key())
     }
 
-    /// How many sign-ups wait in `domain`.
+    /// Deletes every sign-up stored under `key`; returns how many there were.
+    pub fn delete_signups_by_key(&self, key: &str) -> Result<usize> {
+        Ok(self.tx.prepare_cached("DELETE FROM signups WHERE email_key = ?1")?.execute([key])?)
+    }
+
+    /// Deletes every sign-up of subscriber `id`'s address, found by the key it is stored under.
+    pub fn delete_signups_of_subscriber(&self, id: i64) -> Result<usize> {
+        Ok(self
+            .tx
+            .prepare_cached("DELETE FROM signups WHERE email_key = (SELECT email_key FROM subscribers WHERE id = ?1)")?
+            .execute([id])?)
+    }
+
+    /// How many sign-ups wait in all.
+    pub fn count_signups(&self) -> Result<u64> {
+        let n: i64 = self.tx.prepare_cached("SELECT COUNT(*) FROM signups")?.query_row([], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// How many sign-ups wait in `domain` (a registrable domain).
     pub fn signups_in_domain(&self, domain: &str) -> Result<u64> {
         let n: i64 = self
             .tx
@@ -239,4 +272,19 @@ impl<'a> Tx<'a> {
     pub fn delete_signups_before(&self, before: i64) -> Result<usize> {
         Ok(self.tx.prepare_cached("DELETE FROM signups WHERE created_at < ?1")?.execute([before])?)
     }
+}
+
+/// The hashes a removed address may be on the suppression list under: of its key, and of the
+/// key an earlier release made of it, which kept an internationalised domain in Unicode.
+fn suppression_hashes(address: &Address) -> Vec<Vec<u8>> {
+    let key = address.key();
+    let mut hashes = vec![email_hash(&key)];
+    if address.domain().contains("xn--") {
+        let (unicode, result) = idna::domain_to_unicode(address.domain());
+        if result.is_ok() {
+            let local = &key[..key.len() - address.domain().len()];
+            hashes.push(email_hash(&format!("{local}{}", unicode.to_lowercase())));
+        }
+    }
+    hashes
 }
