@@ -140,18 +140,23 @@ fn sectors_column(sectors: &[String]) -> String {
     sectors.join(",")
 }
 
-fn subscriber(row: &Row) -> rusqlite::Result<Subscriber> {
+/// The choice columns, which subscribers and sign-ups share.
+fn preferences(row: &Row) -> rusqlite::Result<Preferences> {
     let sectors: String = row.get("sectors")?;
+    Ok(Preferences {
+        name: row.get("name")?,
+        language: row.get("language")?,
+        sectors: sectors.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        digest: row.get("digest")?,
+    })
+}
+
+fn subscriber(row: &Row) -> rusqlite::Result<Subscriber> {
     let status: String = row.get("status")?;
     Ok(Subscriber {
         id: row.get("id")?,
         email: row.get("email")?,
-        preferences: Preferences {
-            name: row.get("name")?,
-            language: row.get("language")?,
-            sectors: sectors.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
-            digest: row.get("digest")?,
-        },
+        preferences: preferences(row)?,
         status: status
             .parse()
             .map_err(|e: String| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into()))?,
@@ -165,16 +170,10 @@ fn subscriber(row: &Row) -> rusqlite::Result<Subscriber> {
 }
 
 fn signup(row: &Row) -> rusqlite::Result<SignUp> {
-    let sectors: String = row.get("sectors")?;
     Ok(SignUp {
         id: row.get("id")?,
         email: row.get("email")?,
-        preferences: Preferences {
-            name: row.get("name")?,
-            language: row.get("language")?,
-            sectors: sectors.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
-            digest: row.get("digest")?,
-        },
+        preferences: preferences(row)?,
         consent: row.get("consent")?,
         created_at: row.get("created_at")?,
     })

@@ -3,7 +3,7 @@
 //! ([`crate::subscription`]) are made of. Nothing here decides who may do what.
 
 use anyhow::Result;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{State, email_hash, sectors_column, signup, subscriber};
 use crate::state::{Preferences, SignUp, Status, Subscriber};
@@ -41,20 +41,17 @@ impl State {
 
     /// The subscriber with this address, if any.
     pub fn subscriber(&self, address: &Address) -> Result<Option<Subscriber>> {
-        let mut stmt = self.conn.prepare_cached("SELECT * FROM subscribers WHERE email_key = ?1")?;
-        Ok(stmt.query_row([address.key()], subscriber).optional()?)
+        subscriber_by_key(&self.conn, &address.key())
     }
 
     /// The subscriber with row id `id`, if any.
     pub fn subscriber_by_id(&self, id: i64) -> Result<Option<Subscriber>> {
-        let mut stmt = self.conn.prepare_cached("SELECT * FROM subscribers WHERE id = ?1")?;
-        Ok(stmt.query_row([id], subscriber).optional()?)
+        subscriber_by_id(&self.conn, id)
     }
 
     /// The sign-up with row id `id`, if it still waits.
     pub fn signup(&self, id: i64) -> Result<Option<SignUp>> {
-        let mut stmt = self.conn.prepare_cached("SELECT * FROM signups WHERE id = ?1")?;
-        Ok(stmt.query_row([id], signup).optional()?)
+        signup_by_id(&self.conn, id)
     }
 
     /// Subscribers of each status (for the metrics).
@@ -93,14 +90,12 @@ impl<'a> Tx<'a> {
 
     /// The subscriber stored under `key` (see [`Address::key`]), if any.
     pub fn subscriber_by_key(&self, key: &str) -> Result<Option<Subscriber>> {
-        let mut stmt = self.tx.prepare_cached("SELECT * FROM subscribers WHERE email_key = ?1")?;
-        Ok(stmt.query_row([key], subscriber).optional()?)
+        subscriber_by_key(&self.tx, key)
     }
 
     /// The subscriber with row id `id`, if any.
     pub fn subscriber_by_id(&self, id: i64) -> Result<Option<Subscriber>> {
-        let mut stmt = self.tx.prepare_cached("SELECT * FROM subscribers WHERE id = ?1")?;
-        Ok(stmt.query_row([id], subscriber).optional()?)
+        subscriber_by_id(&self.tx, id)
     }
 
     /// Adds a subscriber; `confirmed_at` is set when `status` is confirmed. Returns the row id.
@@ -231,8 +226,7 @@ impl<'a> Tx<'a> {
 
     /// The sign-up with row id `id`, if it still waits.
     pub fn signup(&self, id: i64) -> Result<Option<SignUp>> {
-        let mut stmt = self.tx.prepare_cached("SELECT * FROM signups WHERE id = ?1")?;
-        Ok(stmt.query_row([id], signup).optional()?)
+        signup_by_id(&self.tx, id)
     }
 
     /// Deletes every sign-up of the address; returns how many there were.
@@ -272,6 +266,23 @@ impl<'a> Tx<'a> {
     pub fn delete_signups_before(&self, before: i64) -> Result<usize> {
         Ok(self.tx.prepare_cached("DELETE FROM signups WHERE created_at < ?1")?.execute([before])?)
     }
+}
+
+// The lookups both a plain connection and a transaction make (a transaction derefs to one).
+
+fn subscriber_by_key(conn: &Connection, key: &str) -> Result<Option<Subscriber>> {
+    let mut stmt = conn.prepare_cached("SELECT * FROM subscribers WHERE email_key = ?1")?;
+    Ok(stmt.query_row([key], subscriber).optional()?)
+}
+
+fn subscriber_by_id(conn: &Connection, id: i64) -> Result<Option<Subscriber>> {
+    let mut stmt = conn.prepare_cached("SELECT * FROM subscribers WHERE id = ?1")?;
+    Ok(stmt.query_row([id], subscriber).optional()?)
+}
+
+fn signup_by_id(conn: &Connection, id: i64) -> Result<Option<SignUp>> {
+    let mut stmt = conn.prepare_cached("SELECT * FROM signups WHERE id = ?1")?;
+    Ok(stmt.query_row([id], signup).optional()?)
 }
 
 /// The hashes a removed address may be on the suppression list under: of its key, and of the
