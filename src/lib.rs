@@ -12,6 +12,7 @@
 //! - [`digest`]: which articles each subscriber gets, rendered; one run, durable and resumable.
 //! - [`render`]: templates and interface strings: digests, confirmation emails, pages.
 //! - [`mail`]: digest messages (MIME) and the outbox and SMTP transports.
+//! - [`returns`]: returned mail: return paths that name each delivery (VERP).
 //! - [`live`]: what the running service knows now: the loaded site and the last catalog.
 //! - [`web`]: the HTTP server: feeds, article pages, and the subscription pages; `/healthz` and
 //!   `/metrics` on their own listener.
@@ -35,6 +36,7 @@ pub mod live;
 pub mod mail;
 pub mod metrics;
 pub mod render;
+pub mod returns;
 pub mod schedule;
 pub mod state;
 pub mod store;

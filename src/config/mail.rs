@@ -91,6 +91,23 @@ pub struct MailConfig {
     pub ca_file: Option<PathBuf>,
     /// DKIM signing, when configured.
     pub dkim: Option<DkimSettings>,
+    /// Where returned mail comes back, when configured: each message then gets its own
+    /// envelope sender (VERP).
+    pub returns: Option<ReturnsConfig>,
+}
+
+/// `[mail.returns]`: the address returned mail (bounces, complaints) comes back to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnsConfig {
+    /// `bounces@news.example.gov.cn`: messages go out with envelope senders
+    /// `bounces+TOKEN@news.example.gov.cn`, and the mail server routes that domain back.
+    pub address: crate::subscription::Address,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReturns {
+    address: String,
 }
 
 /// `[mail.dkim]`: sign every message (RFC 6376) with a key from a file.
@@ -139,6 +156,7 @@ pub(super) struct RawMail {
     bounce_limit: u32,
     ca_file: Option<PathBuf>,
     dkim: Option<DkimSettings>,
+    returns: Option<RawReturns>,
 }
 
 impl Default for RawMail {
@@ -154,6 +172,7 @@ impl Default for RawMail {
             bounce_limit: default_bounce_limit(),
             ca_file: None,
             dkim: None,
+            returns: None,
         }
     }
 }
@@ -202,6 +221,7 @@ impl RawMail {
         {
             bail!("mail.dkim.selector: '{}' is not a DNS label", dkim.selector);
         }
+        let returns = self.returns.map(|r| validate_returns(&r.address)).transpose()?;
         if self.retries == 0 || self.bounce_limit == 0 {
             bail!("mail.retries and mail.bounce_limit: must be at least 1");
         }
@@ -216,8 +236,23 @@ impl RawMail {
             bounce_limit: self.bounce_limit,
             ca_file: self.ca_file.map(|p| base.join(p)),
             dkim: self.dkim.map(|d| DkimSettings { key_file: base.join(&d.key_file), ..d }),
+            returns,
         })
     }
+}
+
+/// `mail.returns.address`: a plain address whose local part can carry `+TOKEN`.
+fn validate_returns(address: &str) -> Result<ReturnsConfig> {
+    use crate::subscription::{Address, Giver};
+    let parsed = Address::parse(address, Giver::Operator).map_err(|e| anyhow::anyhow!("mail.returns.address: {e}"))?;
+    let local = &parsed.as_str()[..parsed.as_str().len() - parsed.domain().len() - 1];
+    if local.starts_with('"') || local.contains('+') || local.len() > 20 {
+        bail!(
+            "mail.returns.address: '{address}' needs a plain local part of at most 20 characters with no '+' \
+             (tokens are added after a '+')"
+        );
+    }
+    Ok(ReturnsConfig { address: parsed })
 }
 
 /// Reads a mail URL; a password is accepted only from the environment.

@@ -18,7 +18,7 @@ use url::Url;
 
 pub use digest::{Digest, StateConfig, TemplatesConfig, TokensConfig};
 pub use http::{HttpConfig, IpNetwork, OpsListen, ProxyHeader};
-pub use mail::{DkimAlgorithm, DkimSettings, MAIL_URL_ENV, MailConfig, PASSWORD_ENV, Tls, Transport};
+pub use mail::{DkimAlgorithm, DkimSettings, MAIL_URL_ENV, MailConfig, PASSWORD_ENV, ReturnsConfig, Tls, Transport};
 pub use subscriptions::SubscriptionsConfig;
 
 use crate::schedule::CronSchedule;

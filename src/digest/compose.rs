@@ -14,6 +14,7 @@ use crate::config::{Config, Digest};
 use crate::links;
 use crate::mail::message::{Body, Envelope, Outgoing, digest_message, message_id};
 use crate::render::{DigestView, ItemView, Renderer};
+use crate::returns::verp::{ReturnOf, return_path};
 use crate::state::{Run, Subscriber};
 use crate::store::classify::Classifier;
 use crate::store::dates::in_zone;
@@ -98,7 +99,12 @@ impl<'a> Composer<'a> {
         };
         let message = digest_message(config, &envelope, &rendered)?;
         let id = message_id(config, &self.digest.id, run.id, subscriber.id);
-        Ok((rendered, Outgoing::new(id, message, self.dkim.as_ref())))
+        let mut outgoing = Outgoing::new(id, message, self.dkim.as_ref());
+        if let Some(returns) = &config.mail.returns {
+            let what = ReturnOf::Delivery { run: run.id, subscriber: subscriber.id };
+            outgoing = outgoing.returning_to(return_path(&self.signer, &returns.address, what));
+        }
+        Ok((rendered, outgoing))
     }
 
     /// The summary of `item`'s article, read from the store the first time it is asked for.

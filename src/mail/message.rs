@@ -75,6 +75,8 @@ pub fn digest_message(config: &Config, envelope: &Envelope, rendered: &Body) -> 
             format!("<{}>, <mailto:{}?subject=unsubscribe>", envelope.unsubscribe_url, from.email),
         ))
         .raw_header(header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".into()))
+        // Gmail's feedback loop reports complaints per value (campaign:customer:type:sender).
+        .raw_header(header("Feedback-ID", format!("{}:{}:digest:gazette", envelope.run, envelope.digest)))
         .raw_header(header("Content-Language", envelope.lang.to_owned()))
         .raw_header(header("Auto-Submitted", "auto-generated".into()));
     if let Some(reply_to) = &config.mail.reply_to {
@@ -103,6 +105,15 @@ impl Outgoing {
             message.sign(dkim);
         }
         Outgoing { id, envelope: message.envelope().clone(), bytes: message.formatted() }
+    }
+
+    /// The same message with `sender` as its envelope sender (the return path bounces go to),
+    /// instead of the `From` address.
+    pub fn returning_to(self, sender: lettre::Address) -> Outgoing {
+        let to = self.envelope.to().to_vec();
+        // Recipients are the message's own, so the envelope is valid whatever the sender.
+        let envelope = lettre::address::Envelope::new(Some(sender), to).unwrap_or(self.envelope);
+        Outgoing { envelope, ..self }
     }
 }
 

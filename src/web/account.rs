@@ -23,6 +23,7 @@ use super::{Shared, Site, guard};
 use crate::links;
 use crate::mail::message::confirmation_message;
 use crate::mail::retry::send_with_retries;
+use crate::returns::verp::{ReturnOf, return_path};
 use crate::state::{SignUp, State as Db, Subscriber};
 use crate::subscription::{self, Address, Giver, SignedUp};
 use crate::tokens::{Purpose, Token};
@@ -195,22 +196,15 @@ pub async fn subscribe(
             let token = site.signer.sign(Purpose::Confirm, signup.id, "", signup.created_at);
             let link = links::confirm_url(config, &token);
             let lang = signup.preferences.language.clone();
-            send_confirmation(&shared, &site, &address, &lang, &link, false, &format!("signup.{}", signup.id), now);
+            let reference = (ReturnOf::SignUp(signup.id), format!("signup.{}", signup.id));
+            send_confirmation(&shared, &site, &address, &lang, &link, false, reference, now);
         }
         Ok(SignedUp::Subscribed(subscriber)) => {
             let token = site.signer.sign(Purpose::Preferences, subscriber.id, subscriber.link_binding(), now);
             let link = links::preferences_url(config, &token);
             let lang = subscriber.preferences.language.clone();
-            send_confirmation(
-                &shared,
-                &site,
-                &address,
-                &lang,
-                &link,
-                true,
-                &format!("subscriber.{}", subscriber.id),
-                now,
-            );
+            let reference = (ReturnOf::Subscriber(subscriber.id), format!("subscriber.{}", subscriber.id));
+            send_confirmation(&shared, &site, &address, &lang, &link, true, reference, now);
         }
         Ok(SignedUp::MailLimited) => tracing::info!("confirmation email not sent again so soon"),
         Ok(SignedUp::Full) => {
@@ -229,8 +223,8 @@ pub async fn subscribe(
 
 /// Sends a confirmation email (`link` confirms a sign-up, or when `already`, opens the
 /// preferences of a subscriber) in the background: the page does not wait for the mail
-/// server, and its timing tells nothing. `reference` names what it is for in logs and in its
-/// `Message-ID` (`signup.12`).
+/// server, and its timing tells nothing. `reference` names what it is for: in its return path,
+/// and in logs and its `Message-ID` (`signup.12`).
 #[allow(clippy::too_many_arguments)]
 fn send_confirmation(
     shared: &Arc<Shared>,
@@ -239,16 +233,20 @@ fn send_confirmation(
     lang: &str,
     link: &str,
     already: bool,
-    reference: &str,
+    (what, reference): (ReturnOf, String),
     now: i64,
 ) {
     let config = &site.config;
+    let reference = reference.as_str();
     let outgoing = site
         .renderer
         .confirmation(lang, link, already)
         .and_then(|body| confirmation_message(config, to.as_str(), lang, reference, now, &body));
     let outgoing = match outgoing {
-        Ok(outgoing) => outgoing,
+        Ok(outgoing) => match &config.mail.returns {
+            Some(returns) => outgoing.returning_to(return_path(&site.signer, &returns.address, what)),
+            None => outgoing,
+        },
         Err(e) => {
             tracing::error!(reference, error = format!("{e:#}"), "cannot make the confirmation email");
             return;

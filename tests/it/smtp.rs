@@ -175,3 +175,39 @@ fn two_sends_of_one_digest_at_once_cannot_both_run() {
     assert!(first.wait().expect("first send ends").success());
     assert_eq!(sink.recipients(), ALL);
 }
+
+#[test]
+fn with_a_return_address_each_digest_goes_out_from_its_own_signed_return_path() {
+    let port = free_port();
+    let site = site(port, 3, 3);
+    site.write_config(|config| {
+        table(config, "store").insert("dir".into(), "store".into());
+        let mail = table(config, "mail");
+        mail.insert("url".into(), format!("smtp://127.0.0.1:{port}?tls=none").into());
+        let mut returns = toml::Table::new();
+        returns.insert("address".into(), "bounces@news.example.gov.cn".into());
+        mail.insert("returns".into(), returns.into());
+    });
+    let sink = sink(port, &site.root.join("sink"), &[]);
+    assert!(send(&site).success().stdout.contains("3 sent"));
+    let mut senders = Vec::new();
+    for raw in sink.messages() {
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let head = text.split("\r\n\r\n").next().unwrap_or_default();
+        let sender = head
+            .lines()
+            .find_map(|l| l.strip_prefix("X-Mail-Args: <"))
+            .and_then(|l| l.split('>').next())
+            .unwrap_or_else(|| panic!("no MAIL FROM in the dump:\n{head}"))
+            .to_owned();
+        assert!(sender.starts_with("bounces+d-1-") && sender.ends_with("@news.example.gov.cn"), "{sender}");
+        let message = mail_parser::MessageParser::default().parse(&raw).expect("MIME");
+        let from = message.from().and_then(|a| a.first()).and_then(|a| a.address()).expect("From");
+        assert_ne!(from, sender, "From stays the office's address");
+        assert_eq!(message.header_raw("Feedback-ID").map(str::trim), Some("1:daily:digest:gazette"));
+        senders.push(sender);
+    }
+    senders.sort();
+    senders.dedup();
+    assert_eq!(senders.len(), 3, "one return path per delivery: {senders:?}");
+}

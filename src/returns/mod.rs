@@ -1,0 +1,4 @@
+//! Returned mail: what comes back after a message left (bounces, complaints, auto-replies),
+//! attributed exactly by the envelope sender each message went out with ([`verp`]).
+
+pub mod verp;
