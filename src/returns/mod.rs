@@ -1,4 +1,6 @@
 //! Returned mail: what comes back after a message left (bounces, complaints, auto-replies),
-//! attributed exactly by the envelope sender each message went out with ([`verp`]).
+//! attributed exactly by the envelope sender each message went out with ([`verp`]), and read
+//! for what it says ([`report`]).
 
+pub mod report;
 pub mod verp;
