@@ -84,8 +84,11 @@ pub struct MailConfig {
     /// Attempts per message before a transient failure is recorded as failed; waits between
     /// them double from 1 s up to 60 s (10 attempts wait about four minutes in all).
     pub retries: u32,
-    /// Hard bounces in a row after which a subscriber is marked bounced.
+    /// The bounce score (a hard bounce 1, a soft one 0.5, at most one a day) at which a
+    /// subscriber is marked bounced.
     pub bounce_limit: u32,
+    /// How long a bounce counts: a score lapses when this passes with no bounce.
+    pub bounce_window: std::time::Duration,
     /// Extra trusted root certificates (PEM) for the SMTP server's TLS: a relay with a
     /// private CA.
     pub ca_file: Option<PathBuf>,
@@ -154,6 +157,8 @@ pub(super) struct RawMail {
     retries: u32,
     #[serde(default = "default_bounce_limit")]
     bounce_limit: u32,
+    #[serde(default = "default_bounce_window")]
+    bounce_window: String,
     ca_file: Option<PathBuf>,
     dkim: Option<DkimSettings>,
     returns: Option<RawReturns>,
@@ -170,6 +175,7 @@ impl Default for RawMail {
             rate: default_rate(),
             retries: default_retries(),
             bounce_limit: default_bounce_limit(),
+            bounce_window: default_bounce_window(),
             ca_file: None,
             dkim: None,
             returns: None,
@@ -194,6 +200,10 @@ fn default_retries() -> u32 {
 }
 fn default_bounce_limit() -> u32 {
     3
+}
+
+fn default_bounce_window() -> String {
+    "30d".into()
 }
 
 impl RawMail {
@@ -222,6 +232,8 @@ impl RawMail {
             bail!("mail.dkim.selector: '{}' is not a DNS label", dkim.selector);
         }
         let returns = self.returns.map(|r| validate_returns(&r.address)).transpose()?;
+        let bounce_window = humantime::parse_duration(&self.bounce_window)
+            .with_context(|| format!("mail.bounce_window: '{}' is not a duration such as '30d'", self.bounce_window))?;
         if self.retries == 0 || self.bounce_limit == 0 {
             bail!("mail.retries and mail.bounce_limit: must be at least 1");
         }
@@ -234,6 +246,7 @@ impl RawMail {
             rate: self.rate,
             retries: self.retries,
             bounce_limit: self.bounce_limit,
+            bounce_window,
             ca_file: self.ca_file.map(|p| base.join(p)),
             dkim: self.dkim.map(|d| DkimSettings { key_file: base.join(&d.key_file), ..d }),
             returns,

@@ -331,7 +331,9 @@ fn record(config: &Config, run: &Run, records: std_mpsc::Receiver<Record>, total
             }
         }
         let outcomes: Vec<(i64, Outcome)> = batch.iter().map(|r| (r.subscriber, r.outcome.clone())).collect();
-        if let Err(e) = state.record(run, &outcomes, config.mail.bounce_limit, Utc::now().timestamp()) {
+        let recorded =
+            crate::subscription::record_outcomes(&mut state, run, &outcomes, Utc::now().timestamp(), &config.mail);
+        if let Err(e) = recorded {
             halt.fail(e.context("cannot record deliveries"));
             break;
         }

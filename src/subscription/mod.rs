@@ -24,6 +24,7 @@
 //!   has expired.
 
 mod address;
+pub mod bounces;
 mod choices;
 mod list;
 
@@ -278,6 +279,26 @@ fn remove_key(state: &mut State, key: &str, now: i64) -> Result<bool> {
         state.checkpoint()?;
     }
     Ok(removed)
+}
+
+/// Records how deliveries in `run` ended (one transaction for the batch), counting each hard
+/// refusal as a bounce ([`bounces`]).
+pub fn record_outcomes(
+    state: &mut State,
+    run: &crate::state::Run,
+    outcomes: &[(i64, crate::state::Outcome)],
+    now: i64,
+    mail: &crate::config::MailConfig,
+) -> Result<()> {
+    state.write(|tx| {
+        tx.record_outcomes(run, outcomes, now)?;
+        for (subscriber, outcome) in outcomes {
+            if let crate::state::Outcome::Failed { is_permanent: true, .. } = outcome {
+                bounces::count_bounce(tx, *subscriber, bounces::Weight::Hard, now, mail)?;
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Deletes the sign-ups whose confirmation link expired by `now`; returns how many.

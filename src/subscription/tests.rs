@@ -289,3 +289,35 @@ fn an_address_removed_in_its_unicode_spelling_stays_suppressed() {
     let from_list = state.write(|tx| save(tx, &address, &prefs("zh", &[]), Status::Confirmed, "import:x", 1, true));
     assert_eq!(from_list.unwrap(), Saved::Suppressed);
 }
+
+#[test]
+fn bounces_score_once_a_day_and_lapse_after_the_window() {
+    let (_dir, mut state) = open();
+    let config =
+        crate::config::Config::parse(include_str!("../../config.toml"), std::path::Path::new("/srv/config.toml"))
+            .unwrap();
+    let mail = &config.mail;
+    assert_eq!((mail.bounce_limit, mail.bounce_window.as_secs()), (3, 30 * 86_400));
+    let li = public("li@example.org");
+    add(&mut state, &li, &prefs("en", &[]), Status::Confirmed, "cli", 1).unwrap();
+    let id = state.subscriber(&li).unwrap().unwrap().id;
+    let day = 86_400;
+    let mut count = |weight, at| state.write(|tx| bounces::count_bounce(tx, id, weight, at, mail)).unwrap();
+    use bounces::{Counted, Weight};
+    assert_eq!(count(Weight::Hard, 10), Counted::Raised(1.0));
+    assert_eq!(count(Weight::Hard, 10 + day - 1), Counted::SameDay);
+    assert_eq!(count(Weight::Soft, 10 + day), Counted::Raised(1.5));
+    // A month and more with no bounce: the score starts again.
+    assert_eq!(count(Weight::Hard, 10 + 32 * day), Counted::Raised(1.0));
+    assert_eq!(count(Weight::Hard, 10 + 33 * day), Counted::Raised(2.0));
+    assert_eq!(count(Weight::Hard, 10 + 34 * day), Counted::Bounced);
+    assert_eq!(count(Weight::Hard, 10 + 35 * day), Counted::Nobody, "a bounced subscriber is not mailed");
+    assert_eq!(state.subscriber(&li).unwrap().unwrap().status, Status::Bounced);
+    // Their own confirmation starts them again with a clean score.
+    let signup = pending(
+        sign_up(&mut state, &li, &prefs("en", &[]), "web:x", 40 * day, &limits(), &MailLimit::default()).unwrap(),
+    );
+    confirm(&mut state, signup.id, signup.created_at, 40 * day, &limits()).unwrap().unwrap();
+    let mut count = |weight, at| state.write(|tx| bounces::count_bounce(tx, id, weight, at, mail)).unwrap();
+    assert_eq!(count(Weight::Soft, 41 * day), Counted::Raised(0.5));
+}

@@ -45,7 +45,7 @@ fn digests_reach_a_real_smtp_server_once_each() {
 }
 
 #[test]
-fn hard_bounces_mark_the_address_bounced_after_the_limit() {
+fn hard_bounces_mark_the_address_bounced_when_their_score_reaches_the_limit() {
     let port = free_port();
     let site = site(port, 3, 2);
     let refusing = sink(port, &site.root.join("sink"), &["-f", "RCPT", "-B", "550 5.1.1 No such user"]);
@@ -53,6 +53,12 @@ fn hard_bounces_mark_the_address_bounced_after_the_limit() {
         let run = send(&site);
         assert!(run.code(1).stdout.contains("3 failed"), "{run}");
     }
+    let list = site.subscribers(&["list"]);
+    assert_eq!(list.success().stdout.matches("\tconfirmed").count(), 3, "one bounce a day counts: {list}");
+    // A day later the next refusal counts too, and the score reaches the limit.
+    site.sql("UPDATE subscribers SET last_bounce_at = last_bounce_at - 86400");
+    let run = send(&site);
+    assert!(run.code(1).stdout.contains("3 failed"), "{run}");
     drop(refusing);
     let list = site.subscribers(&["list"]);
     assert_eq!(list.success().stdout.matches("\tbounced").count(), 3, "{list}");

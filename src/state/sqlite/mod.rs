@@ -121,6 +121,16 @@ fn migrations() -> Migrations<'static> {
                 WHERE status = 'pending' AND consent LIKE 'web:%';",
             migrate::normalise_addresses,
         ),
+        // Bounces as a score (a hard one 1, a soft one 0.5, at most once a day) that lapses
+        // when `mail.bounce_window` passes without one; the count of bounces in a row before
+        // it becomes the score. What came back for a delivery is kept on its row.
+        M::up(
+            "ALTER TABLE subscribers ADD COLUMN bounce_score REAL NOT NULL DEFAULT 0;
+            ALTER TABLE subscribers ADD COLUMN last_bounce_at INTEGER;
+            UPDATE subscribers SET bounce_score = bounces;
+            ALTER TABLE deliveries ADD COLUMN returned TEXT;
+            ALTER TABLE deliveries ADD COLUMN returned_at INTEGER;",
+        ),
     ])
 }
 

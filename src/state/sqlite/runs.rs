@@ -5,7 +5,7 @@
 use anyhow::Result;
 use rusqlite::{OptionalExtension, params};
 
-use super::{State, subscriber};
+use super::{State, Tx, subscriber};
 use crate::state::{Outcome, Run, Subscriber};
 
 impl State {
@@ -63,52 +63,6 @@ impl State {
         )?;
         let rows = stmt.query_map(params![digest, after, limit as i64], subscriber)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-    }
-
-    /// Records how deliveries in `run` ended, all in one transaction, and what each means for
-    /// its subscriber: a message sent (or nothing to send) moves their next digest's start to
-    /// the run's cutoff; a hard bounce counts towards `bounce_limit` (then they are marked
-    /// bounced), and a sent message resets the count.
-    pub fn record(&mut self, run: &Run, outcomes: &[(i64, Outcome)], bounce_limit: u32, now: i64) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        for (subscriber, outcome) in outcomes {
-            let (status, error) = match outcome {
-                Outcome::Sent => ("sent", None),
-                Outcome::Skipped => ("skipped", None),
-                Outcome::Failed { error, .. } => ("failed", Some(error.as_str())),
-            };
-            tx.prepare_cached(
-                "UPDATE deliveries SET status = ?3, error = ?4, done_at = ?5, attempts = attempts + 1
-                 WHERE run_id = ?1 AND subscriber_id = ?2",
-            )?
-            .execute(params![run.id, subscriber, status, error, now])?;
-            match outcome {
-                Outcome::Sent => {
-                    tx.prepare_cached(
-                        "UPDATE subscribers SET bounces = 0, last_cutoff = MAX(COALESCE(last_cutoff, ?2), ?2)
-                         WHERE id = ?1",
-                    )?
-                    .execute(params![subscriber, run.cutoff])?;
-                }
-                Outcome::Skipped => {
-                    tx.prepare_cached(
-                        "UPDATE subscribers SET last_cutoff = MAX(COALESCE(last_cutoff, ?2), ?2) WHERE id = ?1",
-                    )?
-                    .execute(params![subscriber, run.cutoff])?;
-                }
-                Outcome::Failed { is_permanent: true, .. } => {
-                    tx.prepare_cached(
-                        "UPDATE subscribers SET bounces = bounces + 1,
-                            status = CASE WHEN bounces + 1 >= ?2 THEN 'bounced' ELSE status END
-                         WHERE id = ?1",
-                    )?
-                    .execute(params![subscriber, bounce_limit])?;
-                }
-                Outcome::Failed { .. } => {}
-            }
-        }
-        tx.commit()?;
-        Ok(())
     }
 
     /// When digests first saw each of `articles` (language, slug, publication time), recording
@@ -192,6 +146,36 @@ impl State {
     }
 }
 
+/// Recording a run's outcomes, inside a write transaction with the bounce rules that follow
+/// from them ([`crate::subscription::record_outcomes`]).
+impl Tx<'_> {
+    /// Records how deliveries in `run` ended: a message sent (or nothing to send) moves the
+    /// subscriber's next digest's start to the run's cutoff.
+    pub fn record_outcomes(&self, run: &Run, outcomes: &[(i64, Outcome)], now: i64) -> Result<()> {
+        for (subscriber, outcome) in outcomes {
+            let (status, error) = match outcome {
+                Outcome::Sent => ("sent", None),
+                Outcome::Skipped => ("skipped", None),
+                Outcome::Failed { error, .. } => ("failed", Some(error.as_str())),
+            };
+            self.tx
+                .prepare_cached(
+                    "UPDATE deliveries SET status = ?3, error = ?4, done_at = ?5, attempts = attempts + 1
+                     WHERE run_id = ?1 AND subscriber_id = ?2",
+                )?
+                .execute(params![run.id, subscriber, status, error, now])?;
+            if matches!(outcome, Outcome::Sent | Outcome::Skipped) {
+                self.tx
+                    .prepare_cached(
+                        "UPDATE subscribers SET last_cutoff = MAX(COALESCE(last_cutoff, ?2), ?2) WHERE id = ?1",
+                    )?
+                    .execute(params![subscriber, run.cutoff])?;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::state::{Outcome, Preferences, State, Status};
@@ -206,7 +190,7 @@ mod tests {
         state.write(|tx| tx.add_subscriber(&address, &prefs, Status::Confirmed, "cli", 1)).unwrap();
         for day in [10, 20, 30] {
             let run = state.open_run("daily", day * 86_400).unwrap();
-            state.record(&run, &[(1, Outcome::Sent)], 3, day * 86_400).unwrap();
+            state.write(|tx| tx.record_outcomes(&run, &[(1, Outcome::Sent)], day * 86_400)).unwrap();
             assert!(state.finish_run(run.id, day * 86_400).unwrap());
         }
         let open = state.open_run("daily", 40 * 86_400).unwrap();
@@ -217,7 +201,7 @@ mod tests {
         assert_eq!(state.prune(25 * 86_400).unwrap(), (2, 2));
         assert_eq!((count(&state, "digest_runs"), count(&state, "deliveries")), (2, 2));
         // Even past everything, the newest finished run of a digest stays: cutoffs follow it.
-        state.record(&open, &[(1, Outcome::Sent)], 3, 40 * 86_400).unwrap();
+        state.write(|tx| tx.record_outcomes(&open, &[(1, Outcome::Sent)], 40 * 86_400)).unwrap();
         state.finish_run(open.id, 40 * 86_400).unwrap();
         assert_eq!(state.prune(100 * 86_400).unwrap(), (1, 1));
         let next = state.open_run("daily", 1).unwrap();

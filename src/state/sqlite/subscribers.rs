@@ -71,7 +71,7 @@ impl State {
 /// One write transaction over subscribers, sign-ups and the suppression list (see
 /// [`State::write`]).
 pub struct Tx<'a> {
-    tx: Transaction<'a>,
+    pub(super) tx: Transaction<'a>,
 }
 
 impl<'a> Tx<'a> {
@@ -149,7 +149,7 @@ impl<'a> Tx<'a> {
         self.tx
             .prepare_cached(
                 "UPDATE subscribers SET status = 'confirmed', consent = ?2, confirmed_at = ?3, last_cutoff = ?3,
-                     unsubscribed_at = NULL, bounces = 0 WHERE id = ?1",
+                     unsubscribed_at = NULL, bounces = 0, bounce_score = 0, last_bounce_at = NULL WHERE id = ?1",
             )?
             .execute(params![id, consent, now])?;
         Ok(())
@@ -160,6 +160,30 @@ impl<'a> Tx<'a> {
         self.tx
             .prepare_cached("UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ?2 WHERE id = ?1")?
             .execute(params![id, now])?;
+        Ok(())
+    }
+
+    /// Subscriber `id`'s bounce score, when it was last raised, and their status.
+    pub fn bounce_score(&self, id: i64) -> Result<Option<(f64, Option<i64>, Status)>> {
+        let mut stmt =
+            self.tx.prepare_cached("SELECT bounce_score, last_bounce_at, status FROM subscribers WHERE id = ?1")?;
+        let row: Option<(f64, Option<i64>, String)> =
+            stmt.query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()?;
+        row.map(|(score, at, status)| Ok((score, at, status.parse::<Status>().map_err(anyhow::Error::msg)?)))
+            .transpose()
+    }
+
+    /// Sets subscriber `id`'s bounce score, raised at `at`.
+    pub fn set_bounce_score(&self, id: i64, score: f64, at: i64) -> Result<()> {
+        self.tx
+            .prepare_cached("UPDATE subscribers SET bounce_score = ?2, last_bounce_at = ?3 WHERE id = ?1")?
+            .execute(params![id, score, at])?;
+        Ok(())
+    }
+
+    /// Marks subscriber `id` bounced: they get nothing from now on.
+    pub fn mark_bounced(&self, id: i64) -> Result<()> {
+        self.tx.prepare_cached("UPDATE subscribers SET status = 'bounced' WHERE id = ?1")?.execute([id])?;
         Ok(())
     }
 
