@@ -3,6 +3,7 @@
 //! results into output and an exit code.
 
 mod digest;
+mod returns;
 mod subscribers;
 
 use std::path::PathBuf;
@@ -55,6 +56,12 @@ pub enum Command {
         #[command(subcommand)]
         command: digest::DigestCommand,
     },
+    /// Act on returned mail (bounces, complaints) and list what came back.
+    Returns {
+        /// What to do.
+        #[command(subcommand)]
+        command: returns::ReturnsCommand,
+    },
     /// Add, import, export, list and remove subscribers.
     Subscribers {
         /// What to do with them.
@@ -98,6 +105,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             run_check(&config)
         }
         Command::Subscribers { command } => subscribers::run(&config, command),
+        Command::Returns { command } => returns::run(&config, command),
         Command::Digest { command } => digest::run(&config, command),
         Command::Run => crate::daemon::run(&cli.config, config).map(|()| ExitCode::SUCCESS),
     }

@@ -154,6 +154,23 @@ pub struct Run {
     pub is_resumed: bool,
 }
 
+/// A returned message as logged: what it was and whom it concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnEntry {
+    /// `hard`, `soft`, `unclassified`, `complaint`, `auto-reply`, `forged`.
+    pub kind: String,
+    /// The subscriber it came back for, if known.
+    pub subscriber: Option<i64>,
+    /// The digest run it came back for, if it was a digest.
+    pub run: Option<i64>,
+    /// The sign-up whose confirmation came back, if it was one.
+    pub signup: Option<i64>,
+    /// The status code it gave (`5.1.1`).
+    pub status: Option<String>,
+    /// The remote server's words, one line.
+    pub diagnostic: Option<String>,
+}
+
 /// How one subscriber's delivery in a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {

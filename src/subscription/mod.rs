@@ -20,6 +20,9 @@
 //!   accepts. An address that unsubscribed or bounced is left alone (only its owner can come
 //!   back); one that was removed is not brought back by a list, but may be by hand. Removing
 //!   keeps only a hash, on the suppression list.
+//! - **Returned mail** ([`bounces`], [`complaint`]): bounces raise a score that marks the
+//!   subscriber bounced at `mail.bounce_limit`; a spam complaint unsubscribes at once and
+//!   suppresses the address.
 //! - **Purge** ([`purge_expired`]): sign-ups never confirmed are deleted once their link
 //!   has expired.
 
@@ -180,6 +183,19 @@ pub fn unsubscribe(state: &mut State, id: i64, now: i64) -> Result<bool> {
         }
         Ok(is_subscribed)
     })
+}
+
+/// Subscriber `id` reported a message as spam (a feedback loop's complaint): unsubscribed at
+/// once, every sign-up of the address ended, and the address put on the suppression list
+/// (reason `complaint`), so no list brings it back. False when there is no such subscriber.
+pub fn complaint(tx: &Tx, id: i64, now: i64) -> Result<bool> {
+    let Some(subscriber) = tx.subscriber_by_id(id)? else { return Ok(false) };
+    tx.delete_signups_of_subscriber(id)?;
+    if matches!(subscriber.status, Status::Pending | Status::Confirmed) {
+        tx.mark_unsubscribed(id, now)?;
+    }
+    tx.suppress_key(&subscriber.email.to_lowercase(), "complaint", now)?;
+    Ok(true)
 }
 
 /// Saves `choices` for subscriber `id` (their own preferences link); the name stays when

@@ -30,6 +30,7 @@ mod http_limits;
 mod http_proxy;
 mod press_releases;
 mod rebuild;
+mod returns;
 mod signup;
 mod smtp;
 mod snapshots;

@@ -129,7 +129,19 @@ fn migrations() -> Migrations<'static> {
             ALTER TABLE subscribers ADD COLUMN last_bounce_at INTEGER;
             UPDATE subscribers SET bounce_score = bounces;
             ALTER TABLE deliveries ADD COLUMN returned TEXT;
-            ALTER TABLE deliveries ADD COLUMN returned_at INTEGER;",
+            ALTER TABLE deliveries ADD COLUMN returned_at INTEGER;
+            CREATE TABLE returns (
+                id INTEGER PRIMARY KEY,
+                fingerprint BLOB NOT NULL UNIQUE,
+                received_at INTEGER NOT NULL,
+                kind TEXT NOT NULL,
+                subscriber_id INTEGER REFERENCES subscribers (id) ON DELETE SET NULL,
+                run_id INTEGER,
+                signup_id INTEGER,
+                status TEXT,
+                diagnostic TEXT
+            );
+            CREATE INDEX returns_by_time ON returns (received_at);",
         ),
     ])
 }

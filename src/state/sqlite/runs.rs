@@ -6,7 +6,7 @@ use anyhow::Result;
 use rusqlite::{OptionalExtension, params};
 
 use super::{State, Tx, subscriber};
-use crate::state::{Outcome, Run, Subscriber};
+use crate::state::{Outcome, ReturnEntry, Run, Subscriber};
 
 impl State {
     /// The unfinished run of `digest` if there is one (after a crash), else a new run with
@@ -171,6 +171,71 @@ impl Tx<'_> {
                     )?
                     .execute(params![subscriber, run.cutoff])?;
             }
+        }
+        Ok(())
+    }
+}
+
+/// What came back after a message left: the log that makes reading one twice count once.
+impl Tx<'_> {
+    /// The status of subscriber `subscriber`'s delivery in run `run`, if there is one.
+    pub fn delivery_status(&self, run: i64, subscriber: i64) -> Result<Option<String>> {
+        let mut stmt =
+            self.tx.prepare_cached("SELECT status FROM deliveries WHERE run_id = ?1 AND subscriber_id = ?2")?;
+        Ok(stmt.query_row(params![run, subscriber], |r| r.get(0)).optional()?)
+    }
+
+    /// Notes on a delivery what came back for it (`bounced`, `soft`, `complained`, …).
+    pub fn mark_returned(&self, run: i64, subscriber: i64, what: &str, now: i64) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "UPDATE deliveries SET returned = ?3, returned_at = ?4 WHERE run_id = ?1 AND subscriber_id = ?2",
+            )?
+            .execute(params![run, subscriber, what, now])?;
+        Ok(())
+    }
+
+    /// Logs a returned message; false when one with the same `fingerprint` was logged before
+    /// (the same message handed over again), and then nothing is written.
+    pub fn log_return(&self, fingerprint: &[u8], entry: &ReturnEntry, now: i64) -> Result<bool> {
+        let inserted = self
+            .tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO returns (fingerprint, received_at, kind, subscriber_id, run_id, signup_id,
+                     status, diagnostic) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                fingerprint,
+                now,
+                entry.kind,
+                entry.subscriber,
+                entry.run,
+                entry.signup,
+                entry.status,
+                entry.diagnostic
+            ])?;
+        Ok(inserted > 0)
+    }
+}
+
+impl State {
+    /// Calls `each` with every returned message logged since `since`, oldest first.
+    pub fn for_each_return(&self, since: i64, mut each: impl FnMut(ReturnEntry, i64) -> Result<()>) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT kind, subscriber_id, run_id, signup_id, status, diagnostic, received_at FROM returns
+             WHERE received_at >= ?1 ORDER BY id",
+        )?;
+        let mut rows = stmt.query([since])?;
+        while let Some(row) = rows.next()? {
+            let entry = ReturnEntry {
+                kind: row.get(0)?,
+                subscriber: row.get(1)?,
+                run: row.get(2)?,
+                signup: row.get(3)?,
+                status: row.get(4)?,
+                diagnostic: row.get(5)?,
+            };
+            each(entry, row.get(6)?)?;
         }
         Ok(())
     }

@@ -253,6 +253,11 @@ impl<'a> Tx<'a> {
         signup_by_id(&self.tx, id)
     }
 
+    /// Deletes sign-up `id`; returns whether there was one.
+    pub fn delete_signup(&self, id: i64) -> Result<bool> {
+        Ok(self.tx.prepare_cached("DELETE FROM signups WHERE id = ?1")?.execute([id])? > 0)
+    }
+
     /// Deletes every sign-up of the address; returns how many there were.
     pub fn delete_signups(&self, address: &Address) -> Result<usize> {
         self.delete_signups_by_key(&address.key())

@@ -1,0 +1,195 @@
+//! One returned message, acted on: attributed by the return path it came to (or, for a
+//! complaint, by the original's return path or signed unsubscribe link), read for what it says
+//! ([`super::report`]), then counted, in one transaction with a log entry that makes the same
+//! message handed over twice count once. Nothing a stranger sends can act on a subscriber it
+//! does not name with a valid signature, or on a delivery that was never sent.
+
+use anyhow::Result;
+use sha2::Digest as _;
+
+use super::report::{self, Report, Severity};
+use super::verp::{ReturnOf, returned_for};
+use crate::config::Config;
+use crate::state::{ReturnEntry, State, Tx};
+use crate::subscription::bounces::{self, Weight};
+use crate::tokens::{Purpose, Signer, Token};
+
+/// What handling a returned message did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// A bounce was counted for a subscriber (or a sign-up's confirmation came back).
+    Bounce(Severity),
+    /// A complaint unsubscribed its subscriber.
+    Complaint,
+    /// An auto-reply, logged.
+    AutoReply,
+    /// The same message was handled before: nothing more was done.
+    Duplicate,
+    /// It names no delivery gazette made (no return path, a bad signature, or a delivery
+    /// that was never sent): nothing was done.
+    NotOurs,
+    /// Not a bounce, complaint or auto-reply: dropped.
+    Other,
+}
+
+impl Handled {
+    /// A word for summaries and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Handled::Bounce(Severity::Hard) => "hard bounce",
+            Handled::Bounce(Severity::Soft) => "soft bounce",
+            Handled::Bounce(Severity::Unclassified) => "unclassified bounce",
+            Handled::Complaint => "complaint",
+            Handled::AutoReply => "auto-reply",
+            Handled::Duplicate => "already handled",
+            Handled::NotOurs => "not ours",
+            Handled::Other => "other",
+        }
+    }
+}
+
+/// Handles `raw`, which came to `recipient` (the envelope recipient, when known; else read
+/// from the message's `Delivered-To`, `X-Original-To` or `To`).
+pub fn handle(
+    state: &mut State,
+    config: &Config,
+    signer: &Signer,
+    raw: &[u8],
+    recipient: Option<&str>,
+    now: i64,
+) -> Result<Handled> {
+    let Some(returns) = &config.mail.returns else { return Ok(Handled::NotOurs) };
+    let recipient = recipient.map(str::to_owned).or_else(|| recipient_in(raw));
+    let mut what = recipient.as_deref().and_then(|r| returned_for(signer, &returns.address, r));
+    let report = report::read(raw);
+    if let Report::Complaint(complaint) = &report {
+        // The report comes to the plain return address; the original names the delivery.
+        what = complaint
+            .original_return_path
+            .as_deref()
+            .and_then(|path| returned_for(signer, &returns.address, path))
+            .or(what);
+        if what.is_none()
+            && let Some(id) =
+                complaint.original_list_unsubscribe.as_deref().and_then(|l| signed_subscriber(state, signer, l))
+        {
+            what = Some(ReturnOf::Subscriber(id));
+        }
+    }
+    let Some(what) = what else { return Ok(Handled::NotOurs) };
+    let fingerprint = fingerprint(raw, recipient.as_deref());
+    let mail = &config.mail;
+    state.write(|tx| {
+        let (subscriber, run, signup) = match what {
+            ReturnOf::Delivery { run, subscriber } => {
+                // A return path is signed when the message is made; only one that was sent
+                // (or written to the outbox) can come back.
+                if tx.delivery_status(run, subscriber)?.as_deref() != Some("sent") {
+                    return Ok(Handled::NotOurs);
+                }
+                (Some(subscriber), Some(run), None)
+            }
+            ReturnOf::Subscriber(id) => (Some(id), None, None),
+            ReturnOf::SignUp(id) => (None, None, Some(id)),
+        };
+        let (kind, status, diagnostic, handled) = match &report {
+            Report::Bounces(found) => {
+                let worst = found.iter().min_by_key(|b| severity_rank(b.severity));
+                let severity = worst.map_or(Severity::Unclassified, |b| b.severity);
+                let kind = match severity {
+                    Severity::Hard => "hard",
+                    Severity::Soft => "soft",
+                    Severity::Unclassified => "unclassified",
+                };
+                (
+                    kind,
+                    worst.and_then(|b| b.status.clone()),
+                    worst.and_then(|b| b.diagnostic.clone()),
+                    Handled::Bounce(severity),
+                )
+            }
+            Report::Complaint(c) => ("complaint", None, Some(c.feedback_type.clone()), Handled::Complaint),
+            Report::AutoReply => ("auto-reply", None, None, Handled::AutoReply),
+            Report::Other => return Ok(Handled::Other),
+        };
+        let entry = ReturnEntry { kind: kind.to_owned(), subscriber, run, signup, status, diagnostic };
+        if !tx.log_return(&fingerprint, &entry, now)? {
+            return Ok(Handled::Duplicate);
+        }
+        act(tx, &entry, handled, now, mail)?;
+        Ok(handled)
+    })
+}
+
+/// What a logged return does to the subscriber, delivery or sign-up it names.
+fn act(tx: &Tx, entry: &ReturnEntry, handled: Handled, now: i64, mail: &crate::config::MailConfig) -> Result<()> {
+    let returned = match handled {
+        Handled::Bounce(Severity::Hard) => "bounced",
+        Handled::Bounce(Severity::Soft) => "soft",
+        Handled::Bounce(Severity::Unclassified) => "unclassified",
+        Handled::Complaint => "complained",
+        _ => "auto-reply",
+    };
+    if let (Some(run), Some(subscriber)) = (entry.run, entry.subscriber) {
+        tx.mark_returned(run, subscriber, returned, now)?;
+    }
+    match (handled, entry.subscriber, entry.signup) {
+        (Handled::Bounce(Severity::Hard), Some(id), _) => {
+            bounces::count_bounce(tx, id, Weight::Hard, now, mail)?;
+        }
+        (Handled::Bounce(Severity::Soft), Some(id), _) => {
+            bounces::count_bounce(tx, id, Weight::Soft, now, mail)?;
+        }
+        // A confirmation that cannot be delivered can never be followed.
+        (Handled::Bounce(Severity::Hard), None, Some(signup)) => {
+            tx.delete_signup(signup)?;
+        }
+        (Handled::Complaint, Some(id), _) => {
+            crate::subscription::complaint(tx, id, now)?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn severity_rank(severity: Severity) -> u8 {
+    match severity {
+        Severity::Hard => 0,
+        Severity::Soft => 1,
+        Severity::Unclassified => 2,
+    }
+}
+
+/// The address a saved message was delivered to: `Delivered-To`, `X-Original-To` or `To`.
+fn recipient_in(raw: &[u8]) -> Option<String> {
+    let message = mail_parser::MessageParser::default().parse_headers(raw)?;
+    ["Delivered-To", "X-Original-To"]
+        .iter()
+        .find_map(|h| message.header_raw(*h).map(|v| v.trim().to_owned()))
+        .or_else(|| message.to().and_then(|a| a.first()).and_then(|a| a.address()).map(str::to_owned))
+}
+
+/// The subscriber a signed unsubscribe link in `list_unsubscribe` names, if its token verifies.
+fn signed_subscriber(state: &State, signer: &Signer, list_unsubscribe: &str) -> Option<i64> {
+    let start = list_unsubscribe.find("token=")? + "token=".len();
+    let token = list_unsubscribe[start..].split(['>', '&', ' ', ',']).next()?;
+    let token = Token::parse(token).ok()?;
+    let subscriber = state.subscriber_by_id(token.id).ok()?;
+    signer.verify(&token, Purpose::Unsubscribe, subscriber.as_ref().map(|s| s.link_binding())).ok()?;
+    subscriber.map(|s| s.id)
+}
+
+/// What makes two hand-overs of one message the same: the address it came to and its
+/// `Message-ID`, or its bytes when it has none.
+fn fingerprint(raw: &[u8], recipient: Option<&str>) -> Vec<u8> {
+    let mut hash = sha2::Sha256::new();
+    hash.update(recipient.unwrap_or("").to_ascii_lowercase().as_bytes());
+    hash.update(b"\0");
+    let message_id =
+        mail_parser::MessageParser::default().parse_headers(raw).and_then(|m| m.message_id().map(str::to_owned));
+    match message_id {
+        Some(id) => hash.update(id.as_bytes()),
+        None => hash.update(raw),
+    }
+    hash.finalize().to_vec()
+}
