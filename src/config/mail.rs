@@ -105,12 +105,23 @@ pub struct ReturnsConfig {
     /// `bounces@news.example.gov.cn`: messages go out with envelope senders
     /// `bounces+TOKEN@news.example.gov.cn`, and the mail server routes that domain back.
     pub address: crate::subscription::Address,
+    /// Where `gazette run` listens for LMTP (RFC 2033), if it does.
+    pub listen: Option<std::net::SocketAddr>,
+    /// The largest returned message taken, in bytes.
+    pub max_size: usize,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawReturns {
     address: String,
+    listen: Option<String>,
+    #[serde(default = "default_returns_max_size")]
+    max_size: usize,
+}
+
+fn default_returns_max_size() -> usize {
+    10 * 1024 * 1024
 }
 
 /// `[mail.dkim]`: sign every message (RFC 6376) with a key from a file.
@@ -231,7 +242,7 @@ impl RawMail {
         {
             bail!("mail.dkim.selector: '{}' is not a DNS label", dkim.selector);
         }
-        let returns = self.returns.map(|r| validate_returns(&r.address)).transpose()?;
+        let returns = self.returns.map(validate_returns).transpose()?;
         let bounce_window = humantime::parse_duration(&self.bounce_window)
             .with_context(|| format!("mail.bounce_window: '{}' is not a duration such as '30d'", self.bounce_window))?;
         if self.retries == 0 || self.bounce_limit == 0 {
@@ -255,8 +266,20 @@ impl RawMail {
 }
 
 /// `mail.returns.address`: a plain address whose local part can carry `+TOKEN`.
-fn validate_returns(address: &str) -> Result<ReturnsConfig> {
+fn validate_returns(raw: RawReturns) -> Result<ReturnsConfig> {
     use crate::subscription::{Address, Giver};
+    let address = raw.address.as_str();
+    let listen = raw
+        .listen
+        .map(|l| {
+            l.parse::<std::net::SocketAddr>().map_err(|_| {
+                anyhow::anyhow!("mail.returns.listen: '{l}' is not an address and port such as 127.0.0.1:8024")
+            })
+        })
+        .transpose()?;
+    if raw.max_size < 1024 {
+        bail!("mail.returns.max_size: must be at least 1024 bytes");
+    }
     let parsed = Address::parse(address, Giver::Operator).map_err(|e| anyhow::anyhow!("mail.returns.address: {e}"))?;
     let local = &parsed.as_str()[..parsed.as_str().len() - parsed.domain().len() - 1];
     if local.starts_with('"') || local.contains('+') || local.len() > 20 {
@@ -265,7 +288,7 @@ fn validate_returns(address: &str) -> Result<ReturnsConfig> {
              (tokens are added after a '+')"
         );
     }
-    Ok(ReturnsConfig { address: parsed })
+    Ok(ReturnsConfig { address: parsed, listen, max_size: raw.max_size })
 }
 
 /// Reads a mail URL; a password is accepted only from the environment.

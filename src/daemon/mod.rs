@@ -89,6 +89,10 @@ async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
     let config = Arc::new(config);
     let site = Site::load(config.clone())?;
     let listeners = web::bind(&config).await?;
+    let lmtp = match config.mail.returns.as_ref().and_then(|r| r.listen) {
+        Some(address) => Some(crate::returns::lmtp::bind(address).await?),
+        None => None,
+    };
     let address = listeners.public_address()?;
     let ops = listeners.ops_address()?;
     let live = Arc::new(Live::new(site));
@@ -96,6 +100,7 @@ async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
     let jobs = Jobs::new(live.clone(), stop.clone());
 
     let server = tokio::spawn(web::serve(listeners, shared.clone(), stop.clone()));
+    let lmtp = lmtp.map(|listener| tokio::spawn(crate::returns::lmtp::serve(listener, live.clone(), stop.clone())));
     tokio::spawn(jobs.clone().build_worker());
     tokio::spawn(jobs.clone().release_timer());
     tokio::spawn(jobs.clone().prune_daily());
@@ -126,6 +131,9 @@ async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
     shared.mail_tasks.close();
     let drained = tokio::time::timeout(SHUTDOWN, async {
         let _ = server.await;
+        if let Some(lmtp) = lmtp {
+            let _ = lmtp.await;
+        }
         jobs.work.wait().await;
         shared.mail_tasks.wait().await;
     })

@@ -2,6 +2,7 @@
 //! attributed exactly by the envelope sender each message went out with ([`verp`]), and read
 //! for what it says ([`report`]).
 
+pub mod lmtp;
 pub mod process;
 pub mod report;
 pub mod verp;

@@ -169,3 +169,84 @@ fn soft_bounces_count_half_and_complaints_unsubscribe_from_an_mbox_a_maildir_and
     assert!(lines.iter().any(|l| l.contains("\thard\tli…@example.org\trun 1\t5.1.1\t")), "{list}");
     assert!(!list.stdout.contains("li@example.org"), "addresses are shortened");
 }
+
+/// Sends `commands` in one write (as a pipelining server may) and reads until `replies` lines
+/// that end a reply have come.
+fn lmtp(port: u16, commands: &str, replies: usize) -> Vec<String> {
+    use std::io::{BufRead as _, BufReader};
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(20))).expect("timeout");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut greeting = String::new();
+    reader.read_line(&mut greeting).expect("greeting");
+    assert!(greeting.starts_with("220 "), "{greeting}");
+    (&stream).write_all(commands.as_bytes()).expect("write");
+    let mut got = Vec::new();
+    while got.iter().filter(|l: &&String| l.as_bytes().get(3) == Some(&b' ')).count() < replies {
+        let mut line = String::new();
+        if reader.read_line(&mut line).expect("read") == 0 {
+            break;
+        }
+        got.push(line.trim_end().to_owned());
+    }
+    got.retain(|l| l.as_bytes().get(3) == Some(&b' '));
+    got
+}
+
+#[test]
+fn the_service_takes_returned_mail_over_lmtp_for_return_addresses_only() {
+    let sink_port = free_port();
+    let lmtp_port = free_port();
+    let (site, port) = crate::service::served_site(&format!("smtp://127.0.0.1:{sink_port}?tls=none"), |config| {
+        let mail = table(config, "mail");
+        mail.insert("bounce_limit".into(), 1.into());
+        let mut returns = toml::Table::new();
+        returns.insert("address".into(), RETURNS.into());
+        returns.insert("listen".into(), format!("127.0.0.1:{lmtp_port}").into());
+        returns.insert("max_size".into(), 100_000.into());
+        mail.insert("returns".into(), returns.into());
+    });
+    let sink = sink(sink_port, &site.root.join("sink"), &[]);
+    for email in ["li@example.org", "ann@example.org"] {
+        site.subscribers(&["add", email, "--lang", "en", "--confirmed"]).success();
+    }
+    site.sql("UPDATE subscribers SET confirmed_at = 0");
+    let _daemon = crate::service::Daemon::start(&site, port, &[]);
+    assert!(site.run(["digest", "send", "daily"].map(OsStr::new)).success().stdout.contains("2 sent"));
+    let li = sink
+        .messages()
+        .iter()
+        .map(|raw| String::from_utf8_lossy(raw).into_owned())
+        .find(|t| t.contains("X-Rcpt-Args: <li@example.org>"))
+        .and_then(|t| {
+            t.lines().find_map(|l| l.strip_prefix("X-Mail-Args: <").map(|l| l.trim_end_matches('>').to_owned()))
+        })
+        .expect("li's return path");
+
+    let bounce = sample("postfix-failed.eml", &li, |t| t.replace("\r\n.", "\r\n.."));
+    let session = format!(
+        "LHLO relay.example.gov.cn\r\nMAIL FROM:<> SIZE={}\r\nRCPT TO:<{li}>\r\nRCPT TO:<someone@example.org>\r\n\
+         RCPT TO:<bounces+d-1-1-00000000000000000000@news.example.gov.cn>\r\nDATA\r\n{bounce}.\r\nQUIT\r\n",
+        bounce.len()
+    );
+    let replies = lmtp(lmtp_port, &session, 8);
+    let codes: Vec<&str> = replies.iter().map(|l| &l[..3]).collect();
+    assert_eq!(codes, ["250", "250", "250", "550", "550", "354", "250", "221"], "{replies:?}");
+    assert_eq!(site.subscription("li@example.org").0, "bounced", "committed before the 250");
+    assert_eq!(site.subscription("ann@example.org").0, "confirmed");
+
+    // Handed over again (no reply seen, say): acknowledged, counted once.
+    let again = lmtp(lmtp_port, &session, 8);
+    assert_eq!(again[6].get(..3), Some("250"));
+    let list = site.run(["returns", "list"].map(OsStr::new));
+    assert_eq!(list.success().stdout.lines().count(), 1, "{list}");
+
+    // Too big for max_size: refused, the session goes on.
+    let big = format!("Subject: x\r\n\r\n{}", format!("{}\r\n", "y".repeat(998)).repeat(200));
+    let session = format!(
+        "LHLO x\r\nMAIL FROM:<> SIZE=200000\r\nMAIL FROM:<>\r\nRCPT TO:<{RETURNS}>\r\nDATA\r\n{big}.\r\nNOOP\r\n"
+    );
+    let replies = lmtp(lmtp_port, &session, 7);
+    let codes: Vec<&str> = replies.iter().map(|l| &l[..3]).collect();
+    assert_eq!(codes, ["250", "552", "250", "250", "354", "552", "250"], "{replies:?}");
+}
