@@ -33,6 +33,8 @@ pub struct Metrics {
     pub confirmations: Counter,
     /// Sign-ups deleted because their confirmation link expired unused.
     pub signups_expired: Counter,
+    /// Returned messages handled, by what they were (`hard bounce`, `complaint`, …).
+    pub returns: Family<Labels, Counter>,
     /// When each job last started (Unix seconds), by job (`build`, `digest:daily`).
     pub job_last_run: Family<Labels, Gauge>,
     /// Whether each job's last run succeeded (1) or not (0).
@@ -63,6 +65,7 @@ impl Metrics {
             retries: Counter::default(),
             confirmations: Counter::default(),
             signups_expired: Counter::default(),
+            returns: Family::default(),
             job_last_run: Family::default(),
             job_last_success: Family::default(),
         };
@@ -81,6 +84,7 @@ impl Metrics {
             metrics.retries.clone(),
         );
         metrics.registry.register("confirmations", "Confirmation emails sent", metrics.confirmations.clone());
+        metrics.registry.register("returns", "Returned messages handled, by kind", metrics.returns.clone());
         metrics.registry.register(
             "signups_expired",
             "Sign-ups deleted unconfirmed once their link expired",

@@ -15,6 +15,11 @@ use crate::subscription::{Address, Giver};
 /// The digest subcommands.
 #[derive(Debug, Subcommand)]
 pub enum DigestCommand {
+    /// What became of digest run RUN: sent, failed, what came back, who left since.
+    Status {
+        /// The run number (as `digest send` prints it).
+        run: i64,
+    },
     /// Send digest ID now to every confirmed subscriber (or resume an interrupted run).
     Send {
         /// The digest id (`daily`).
@@ -40,6 +45,7 @@ pub enum DigestCommand {
 pub fn run(config: &Config, command: &DigestCommand) -> Result<ExitCode> {
     let now = Utc::now();
     match command {
+        DigestCommand::Status { run } => status(config, *run),
         DigestCommand::Send { id, dry_run: true } => {
             let (confirmed, receiving) = run::dry_run(config, id, now)?;
             println!("digest {id}: {receiving} of {confirmed} confirmed subscribers would get a message");
@@ -65,4 +71,35 @@ pub fn run(config: &Config, command: &DigestCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn status(config: &Config, run: i64) -> Result<ExitCode> {
+    let state = crate::state::State::open(&config.state.path)?;
+    let Some(report) = state.run_report(run)? else {
+        println!("no digest run {run}");
+        return Ok(ExitCode::FAILURE);
+    };
+    let when = |t: i64| chrono::DateTime::from_timestamp(t, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
+    let finished = report.finished_at.map_or_else(|| "unfinished".to_owned(), |t| format!("finished {}", when(t)));
+    println!("digest {}, run {run}: started {}, {finished}", report.digest, when(report.started_at));
+    let count = |list: &[(String, i64)], key: &str| list.iter().find(|(k, _)| k == key).map_or(0, |(_, n)| *n);
+    let sent = count(&report.by_status, "sent");
+    println!(
+        "{sent} sent, {} with nothing new, {} failed, {} pending",
+        count(&report.by_status, "skipped"),
+        count(&report.by_status, "failed"),
+        count(&report.by_status, "pending")
+    );
+    let complaints = count(&report.returned, "complained");
+    println!(
+        "came back: {} bounced, {} soft, {} unclassified, {complaints} complaints",
+        count(&report.returned, "bounced"),
+        count(&report.returned, "soft"),
+        count(&report.returned, "unclassified")
+    );
+    println!("unsubscribed since: {}", report.unsubscribed_since);
+    if sent > 0 {
+        println!("complaint rate: {:.3} %", crate::returns::process::complaint_rate(complaints, sent));
+    }
+    Ok(ExitCode::SUCCESS)
 }

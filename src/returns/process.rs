@@ -14,6 +14,15 @@ use crate::state::{ReturnEntry, State, Tx};
 use crate::subscription::bounces::{self, Weight};
 use crate::tokens::{Purpose, Signer, Token};
 
+/// The complaint rate (per cent of messages sent) above which a run is logged with a warning:
+/// Gmail's target for bulk senders (it refuses mail above 0.3 %).
+const COMPLAINT_WARNING: f64 = 0.1;
+
+/// Complaints per hundred messages sent.
+pub fn complaint_rate(complaints: i64, sent: i64) -> f64 {
+    if sent == 0 { 0.0 } else { complaints as f64 * 100.0 / sent as f64 }
+}
+
 /// What handling a returned message did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Handled {
@@ -79,7 +88,7 @@ pub fn handle(
     let Some(what) = what else { return Ok(Handled::NotOurs) };
     let fingerprint = fingerprint(raw, recipient.as_deref());
     let mail = &config.mail;
-    state.write(|tx| {
+    let handled = state.write(|tx| {
         let (subscriber, run, signup) = match what {
             ReturnOf::Delivery { run, subscriber } => {
                 // A return path is signed when the message is made; only one that was sent
@@ -118,19 +127,46 @@ pub fn handle(
         }
         act(tx, &entry, handled, now, mail)?;
         Ok(handled)
-    })
+    })?;
+    crate::metrics::metrics().returns.get_or_create(&crate::metrics::label("kind", handled.as_str())).inc();
+    if let (Handled::Complaint, ReturnOf::Delivery { run, .. }) = (handled, what) {
+        warn_of_complaints(state, run)?;
+    }
+    Ok(handled)
+}
+
+/// Logs run `run`'s complaint rate, with a warning past [`COMPLAINT_WARNING`].
+fn warn_of_complaints(state: &State, run: i64) -> Result<()> {
+    let Some(report) = state.run_report(run)? else { return Ok(()) };
+    let count = |list: &[(String, i64)], key: &str| list.iter().find(|(k, _)| k == key).map_or(0, |(_, n)| *n);
+    let (complaints, sent) = (count(&report.returned, "complained"), count(&report.by_status, "sent"));
+    let rate = complaint_rate(complaints, sent);
+    if rate > COMPLAINT_WARNING {
+        tracing::warn!(
+            run,
+            complaints,
+            sent,
+            rate = format!("{rate:.3} %"),
+            "complaint rate above 0.1 % (Gmail refuses bulk mail above 0.3 %)"
+        );
+    } else {
+        tracing::info!(run, complaints, sent, rate = format!("{rate:.3} %"), "complaint recorded");
+    }
+    Ok(())
 }
 
 /// What a logged return does to the subscriber, delivery or sign-up it names.
 fn act(tx: &Tx, entry: &ReturnEntry, handled: Handled, now: i64, mail: &crate::config::MailConfig) -> Result<()> {
+    // What the delivery row keeps: the latest failure or complaint (an auto-reply says nothing
+    // about the delivery, and is only logged).
     let returned = match handled {
-        Handled::Bounce(Severity::Hard) => "bounced",
-        Handled::Bounce(Severity::Soft) => "soft",
-        Handled::Bounce(Severity::Unclassified) => "unclassified",
-        Handled::Complaint => "complained",
-        _ => "auto-reply",
+        Handled::Bounce(Severity::Hard) => Some("bounced"),
+        Handled::Bounce(Severity::Soft) => Some("soft"),
+        Handled::Bounce(Severity::Unclassified) => Some("unclassified"),
+        Handled::Complaint => Some("complained"),
+        _ => None,
     };
-    if let (Some(run), Some(subscriber)) = (entry.run, entry.subscriber) {
+    if let (Some(run), Some(subscriber), Some(returned)) = (entry.run, entry.subscriber, returned) {
         tx.mark_returned(run, subscriber, returned, now)?;
     }
     match (handled, entry.subscriber, entry.signup) {

@@ -154,6 +154,23 @@ pub struct Run {
     pub is_resumed: bool,
 }
 
+/// What became of one digest run (`gazette digest status`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunReport {
+    /// The digest id.
+    pub digest: String,
+    /// When it started (Unix seconds).
+    pub started_at: i64,
+    /// When it finished, if it did.
+    pub finished_at: Option<i64>,
+    /// Deliveries by status (`sent`, `skipped`, `failed`, `pending`).
+    pub by_status: Vec<(String, i64)>,
+    /// Deliveries by what came back for them (`bounced`, `soft`, `complained`, …).
+    pub returned: Vec<(String, i64)>,
+    /// Subscribers of the run who have unsubscribed since it started.
+    pub unsubscribed_since: i64,
+}
+
 /// A returned message as logged: what it was and whom it concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReturnEntry {

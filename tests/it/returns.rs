@@ -142,7 +142,9 @@ fn soft_bounces_count_half_and_complaints_unsubscribe_from_an_mbox_a_maildir_and
         t.replace("bounces+d-12-345-0123456789abcdef0123@news.example.gov.cn", ann)
     });
     std::fs::write(maildir.join("new/1796188223.1.host"), complaint).expect("write");
-    assert_eq!(process(&site, &[&maildir]).success().stdout.trim(), "1 complaint");
+    let run = process(&site, &[&maildir]);
+    assert_eq!(run.success().stdout.trim(), "1 complaint");
+    assert!(run.stderr.contains("complaint rate above 0.1 %"), "one complaint in three is far above it: {run}");
     assert_eq!(status(&site, "ann@example.org"), "unsubscribed");
     let import = site.root.join("back.csv");
     std::fs::write(&import, "email,language,digest\nann@example.org,en,daily\n").expect("csv");
@@ -168,6 +170,13 @@ fn soft_bounces_count_half_and_complaints_unsubscribe_from_an_mbox_a_maildir_and
     assert!(lines.iter().any(|l| l.contains("\tcomplaint\tan…@example.org\trun 1\t")), "{list}");
     assert!(lines.iter().any(|l| l.contains("\thard\tli…@example.org\trun 1\t5.1.1\t")), "{list}");
     assert!(!list.stdout.contains("li@example.org"), "addresses are shortened");
+
+    let status = site.run(["digest", "status", "1"].map(OsStr::new));
+    let text = &status.success().stdout;
+    assert!(text.contains("3 sent, 0 with nothing new, 0 failed, 0 pending"), "{status}");
+    assert!(text.contains("came back: 1 bounced, 1 soft, 0 unclassified, 1 complaints"), "{status}");
+    assert!(text.contains("unsubscribed since: 1"), "{status}");
+    assert!(text.contains("complaint rate: 33.333 %"), "{status}");
 }
 
 /// Sends `commands` in one write (as a pipelining server may) and reads until `replies` lines

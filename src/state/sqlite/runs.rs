@@ -6,7 +6,7 @@ use anyhow::Result;
 use rusqlite::{OptionalExtension, params};
 
 use super::{State, Tx, subscriber};
-use crate::state::{Outcome, ReturnEntry, Run, Subscriber};
+use crate::state::{Outcome, ReturnEntry, Run, RunReport, Subscriber};
 
 impl State {
     /// The unfinished run of `digest` if there is one (after a crash), else a new run with
@@ -238,6 +238,35 @@ impl State {
             each(entry, row.get(6)?)?;
         }
         Ok(())
+    }
+}
+
+impl State {
+    /// What became of run `run`, if there is one.
+    pub fn run_report(&self, run: i64) -> Result<Option<RunReport>> {
+        let head: Option<(String, i64, Option<i64>)> = self
+            .conn
+            .prepare_cached("SELECT digest, started_at, finished_at FROM digest_runs WHERE id = ?1")?
+            .query_row([run], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let Some((digest, started_at, finished_at)) = head else { return Ok(None) };
+        let counts = |sql: &str| -> Result<Vec<(String, i64)>> {
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let rows = stmt.query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        };
+        let by_status = counts("SELECT status, COUNT(*) FROM deliveries WHERE run_id = ?1 GROUP BY status")?;
+        let returned = counts(
+            "SELECT returned, COUNT(*) FROM deliveries WHERE run_id = ?1 AND returned IS NOT NULL GROUP BY returned",
+        )?;
+        let unsubscribed_since: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+                 WHERE d.run_id = ?1 AND s.status = 'unsubscribed' AND s.unsubscribed_at >= ?2",
+            )?
+            .query_row(params![run, started_at], |r| r.get(0))?;
+        Ok(Some(RunReport { digest, started_at, finished_at, by_status, returned, unsubscribed_since }))
     }
 }
 
