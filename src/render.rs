@@ -65,6 +65,9 @@ pub struct DigestView {
     pub unsubscribe_url: String,
     /// Absolute preferences page.
     pub preferences_url: String,
+    /// A banner above the greeting: what a preview shows instead of the new articles. A digest
+    /// that is sent has none.
+    pub notice: Option<String>,
 }
 
 /// Loaded templates and strings.
@@ -187,6 +190,7 @@ impl Renderer {
             t => self.strings(lang),
             subject => &subject,
             greeting,
+            notice => &view.notice,
             why => self.string(lang, "why").replace("{site}", &site_title),
             site_title,
             items => &view.items,

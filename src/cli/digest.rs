@@ -10,6 +10,7 @@ use clap::Subcommand;
 
 use crate::config::Config;
 use crate::digest::run;
+use crate::store::dates;
 use crate::subscription::{Address, Giver};
 
 /// The digest subcommands.
@@ -38,6 +39,10 @@ pub enum DigestCommand {
         /// Where to write the files.
         #[arg(long, default_value = "preview")]
         out: PathBuf,
+        /// Show the articles published after DATE (`2026-11-01`, `2026-11-01 09:30` in the
+        /// site's time zone, or RFC 3339) instead of those new for the address.
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
     },
 }
 
@@ -63,9 +68,13 @@ pub fn run(config: &Config, command: &DigestCommand) -> Result<ExitCode> {
             );
             Ok(if report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        DigestCommand::Preview { id, to, out } => {
+        DigestCommand::Preview { id, to, out, since } => {
             let email = Address::parse(to, Giver::Operator)?;
-            for path in run::preview(config, id, &email, out, now)? {
+            let since = since
+                .as_deref()
+                .map(|s| dates::from_str(s, config.site.timezone).map_err(|e| anyhow::anyhow!("--since: {e}")))
+                .transpose()?;
+            for path in run::preview(config, id, &email, out, now, since)? {
                 println!("wrote {}", path.display());
             }
             Ok(ExitCode::SUCCESS)

@@ -1,6 +1,7 @@
 //! One subscriber's digest as a message ready to go: the chosen articles turned into the
 //! templates' view (titles, links, summaries, dates and sector names in the reader's language),
-//! signed links, the rendered parts, the MIME message, and its DKIM signature.
+//! signed links, the rendered parts, the MIME message, and its DKIM signature. A preview also
+//! says, in a banner, what it shows.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,6 +21,15 @@ use crate::store::classify::Classifier;
 use crate::store::dates::in_zone;
 use crate::store::{self, ParseContext};
 use crate::tokens::{Purpose, Signer};
+
+/// What a preview shows in place of the new articles, said in a banner above them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preview {
+    /// Nothing is new for the subscriber yet: the latest articles they would get.
+    Latest,
+    /// The articles after this instant (Unix seconds), as asked for.
+    Since(i64),
+}
 
 /// Everything that makes a digest's messages, loaded once per run.
 pub struct Composer<'a> {
@@ -48,8 +58,15 @@ impl<'a> Composer<'a> {
         })
     }
 
-    /// The digest for `subscriber` holding `items` in `run`: rendered, and as a message.
-    pub fn compose(&self, subscriber: &Subscriber, items: &[Item], run: &Run) -> Result<(Body, Outgoing)> {
+    /// The digest for `subscriber` holding `items` in `run`: rendered, and as a message;
+    /// `preview` when it is one that shows something other than the new articles.
+    pub fn compose(
+        &self,
+        subscriber: &Subscriber,
+        items: &[Item],
+        run: &Run,
+        preview: Option<Preview>,
+    ) -> Result<(Body, Outgoing)> {
         let config = self.config;
         let prefs = &subscriber.preferences;
         let strings = self.renderer.strings(&prefs.language);
@@ -85,6 +102,7 @@ impl<'a> Composer<'a> {
             items: views,
             unsubscribe_url: unsubscribe_url.clone(),
             preferences_url: links::preferences_url(config, &preferences),
+            notice: preview.map(|p| self.notice(p, &prefs.language, date_format)),
         };
         let rendered = self.renderer.digest(&view)?;
         let envelope = Envelope {
@@ -105,6 +123,22 @@ impl<'a> Composer<'a> {
             outgoing = outgoing.returning_to(return_path(&self.signer, &returns.address, what));
         }
         Ok((rendered, outgoing))
+    }
+
+    /// The banner of `preview` in `lang`.
+    fn notice(&self, preview: Preview, lang: &str, date_format: &str) -> String {
+        match preview {
+            Preview::Latest => self.renderer.string(lang, "preview_notice"),
+            Preview::Since(since) => {
+                let local = in_zone(since, self.config.site.timezone);
+                let mut shown = local.format(date_format).to_string();
+                // A time was asked for: the date alone would hide it.
+                if local.time() != chrono::NaiveTime::MIN {
+                    shown.push_str(&local.format(" %H:%M").to_string());
+                }
+                self.renderer.string(lang, "preview_since_notice").replace("{since}", &shown)
+            }
+        }
     }
 
     /// The summary of `item`'s article, read from the store the first time it is asked for.

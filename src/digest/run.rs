@@ -23,7 +23,7 @@ use rayon::iter::{IntoParallelIterator as _, ParallelIterator as _};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::compose::Composer;
+use super::compose::{Composer, Preview};
 use super::progress::{Counts, Progress};
 use super::select::{Arrivals, select};
 use crate::build;
@@ -251,7 +251,7 @@ impl Producer<'_> {
         if items.is_empty() && !self.digest.send_empty {
             return Err(Outcome::Skipped);
         }
-        match self.composer.compose(subscriber, &items, &self.run) {
+        match self.composer.compose(subscriber, &items, &self.run, None) {
             Ok((_, message)) => Ok(message),
             // One subscriber's broken message (a name the mail library refuses, say) must not
             // stop everyone else's.
@@ -398,13 +398,16 @@ pub fn dry_run(config: &Config, digest_id: &str, now: DateTime<Utc>) -> Result<(
 
 /// Writes the digest `digest_id` that `email` would get now to `out/<email>.eml` and
 /// `out/<email>.html` (to open in a browser); sends and records nothing. An address that is not
-/// subscribed previews the default language, every sector, and the last week's articles.
+/// subscribed previews the default language, every sector, and the last week's articles. With
+/// `since` (Unix seconds) it shows the articles after then instead; with nothing new (a new
+/// subscriber) the latest `max_items` they would get. Either says so in a banner.
 pub fn preview(
     config: &Config,
     digest_id: &str,
     email: &crate::subscription::Address,
     out: &std::path::Path,
     now: DateTime<Utc>,
+    since: Option<i64>,
 ) -> Result<Vec<std::path::PathBuf>> {
     let digest = config.digest(digest_id).with_context(|| format!("unknown digest '{digest_id}'"))?;
     let survey = build::survey(config, now)?;
@@ -430,18 +433,20 @@ pub fn preview(
             link_email: None,
         },
     };
-    let items = select(
-        config,
-        &survey.catalog,
-        &arrivals,
-        &subscriber.preferences,
-        subscriber.since(),
-        now.timestamp(),
-        digest.max_items,
-    );
+    let pick = |since| {
+        select(config, &survey.catalog, &arrivals, &subscriber.preferences, since, now.timestamp(), digest.max_items)
+    };
+    let (items, preview) = match since {
+        Some(since) => (pick(since), Some(Preview::Since(since))),
+        None => match pick(subscriber.since()) {
+            // An empty preview shows nothing of what the digest looks like.
+            new if new.is_empty() => (pick(i64::MIN), Some(Preview::Latest)),
+            new => (new, None),
+        },
+    };
     let composer = Composer::load(config, digest)?;
     let run = Run { id: 0, cutoff: now.timestamp(), is_resumed: false };
-    let (rendered, message) = composer.compose(&subscriber, &items, &run)?;
+    let (rendered, message) = composer.compose(&subscriber, &items, &run, preview)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     // An address's local part may hold '/': not in a file name.
     let stem: String = subscriber.email.chars().map(|c| if c == '/' || c == '\\' { '_' } else { c }).collect();

@@ -3,8 +3,8 @@
 //! `Message-ID` derived from (run, subscriber) so a resent message is recognisably the same,
 //! `List-Id`, `List-Unsubscribe` with an HTTPS one-click URL and a mailto, and
 //! `List-Unsubscribe-Post` (RFC 8058, required by Gmail and Yahoo for bulk senders).
-//! Header injection is impossible: every value passes through lettre's encoder, and names and
-//! subjects are one line before they get here.
+//! Header injection is impossible: display names are encoded by [`super::display_name`], every
+//! other value by lettre's encoder, and names and subjects are one line before they get here.
 
 use std::time::SystemTime;
 
@@ -13,6 +13,7 @@ use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 
+use super::display_name::mailbox_header;
 use crate::config::Config;
 use crate::text::one_line;
 
@@ -65,7 +66,9 @@ pub fn digest_message(config: &Config, envelope: &Envelope, rendered: &Body) -> 
     let domain = from.email.domain();
     let mut builder = Message::builder()
         .from(from.clone())
-        .to(to)
+        .raw_header(mailbox_header("From", from))
+        .to(to.clone())
+        .raw_header(mailbox_header("To", &to))
         .subject(one_line(&rendered.subject))
         .date(envelope.date)
         .message_id(Some(format!("<{}>", message_id(config, envelope.digest, envelope.run, envelope.subscriber))))
@@ -80,7 +83,7 @@ pub fn digest_message(config: &Config, envelope: &Envelope, rendered: &Body) -> 
         .raw_header(header("Content-Language", envelope.lang.to_owned()))
         .raw_header(header("Auto-Submitted", "auto-generated".into()));
     if let Some(reply_to) = &config.mail.reply_to {
-        builder = builder.reply_to(reply_to.clone());
+        builder = builder.reply_to(reply_to.clone()).raw_header(mailbox_header("Reply-To", reply_to));
     }
     builder
         .multipart(MultiPart::alternative_plain_html(rendered.text.clone(), rendered.html.clone()))
@@ -132,6 +135,7 @@ pub fn confirmation_message(
     let id = format!("gazette.confirm.{reference}.{now}@{}", config.mail.from.email.domain());
     let mut builder = Message::builder()
         .from(config.mail.from.clone())
+        .raw_header(mailbox_header("From", &config.mail.from))
         .to(Mailbox::new(None, address))
         .subject(one_line(&rendered.subject))
         .date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(now).unwrap_or(0)))
@@ -139,7 +143,7 @@ pub fn confirmation_message(
         .raw_header(header("Content-Language", lang.to_owned()))
         .raw_header(header("Auto-Submitted", "auto-generated".into()));
     if let Some(reply_to) = &config.mail.reply_to {
-        builder = builder.reply_to(reply_to.clone());
+        builder = builder.reply_to(reply_to.clone()).raw_header(mailbox_header("Reply-To", reply_to));
     }
     let message = builder
         .multipart(MultiPart::alternative_plain_html(rendered.text.clone(), rendered.html.clone()))

@@ -1,13 +1,15 @@
 //! Digest messages parsed back with a real MIME parser (`mail-parser`): headers, parts,
 //! encodings, absolute links, the signed unsubscribe link in both parts, and hostile names and
-//! titles that must not inject headers.
+//! titles that must not inject headers. Display names and subjects are also read back by
+//! Python's `email` parser (`tests/mail_headers.py`), which keeps the space between adjacent
+//! encoded-words of a name (issue 9).
 
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
 use gazette::config::Config;
 use gazette::links;
-use gazette::mail::message::{Envelope, digest_message};
+use gazette::mail::message::{Body, Envelope, digest_message};
 use gazette::render::{DigestView, ItemView, Renderer};
 use gazette::tokens::{Purpose, Signer};
 use mail_parser::MessageParser;
@@ -45,6 +47,7 @@ fn send(config: &Config, lang: &str, name: Option<&str>, items: Vec<ItemView>) -
         items,
         unsubscribe_url: unsubscribe_url.clone(),
         preferences_url: links::preferences_url(config, &signer.sign(Purpose::Preferences, 42, "li@example.org", 1)),
+        notice: None,
     };
     let rendered = Renderer::load(config).expect("templates load").digest(&view).expect("renders");
     let envelope = Envelope {
@@ -148,6 +151,80 @@ fn hostile_names_and_titles_cannot_inject_headers() {
     let parsed = MessageParser::default().parse(&sent.raw).expect("a MIME message");
     assert!(parsed.bcc().is_none());
     assert_eq!(parsed.to().and_then(|a| a.first()).and_then(|a| a.name()), Some("Eve Bcc: victim@example.org"));
+}
+
+/// A digest to `name` with `subject`, from the repository's `mail.from` and with `reply_to`.
+fn message_to(name: &str, subject: &str, reply_to: &str) -> Vec<u8> {
+    let text = crate::helpers::config_text(|c| {
+        crate::helpers::table(c, "mail").insert("reply_to".into(), reply_to.into());
+    });
+    let config = Config::parse(&text, &crate::helpers::repo().join("config.toml")).expect("the config parses");
+    let envelope = Envelope {
+        email: "li@example.org",
+        name: Some(name),
+        lang: "zh",
+        digest: "daily",
+        run: 7,
+        subscriber: 42,
+        unsubscribe_url: "https://news.example.gov.cn/unsubscribe?token=t",
+        date: UNIX_EPOCH + Duration::from_secs(1_790_000_000),
+    };
+    let body = Body { subject: subject.into(), text: "text".into(), html: "<p>html</p>".into() };
+    digest_message(&config, &envelope, &body).expect("message builds").formatted()
+}
+
+/// (display name, address) of the first mailbox of an address header, as mail-parser reads it.
+fn first(address: Option<&mail_parser::Address>) -> (String, String) {
+    let a = address.and_then(|a| a.first()).expect("an address");
+    (a.name().unwrap_or_default().to_owned(), a.address().unwrap_or_default().to_owned())
+}
+
+#[test]
+fn display_names_and_subjects_read_back_exactly_in_python_and_mail_parser() {
+    const OFFICE: &str = "沈阳市人民政府外事办公室 Foreign Affairs Office";
+    let reply_to = r#"王伟 Ann "A" O'Neil, Jr."#;
+    let names = [
+        "沈阳市人民政府外事办公室 Foreign Affairs Office",
+        r#"Ann "A" O'Neil, Jr."#,
+        "Li 王伟 Wei",
+        "Zoë Müller-Lüdenscheidt",
+        "王伟 李娜 Li Na (press)",
+        "Li Wei",
+    ];
+    // lettre cuts the encoded-words of a subject inside words too, but an unstructured header
+    // joins adjacent encoded-words in every reader tried: it reads back exactly.
+    let subject = "每日外事新闻 Daily Foreign Affairs News：沈阳市人民政府外事办公室 Foreign Affairs Office, Zoë Müller-Lüdenscheidt Ångström 2026年12月";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files: Vec<std::path::PathBuf> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let raw = message_to(name, subject, r#""王伟 Ann \"A\" O'Neil, Jr." <desk@fao.example.gov.cn>"#);
+            let parsed = MessageParser::default().parse(&raw).expect("a MIME message");
+            assert_eq!(first(parsed.from()), (OFFICE.into(), "news@fao.example.gov.cn".into()));
+            assert_eq!(first(parsed.to()), ((*name).into(), "li@example.org".into()));
+            assert_eq!(first(parsed.reply_to()), (reply_to.into(), "desk@fao.example.gov.cn".into()));
+            assert_eq!(parsed.subject(), Some(subject));
+            let file = dir.path().join(format!("{i}.eml"));
+            std::fs::write(&file, raw).expect("write");
+            file
+        })
+        .collect();
+    let output = std::process::Command::new(crate::validators::python())
+        .arg(crate::helpers::repo().join("tests/mail_headers.py"))
+        .args(&files)
+        .output()
+        .expect("python runs");
+    assert!(output.status.success(), "mail_headers.py: {}", String::from_utf8_lossy(&output.stderr));
+    let lines = String::from_utf8(output.stdout).expect("utf-8");
+    let read: Vec<serde_json::Value> = lines.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(read.len(), names.len());
+    for (name, read) in names.iter().zip(&read) {
+        assert_eq!(read["from"], serde_json::json!([[OFFICE, "news@fao.example.gov.cn"]]), "{read}");
+        assert_eq!(read["to"], serde_json::json!([[name, "li@example.org"]]), "{read}");
+        assert_eq!(read["reply_to"], serde_json::json!([[reply_to, "desk@fao.example.gov.cn"]]), "{read}");
+        assert_eq!(read["subject"], subject, "{read}");
+    }
 }
 
 #[test]

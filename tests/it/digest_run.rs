@@ -122,6 +122,69 @@ fn unsubscribed_and_bounced_addresses_get_nothing() {
     assert_eq!(recipients, ["wang@example.cn"]);
 }
 
+/// `gazette digest preview daily --to EMAIL ARGS…` on `site`: (subject, text part, HTML part).
+fn preview(site: &Site, email: &str, args: &[&str]) -> (String, String, String) {
+    let out = site.root.join("preview");
+    let mut all = vec!["preview", "daily", "--to", email, "--out", out.to_str().expect("utf-8")];
+    all.extend(args);
+    digest(site, &all).success();
+    let raw = std::fs::read(out.join(format!("{email}.eml"))).expect("the preview's .eml");
+    let message = MessageParser::default().parse(&raw).expect("a MIME message");
+    let text = message.body_text(0).expect("text").into_owned();
+    let html = message.body_html(0).expect("html").into_owned();
+    (message.subject().unwrap_or_default().to_owned(), text, html)
+}
+
+#[test]
+fn a_new_subscribers_preview_shows_the_latest_articles_marked_as_a_preview() {
+    let site = site();
+    // Confirmed just now, as a new user would be: nothing is new for them yet.
+    site.subscribers(&["add", "new@example.org", "--lang", "en", "--sectors", "trade", "--confirmed"]).success();
+    let (subject, text, html) = preview(&site, "new@example.org", &[]);
+    let notice = "Preview, not sent: nothing is new for this subscriber yet";
+    assert!(text.starts_with(&format!("[ {notice}")), "{text}");
+    assert!(html.contains(notice), "{html}");
+    for body in [&text, &html] {
+        assert!(body.contains("China-ROK Business Matchmaking") && body.contains("Northeast Asia Expo"), "{body}");
+        assert!(!body.contains("Consul-General of Japan"), "only their sectors:\n{body}");
+    }
+    assert_ne!(subject, "Daily news: 0 new");
+
+    // Someone with new articles previews exactly their next digest: no banner.
+    let (_, li, _) = preview(&site, "li@example.org", &[]);
+    assert!(li.starts_with("Dear Li Wei,") && !li.contains("Preview"), "{li}");
+    // In Chinese too.
+    site.subscribers(&["add", "xin@example.cn", "--lang", "zh", "--confirmed"]).success();
+    let (_, zh, zh_html) = preview(&site, "xin@example.cn", &[]);
+    assert!(zh.starts_with("[ 预览，不会发送：") && zh.contains("日本驻沈阳总领事拜会市政府外办"), "{zh}");
+    assert!(zh_html.contains("预览，不会发送："), "{zh_html}");
+}
+
+#[test]
+fn a_preview_since_a_date_shows_the_articles_after_it() {
+    let site = site();
+    site.subscribers(&["add", "new@example.org", "--lang", "en", "--sectors", "trade", "--confirmed"]).success();
+    let (subject, text, html) = preview(&site, "new@example.org", &["--since", "2099-01-01"]);
+    assert_eq!(subject, "Daily news: 0 new");
+    for body in [&text, &html] {
+        assert!(body.contains("Preview, not sent: the news published since 1 January 2099."), "{body}");
+        assert!(!body.contains("/en/articles/"), "nothing after a future date:\n{body}");
+    }
+
+    let (subject, text, html) = preview(&site, "new@example.org", &["--since", "2025-01-01"]);
+    assert_eq!(subject, "Daily news: 2 new");
+    for body in [&text, &html] {
+        assert!(body.contains("since 1 January 2025."), "{body}");
+        assert!(body.contains("China-ROK Business Matchmaking") && body.contains("Sino-German"), "{body}");
+        assert!(!body.contains("Northeast Asia Expo"), "published before the date:\n{body}");
+    }
+    // An RFC 3339 time, and the day it names in the site's zone: 2025-09-09 is the matchmaking.
+    let (_, text, _) = preview(&site, "new@example.org", &["--since", "2025-09-08T23:00:00+08:00"]);
+    assert!(text.contains("since 8 September 2025 23:00.") && text.contains("China-ROK"), "{text}");
+    let bad = digest(&site, &["preview", "daily", "--to", "new@example.org", "--since", "last week"]);
+    assert!(bad.code(2).stderr.contains("--since: 'last week' is not a date"), "{bad}");
+}
+
 #[test]
 fn dry_run_and_preview_send_and_record_nothing() {
     let site = site();
