@@ -116,34 +116,63 @@ fn for_each_message(path: &Path, each: &mut impl FnMut(&str, &[u8]) -> Result<()
         }
         return Ok(());
     }
-    let raw = std::fs::read(path).with_context(|| format!("cannot read {name}"))?;
-    if !raw.starts_with(b"From ") {
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read {name}"))?;
+    let mut reader = std::io::BufReader::new(file);
+    let is_mbox =
+        std::io::BufRead::fill_buf(&mut reader).with_context(|| format!("cannot read {name}"))?.starts_with(b"From ");
+    if !is_mbox {
+        let mut raw = Vec::new();
+        reader.take(MAX_MESSAGE as u64 + 1).read_to_end(&mut raw).with_context(|| format!("cannot read {name}"))?;
+        if raw.len() > MAX_MESSAGE {
+            eprintln!("notice: {name}: larger than {MAX_MESSAGE} bytes, skipped");
+            return Ok(());
+        }
         return each(&name, &raw);
     }
-    for (i, message) in mbox_messages(&raw).into_iter().enumerate() {
-        each(&format!("{name} message {}", i + 1), &message)?;
-    }
-    Ok(())
+    let mut count = 0;
+    mbox_messages(&mut reader, |message| {
+        count += 1;
+        each(&format!("{name} message {count}"), message)
+    })
+    .with_context(|| format!("cannot read {name}"))
 }
 
-/// The messages of an mbox: each starts after a `From ` line, and `>From ` lines inside
-/// lose one `>` (mboxrd).
-fn mbox_messages(raw: &[u8]) -> Vec<Vec<u8>> {
-    let mut messages: Vec<Vec<u8>> = Vec::new();
-    for line in raw.split_inclusive(|&b| b == b'\n') {
+/// Calls `each` with the messages of an mbox, one at a time (a mailbox of any size is never
+/// held): each starts after a `From ` line, and `>From ` lines inside lose one `>` (mboxrd).
+/// A message over [`MAX_MESSAGE`] is skipped with a notice.
+fn mbox_messages(reader: &mut impl std::io::BufRead, mut each: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
+    let mut current: Option<Vec<u8>> = None;
+    let mut line = Vec::new();
+    let mut deliver = |message: Option<Vec<u8>>| -> Result<()> {
+        match message {
+            Some(m) if m.len() > MAX_MESSAGE => {
+                eprintln!("notice: a message larger than {MAX_MESSAGE} bytes, skipped");
+                Ok(())
+            }
+            Some(m) => each(&m),
+            None => Ok(()),
+        }
+    };
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return deliver(current.take());
+        }
         if line.starts_with(b"From ") {
-            messages.push(Vec::new());
+            deliver(current.replace(Vec::new()))?;
             continue;
         }
-        let Some(current) = messages.last_mut() else { continue };
+        let Some(message) = current.as_mut() else { continue };
+        if message.len() > MAX_MESSAGE {
+            continue;
+        }
         let quoted = line.iter().take_while(|&&b| b == b'>').count();
         if quoted > 0 && line[quoted..].starts_with(b"From ") {
-            current.extend_from_slice(&line[1..]);
+            message.extend_from_slice(&line[1..]);
         } else {
-            current.extend_from_slice(line);
+            message.extend_from_slice(&line);
         }
     }
-    messages
 }
 
 fn list(config: &Config, since: &str) -> Result<ExitCode> {
@@ -190,7 +219,12 @@ mod tests {
     #[test]
     fn an_mbox_is_split_at_its_from_lines_and_unquoted() {
         let raw = b"From a@b Thu Jan  1 00:00:00 2026\nSubject: one\n\n>From here\n\nFrom c@d Thu Jan  1 00:00:01 2026\nSubject: two\n\nbody\n";
-        let messages = mbox_messages(raw);
+        let mut messages = Vec::new();
+        mbox_messages(&mut &raw[..], |m| {
+            messages.push(m.to_vec());
+            Ok(())
+        })
+        .unwrap();
         assert_eq!(messages.len(), 2);
         assert_eq!(messages[0], b"Subject: one\n\nFrom here\n\n");
         assert_eq!(messages[1], b"Subject: two\n\nbody\n");
