@@ -133,9 +133,14 @@ fn refused_unless_transient(e: &lettre::transport::smtp::Error) -> SendError {
 
 /// Whether `e` comes from a certificate rustls refused (lettre reports it as a connection error).
 fn is_certificate_error(e: &lettre::transport::smtp::Error) -> bool {
+    let is_refused_certificate = |error: &(dyn std::error::Error + 'static)| {
+        matches!(error.downcast_ref(), Some(rustls::Error::InvalidCertificate(_)))
+    };
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(error) = source {
-        if let Some(rustls::Error::InvalidCertificate(_)) = error.downcast_ref::<rustls::Error>() {
+        // tokio-rustls wraps the handshake's error in an io::Error, whose source() skips it.
+        let wrapped = error.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref);
+        if is_refused_certificate(error) || wrapped.is_some_and(|inner| is_refused_certificate(inner)) {
             return true;
         }
         source = error.source();

@@ -249,10 +249,16 @@ impl Run {
 
 /// Runs the `gazette` binary with `args`, colour off and logging at info.
 pub fn gazette(args: &[&OsStr]) -> Run {
+    gazette_with(args, &[])
+}
+
+/// Runs the `gazette` binary with `args` and the extra environment `env` (a password).
+pub fn gazette_with(args: &[&OsStr], env: &[(&str, &str)]) -> Run {
     let binary = env!("CARGO_BIN_EXE_gazette");
     let output = Command::new(binary)
         .args(args)
         .env_remove("GAZETTE_CONFIG")
+        .envs(env.iter().copied())
         .env("GAZETTE_LOG", "info")
         .env("NO_COLOR", "1")
         .output()

@@ -4,12 +4,14 @@
 //!
 //! - [`helpers`]: temp sites, running the binary, listing output.
 //! - [`validators`]: one function per outside validator, plus gazette's own safety rules.
+//! - [`mailsink`], [`postfix`]: smtp-sink, and Postfix instances of the test's own (a relay, a next hop).
 //! - [`readback`]: feedparser and feed-rs must read what the JSON Feed says was written.
 //! - the rest: the tests, one file per concern.
 
 mod chromium;
 mod helpers;
 mod mailsink;
+mod postfix;
 mod readback;
 mod service;
 mod validators;
@@ -30,6 +32,7 @@ mod http_limits;
 mod http_proxy;
 mod press_releases;
 mod rebuild;
+mod relay;
 mod returns;
 mod signup;
 mod smtp;
