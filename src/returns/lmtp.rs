@@ -27,8 +27,11 @@ const MAX_LINE: usize = 4096;
 const MAX_RECIPIENTS: usize = 100;
 /// How long a client may stay silent between commands (RFC 5321 §4.5.3.2.7: 5 minutes).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
-/// How long the data of one message may take.
+/// How long the data of one message may take, in all.
 const DATA_TIMEOUT: Duration = Duration::from_secs(600);
+/// Sessions at once; past it a client is told to come back later (421). A mail server keeps
+/// a few connections (Postfix: `lmtp_destination_concurrency_limit`, 20 by default).
+const MAX_SESSIONS: usize = 32;
 
 /// Binds `address` (before the service starts, so a port in use fails the start).
 pub async fn bind(address: SocketAddr) -> Result<TcpListener> {
@@ -38,6 +41,7 @@ pub async fn bind(address: SocketAddr) -> Result<TcpListener> {
 /// Serves LMTP until `stop`; sessions in flight finish the message they are on.
 pub async fn serve(listener: TcpListener, live: Arc<Live>, stop: CancellationToken) {
     let sessions = TaskTracker::new();
+    let room = Arc::new(tokio::sync::Semaphore::new(MAX_SESSIONS));
     loop {
         let (stream, peer) = tokio::select! {
             () = stop.cancelled() => break,
@@ -51,8 +55,14 @@ pub async fn serve(listener: TcpListener, live: Arc<Live>, stop: CancellationTok
             },
         };
         let _ = stream.set_nodelay(true);
+        let Ok(permit) = room.clone().try_acquire_owned() else {
+            let mut stream = stream;
+            let _ = stream.write_all(b"421 4.3.2 too many connections, try again later\r\n").await;
+            continue;
+        };
         let (live, stop) = (live.clone(), stop.clone());
         sessions.spawn(async move {
+            let _permit = permit;
             if let Err(e) = session(stream, live, stop).await {
                 tracing::debug!(peer = %peer, error = format!("{e:#}"), "LMTP session ended with an error");
             }
@@ -120,6 +130,7 @@ async fn session(stream: TcpStream, live: Arc<Live>, stop: CancellationToken) ->
     let host = live.site.load().config.mail.from.email.domain().to_owned();
     write.write_all(format!("220 {host} LMTP gazette ready\r\n").as_bytes()).await?;
     let mut state: Option<State> = None;
+    let mut greeted = false;
     let mut has_sender = false;
     let mut recipients: Vec<String> = Vec::new();
     loop {
@@ -145,10 +156,17 @@ async fn session(stream: TcpStream, live: Arc<Live>, stop: CancellationToken) ->
             return Ok(());
         };
         let reply: String = match verb.to_ascii_uppercase().as_str() {
-            "LHLO" => format!(
-                "250-{host}\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250 SIZE {}\r\n",
-                returns.max_size
-            ),
+            "LHLO" => {
+                greeted = true;
+                has_sender = false;
+                recipients.clear();
+                format!(
+                    "250-{host}\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250 SIZE {}\r\n",
+                    returns.max_size
+                )
+            }
+            "MAIL" if !greeted => "503 5.5.1 LHLO first\r\n".into(),
+            "MAIL" if has_sender => "503 5.5.1 nested MAIL command\r\n".into(),
             "MAIL" => match path_argument(rest, "FROM:") {
                 Some((_, params)) if declared_size(params).is_some_and(|size| size > returns.max_size) => {
                     "552 5.3.4 message too big\r\n".into()
@@ -226,10 +244,17 @@ fn is_return_address(site: &Site, base: &crate::subscription::Address, address: 
     address.eq_ignore_ascii_case(base.as_str()) || returned_for(&site.signer, base, address).is_some()
 }
 
-/// The message after `DATA`, dots unstuffed (RFC 5321 §4.5.2); `None` when it is larger than
-/// `max` or has a line longer than [`MAX_LINE`] (read to its end all the same, so the session
-/// goes on).
+/// The message after `DATA`, dots unstuffed (RFC 5321 §4.5.2), within [`DATA_TIMEOUT`] in
+/// all; `None` when it is larger than `max` or has a line longer than [`MAX_LINE`] (read to
+/// its end all the same, so the session goes on).
 async fn read_data(reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>, max: usize) -> Result<Option<Vec<u8>>> {
+    tokio::time::timeout(DATA_TIMEOUT, read_data_lines(reader, max)).await.context("the message took too long")?
+}
+
+async fn read_data_lines(
+    reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+    max: usize,
+) -> Result<Option<Vec<u8>>> {
     let mut message = Vec::new();
     let mut too_big = false;
     loop {

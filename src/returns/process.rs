@@ -79,26 +79,32 @@ pub fn handle(
             .and_then(|path| returned_for(signer, &returns.address, path))
             .or(what);
         if what.is_none()
-            && let Some(id) =
-                complaint.original_list_unsubscribe.as_deref().and_then(|l| signed_subscriber(state, signer, l))
+            && let Some(list) = complaint.original_list_unsubscribe.as_deref()
+            && let Some(subscriber) = signed_subscriber(state, signer, list)?
         {
-            what = Some(ReturnOf::Subscriber(id));
+            what = Some(subscriber);
         }
     }
     let Some(what) = what else { return Ok(Handled::NotOurs) };
-    let fingerprint = fingerprint(raw, recipient.as_deref());
+    let fingerprint = fingerprint(raw, what);
     let mail = &config.mail;
     let handled = state.write(|tx| {
         let (subscriber, run, signup) = match what {
             ReturnOf::Delivery { run, subscriber } => {
-                // A return path is signed when the message is made; only one that was sent
-                // (or written to the outbox) can come back.
-                if tx.delivery_status(run, subscriber)?.as_deref() != Some("sent") {
+                // A return path is signed when the message is made, so only one that went out
+                // can come back: sent, or still pending when it came back before the run
+                // recorded it (outcomes are committed in batches) or after a crash.
+                if !matches!(tx.delivery_status(run, subscriber)?.as_deref(), Some("sent" | "pending")) {
                     return Ok(Handled::NotOurs);
                 }
                 (Some(subscriber), Some(run), None)
             }
-            ReturnOf::Subscriber(id) => (Some(id), None, None),
+            ReturnOf::Subscriber { id, since } => {
+                if tx.subscriber_by_id(id)?.is_none_or(|s| s.created_at != since) {
+                    return Ok(Handled::NotOurs);
+                }
+                (Some(id), None, None)
+            }
             ReturnOf::SignUp(id) => (None, None, Some(id)),
         };
         let (kind, status, diagnostic, handled) = match &report {
@@ -205,21 +211,24 @@ fn recipient_in(raw: &[u8]) -> Option<String> {
         .or_else(|| message.to().and_then(|a| a.first()).and_then(|a| a.address()).map(str::to_owned))
 }
 
-/// The subscriber a signed unsubscribe link in `list_unsubscribe` names, if its token verifies.
-fn signed_subscriber(state: &State, signer: &Signer, list_unsubscribe: &str) -> Option<i64> {
-    let start = list_unsubscribe.find("token=")? + "token=".len();
-    let token = list_unsubscribe[start..].split(['>', '&', ' ', ',']).next()?;
-    let token = Token::parse(token).ok()?;
-    let subscriber = state.subscriber_by_id(token.id).ok()?;
-    signer.verify(&token, Purpose::Unsubscribe, subscriber.as_ref().map(|s| s.link_binding())).ok()?;
-    subscriber.map(|s| s.id)
+/// The subscriber a signed unsubscribe link in `list_unsubscribe` names, if its token
+/// verifies. A database error is an error (the sender tries again), not "nobody".
+fn signed_subscriber(state: &State, signer: &Signer, list_unsubscribe: &str) -> Result<Option<ReturnOf>> {
+    let Some(start) = list_unsubscribe.find("token=").map(|i| i + "token=".len()) else { return Ok(None) };
+    let Some(token) = list_unsubscribe[start..].split(['>', '&', ' ', ',']).next() else { return Ok(None) };
+    let Ok(token) = Token::parse(token) else { return Ok(None) };
+    let subscriber = state.subscriber_by_id(token.id)?;
+    if signer.verify(&token, Purpose::Unsubscribe, subscriber.as_ref().map(|s| s.link_binding())).is_err() {
+        return Ok(None);
+    }
+    Ok(subscriber.map(|s| ReturnOf::Subscriber { id: s.id, since: s.created_at }))
 }
 
-/// What makes two hand-overs of one message the same: the address it came to and its
-/// `Message-ID`, or its bytes when it has none.
-fn fingerprint(raw: &[u8], recipient: Option<&str>) -> Vec<u8> {
+/// What makes two hand-overs of one message the same: what it came back for (however its
+/// return path was spelled) and its `Message-ID`, or its bytes when it has none.
+fn fingerprint(raw: &[u8], what: ReturnOf) -> Vec<u8> {
     let mut hash = sha2::Sha256::new();
-    hash.update(recipient.unwrap_or("").to_ascii_lowercase().as_bytes());
+    hash.update(format!("{what:?}").as_bytes());
     hash.update(b"\0");
     let message_id =
         mail_parser::MessageParser::default().parse_headers(raw).and_then(|m| m.message_id().map(str::to_owned));

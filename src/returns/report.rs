@@ -71,12 +71,18 @@ pub fn read(raw: &[u8]) -> Report {
             let fields = part_of_type(&message, "message", "delivery-status")
                 .or_else(|| part_of_type(&message, "message", "global-delivery-status"));
             if let Some(fields) = fields {
-                return Report::Bounces(delivery_status(&fields));
+                let bounces = delivery_status(&fields);
+                // A report of deliveries that went well says nothing to act on.
+                return if bounces.is_empty() { Report::Other } else { Report::Bounces(bounces) };
             }
         }
         Some("feedback-report") => {
             if let Some(fields) = part_of_type(&message, "message", "feedback-report") {
-                return Report::Complaint(complaint(&message, &fields));
+                let complaint = complaint(&message, &fields);
+                if !COMPLAINT_TYPES.contains(&complaint.feedback_type.as_str()) {
+                    return Report::Other;
+                }
+                return Report::Complaint(complaint);
             }
         }
         _ => {}
@@ -153,7 +159,7 @@ fn delivery_status(text: &str) -> Vec<Bounce> {
             };
             let recipient =
                 field(group, "final-recipient").or_else(|| field(group, "original-recipient")).map(address_of);
-            let diagnostic = field(group, "diagnostic-code").map(|d| crate::text::one_line(&address_of(d)));
+            let diagnostic = field(group, "diagnostic-code").map(|d| shortened(&crate::text::one_line(&address_of(d))));
             Some(Bounce { recipient, severity, status, diagnostic })
         })
         .collect()
@@ -170,10 +176,14 @@ fn status_code(text: &str) -> Option<String> {
     })
 }
 
+/// Feedback types that are complaints about a message (RFC 5965 §7.3); `not-spam` and
+/// `auth-failure` ask for nothing to be done to the recipient.
+const COMPLAINT_TYPES: [&str; 4] = ["abuse", "fraud", "virus", "other"];
+
 fn complaint(message: &Message, fields: &str) -> Complaint {
     let groups = field_groups(fields);
     let report: Vec<(String, String)> = groups.into_iter().flatten().collect();
-    let feedback_type = field(&report, "feedback-type").unwrap_or("abuse").to_ascii_lowercase();
+    let feedback_type = crate::text::one_line(field(&report, "feedback-type").unwrap_or("abuse")).to_ascii_lowercase();
     // The original: a nested message, or its headers as text/rfc822-headers.
     let original_headers: Option<String> = message.parts.iter().find_map(|part| match &part.body {
         PartType::Message(original) => Some(String::from_utf8_lossy(original.raw_message()).into_owned()),
@@ -226,8 +236,11 @@ fn is_bounce(message: &Message) -> bool {
         .and_then(|a| a.address())
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
-    let from_daemon = ["mailer-daemon", "postmaster", "mail-daemon"].iter().any(|d| from.starts_with(d));
+    let local = from.rsplit_once('@').map_or(from.as_str(), |(local, _)| local);
+    let from_daemon = matches!(local, "mailer-daemon" | "postmaster" | "mail-daemon" | "mailerdaemon");
     let subject = message.subject().map(str::to_lowercase).unwrap_or_default();
+    // A person's answer quoting a notice is no notice.
+    let is_answer = ["re:", "fw:", "fwd:", "回复", "答复", "转发"].iter().any(|p| subject.trim_start().starts_with(p));
     let failure_subject = [
         "undeliver",
         "delivery status notification",
@@ -241,21 +254,36 @@ fn is_bounce(message: &Message) -> bool {
     ]
     .iter()
     .any(|w| subject.contains(w));
-    from_daemon || failure_subject
+    from_daemon || (failure_subject && !is_answer)
 }
 
-/// A bounce without a delivery-status part: the status found in its text (an enhanced code,
-/// else a 5xx or 4xx reply after "said" or at a line's start), or unclassified.
+/// Where bounce notices start quoting the message that failed: nothing after it is the
+/// server's own words (a digest's text may say "5.2.1" or "500 new jobs").
+const QUOTE_MARKERS: [&str; 6] = [
+    "--- below this line is a copy of the message",
+    "------ this is a copy of the message",
+    "original message headers:",
+    "-----original message-----",
+    "--- original message ---",
+    "------- returned message",
+];
+
+/// A bounce without a delivery-status part: the status found in the server's own words (the
+/// text before any quoted copy: an enhanced code, else a 5xx or 4xx reply after "said:"), or
+/// unclassified. An automatic answer that names no code is unclassified, never hard.
 fn legacy_bounce(message: &Message) -> Bounce {
     let text: String = (0..message.text_body.len().max(1))
         .filter_map(|i| message.body_text(i))
         .map(|t| t.into_owned())
         .collect::<Vec<_>>()
         .join("\n");
-    let status = status_code(&text);
+    let lower = text.to_lowercase();
+    let end = QUOTE_MARKERS.iter().filter_map(|m| lower.find(m)).min().unwrap_or(text.len());
+    let text = text.get(..end).unwrap_or(&text);
+    let status = status_code(text);
     let reply = text.lines().find_map(|line| {
-        let line = line.trim();
-        let after_said = line.split_once("said:").map_or(line, |(_, rest)| rest.trim());
+        let (_, after_said) = line.split_once("said:")?;
+        let after_said = after_said.trim();
         let code = after_said.get(..3).filter(|c| c.bytes().all(|b| b.is_ascii_digit()))?;
         matches!(code.as_bytes()[0], b'4' | b'5').then(|| (code.to_owned(), crate::text::one_line(after_said)))
     });
@@ -271,7 +299,12 @@ fn legacy_bounce(message: &Message) -> Bounce {
         let inner = line.strip_prefix('<')?.strip_suffix(">:")?;
         inner.contains('@').then(|| inner.to_owned())
     });
-    Bounce { recipient, severity, status, diagnostic: reply.map(|(_, words)| words) }
+    Bounce { recipient, severity, status, diagnostic: reply.map(|(_, words)| shortened(&words)) }
+}
+
+/// A server's words as kept: at most 500 characters.
+fn shortened(words: &str) -> String {
+    words.chars().take(500).collect()
 }
 
 #[cfg(test)]

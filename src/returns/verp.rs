@@ -19,8 +19,15 @@ pub enum ReturnOf {
     },
     /// The confirmation email of sign-up `id`.
     SignUp(i64),
-    /// An email with a link to subscriber `id`'s preferences (they signed up again).
-    Subscriber(i64),
+    /// An email with a link to the preferences of the subscriber with row id `id`, made at
+    /// `since` (their row's `created_at`: a row id can be given again once a row is deleted,
+    /// the pair never).
+    Subscriber {
+        /// Row id.
+        id: i64,
+        /// When the row was made.
+        since: i64,
+    },
 }
 
 impl ReturnOf {
@@ -29,7 +36,7 @@ impl ReturnOf {
         match self {
             ReturnOf::Delivery { run, subscriber } => ('d', vec![run.to_string(), subscriber.to_string()]),
             ReturnOf::SignUp(id) => ('s', vec![id.to_string()]),
-            ReturnOf::Subscriber(id) => ('u', vec![id.to_string()]),
+            ReturnOf::Subscriber { id, since } => ('u', vec![id.to_string(), since.to_string()]),
         }
     }
 }
@@ -68,7 +75,7 @@ pub fn returned_for(signer: &Signer, base: &Address, recipient: &str) -> Option<
     match (fields.first().copied(), fields.len()) {
         (Some("d"), 3) => Some(ReturnOf::Delivery { run: number(1)?, subscriber: number(2)? }),
         (Some("s"), 2) => Some(ReturnOf::SignUp(number(1)?)),
-        (Some("u"), 2) => Some(ReturnOf::Subscriber(number(1)?)),
+        (Some("u"), 3) => Some(ReturnOf::Subscriber { id: number(1)?, since: number(2)? }),
         _ => None,
     }
 }
@@ -96,7 +103,11 @@ mod tests {
     #[test]
     fn a_return_path_names_its_delivery_and_reads_back_in_any_case() {
         let s = signer();
-        for what in [ReturnOf::Delivery { run: 12, subscriber: 345 }, ReturnOf::SignUp(7), ReturnOf::Subscriber(9)] {
+        for what in [
+            ReturnOf::Delivery { run: 12, subscriber: 345 },
+            ReturnOf::SignUp(7),
+            ReturnOf::Subscriber { id: 9, since: 1_796_188_223 },
+        ] {
             let path = return_path(&s, &base(), what).to_string();
             assert!(path.starts_with("bounces+") && path.ends_with("@news.example.gov.cn"), "{path}");
             assert!(path.len() < 64 + 21, "{path}");

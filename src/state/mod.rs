@@ -174,7 +174,7 @@ pub struct RunReport {
 /// A returned message as logged: what it was and whom it concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReturnEntry {
-    /// `hard`, `soft`, `unclassified`, `complaint`, `auto-reply`, `forged`.
+    /// `hard`, `soft`, `unclassified`, `complaint`, `auto-reply`.
     pub kind: String,
     /// The subscriber it came back for, if known.
     pub subscriber: Option<i64>,

@@ -203,7 +203,8 @@ pub async fn subscribe(
             let token = site.signer.sign(Purpose::Preferences, subscriber.id, subscriber.link_binding(), now);
             let link = links::preferences_url(config, &token);
             let lang = subscriber.preferences.language.clone();
-            let reference = (ReturnOf::Subscriber(subscriber.id), format!("subscriber.{}", subscriber.id));
+            let what = ReturnOf::Subscriber { id: subscriber.id, since: subscriber.created_at };
+            let reference = (what, format!("subscriber.{}", subscriber.id));
             send_confirmation(&shared, &site, &address, &lang, &link, true, reference, now);
         }
         Ok(SignedUp::MailLimited) => tracing::info!("confirmation email not sent again so soon"),

@@ -90,3 +90,40 @@ fn status_codes_are_found_only_in_their_own_form() {
     assert_eq!(status_code("version 1.2.3"), None);
     assert_eq!(status_code("5.1234.1"), None);
 }
+
+#[test]
+fn words_that_look_like_codes_never_make_a_hard_bounce() {
+    let office = b"From: postmaster@example.org\r\nSubject: Out of office\r\nAuto-Submitted: auto-replied\r\n\r\n\
+                   Back Monday. Last week 550 people attended the fair.\r\n";
+    assert!(matches!(read(office), Report::Bounces(b) if b[0].severity == Severity::Unclassified));
+    let answer = b"From: Li <li@example.org>\r\nSubject: Re: Returned mail: see transcript\r\n\r\n\
+                   Why did I get this? It said 5.1.1 but my address works.\r\n";
+    assert_eq!(read(answer), Report::Other);
+    let quoting = b"From: MAILER-DAEMON@mx.example.net\r\nSubject: failure notice\r\n\r\n\
+                    I wasn't able to deliver your message.\r\n\r\n--- Below this line is a copy of the message.\r\n\r\n\
+                    Regulation 5.2.1 takes effect.\r\nRemote host said: 500 new jobs at the park.\r\n";
+    assert!(
+        matches!(read(quoting), Report::Bounces(b) if b[0].severity == Severity::Unclassified && b[0].status.is_none())
+    );
+    let newsletter =
+        b"From: postmaster-news@example.org\r\nSubject: Weekly\r\n\r\nRemote host said: 550 reasons to visit.\r\n";
+    assert_eq!(read(newsletter), Report::Other, "postmaster-news is not the postmaster");
+}
+
+#[test]
+fn reports_that_ask_nothing_are_not_acted_on() {
+    let delivered = b"From: MAILER-DAEMON@relay.example\r\nSubject: Successful Mail Delivery Report\r\nMIME-Version: 1.0\r\n\
+        Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nDelivered.\r\n\
+        --b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; relay.example\r\n\r\n\
+        Final-Recipient: rfc822; li@example.org\r\nAction: delivered\r\nStatus: 2.0.0\r\n\r\n--b--\r\n";
+    assert_eq!(read(delivered), Report::Other);
+    let not_spam = String::from_utf8(
+        std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/returns/rfc5965-abuse.eml"),
+        )
+        .unwrap(),
+    )
+    .unwrap()
+    .replace("Feedback-Type: abuse", "Feedback-Type: not-spam");
+    assert_eq!(read(not_spam.as_bytes()), Report::Other);
+}

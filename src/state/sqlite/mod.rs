@@ -127,7 +127,8 @@ fn migrations() -> Migrations<'static> {
         M::up(
             "ALTER TABLE subscribers ADD COLUMN bounce_score REAL NOT NULL DEFAULT 0;
             ALTER TABLE subscribers ADD COLUMN last_bounce_at INTEGER;
-            UPDATE subscribers SET bounce_score = bounces;
+            UPDATE subscribers SET bounce_score = bounces,
+                last_bounce_at = CASE WHEN bounces > 0 THEN CAST(strftime('%s', 'now') AS INTEGER) END;
             ALTER TABLE deliveries ADD COLUMN returned TEXT;
             ALTER TABLE deliveries ADD COLUMN returned_at INTEGER;
             CREATE TABLE returns (

@@ -185,12 +185,18 @@ impl Tx<'_> {
         Ok(stmt.query_row(params![run, subscriber], |r| r.get(0)).optional()?)
     }
 
-    /// Notes on a delivery what came back for it (`bounced`, `soft`, `complained`, …).
+    /// Notes on a delivery what came back for it (`bounced`, `soft`, `complained`, …), unless
+    /// something that says more came back before: a complaint over a bounce, a bounce over a
+    /// soft one, a soft one over one not understood.
     pub fn mark_returned(&self, run: i64, subscriber: i64, what: &str, now: i64) -> Result<()> {
+        const RANK: &str = "CASE {} WHEN 'complained' THEN 4 WHEN 'bounced' THEN 3 WHEN 'soft' THEN 2 \
+                            WHEN 'unclassified' THEN 1 ELSE 0 END";
+        let (new, old) = (RANK.replace("{}", "?3"), RANK.replace("{}", "returned"));
         self.tx
-            .prepare_cached(
-                "UPDATE deliveries SET returned = ?3, returned_at = ?4 WHERE run_id = ?1 AND subscriber_id = ?2",
-            )?
+            .prepare_cached(&format!(
+                "UPDATE deliveries SET returned = ?3, returned_at = ?4
+                 WHERE run_id = ?1 AND subscriber_id = ?2 AND {new} >= {old}"
+            ))?
             .execute(params![run, subscriber, what, now])?;
         Ok(())
     }
