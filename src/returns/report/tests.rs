@@ -127,3 +127,16 @@ fn reports_that_ask_nothing_are_not_acted_on() {
     .replace("Feedback-Type: abuse", "Feedback-Type: not-spam");
     assert_eq!(read(not_spam.as_bytes()), Report::Other);
 }
+
+#[test]
+fn gmail_and_exim_failures_are_read() {
+    let gmail = bounces("gmail-failure.eml");
+    assert_eq!(gmail.len(), 1);
+    assert_eq!((gmail[0].recipient.as_deref(), gmail[0].severity), (Some("nobody@gmail.com"), Severity::Hard));
+    let exim = bounces("exim-failure.eml");
+    assert_eq!(
+        (exim[0].severity, exim[0].status.as_deref()),
+        (Severity::Hard, Some("5.1.1")),
+        "not 4.4.7 from the quoted copy"
+    );
+}
