@@ -91,20 +91,19 @@ fn status(config: &Config, run: i64) -> Result<ExitCode> {
     let when = |t: i64| chrono::DateTime::from_timestamp(t, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
     let finished = report.finished_at.map_or_else(|| "unfinished".to_owned(), |t| format!("finished {}", when(t)));
     println!("digest {}, run {run}: started {}, {finished}", report.digest, when(report.started_at));
-    let count = |list: &[(String, i64)], key: &str| list.iter().find(|(k, _)| k == key).map_or(0, |(_, n)| *n);
-    let sent = count(&report.by_status, "sent");
+    let sent = report.delivered("sent");
     println!(
         "{sent} sent, {} with nothing new, {} failed, {} pending",
-        count(&report.by_status, "skipped"),
-        count(&report.by_status, "failed"),
-        count(&report.by_status, "pending")
+        report.delivered("skipped"),
+        report.delivered("failed"),
+        report.delivered("pending")
     );
-    let complaints = count(&report.returned, "complained");
+    let complaints = report.came_back("complained");
     println!(
         "came back: {} bounced, {} soft, {} unclassified, {complaints} complaints",
-        count(&report.returned, "bounced"),
-        count(&report.returned, "soft"),
-        count(&report.returned, "unclassified")
+        report.came_back("bounced"),
+        report.came_back("soft"),
+        report.came_back("unclassified")
     );
     println!("unsubscribed since: {}", report.unsubscribed_since);
     if sent > 0 {

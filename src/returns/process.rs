@@ -144,8 +144,7 @@ pub fn handle(
 /// Logs run `run`'s complaint rate, with a warning past [`COMPLAINT_WARNING`].
 fn warn_of_complaints(state: &State, run: i64) -> Result<()> {
     let Some(report) = state.run_report(run)? else { return Ok(()) };
-    let count = |list: &[(String, i64)], key: &str| list.iter().find(|(k, _)| k == key).map_or(0, |(_, n)| *n);
-    let (complaints, sent) = (count(&report.returned, "complained"), count(&report.by_status, "sent"));
+    let (complaints, sent) = (report.came_back("complained"), report.delivered("sent"));
     let rate = complaint_rate(complaints, sent);
     if rate > COMPLAINT_WARNING {
         tracing::warn!(

@@ -171,6 +171,22 @@ pub struct RunReport {
     pub unsubscribed_since: i64,
 }
 
+impl RunReport {
+    /// Deliveries with status `status`.
+    pub fn delivered(&self, status: &str) -> i64 {
+        count_of(&self.by_status, status)
+    }
+
+    /// Deliveries for which `what` came back.
+    pub fn came_back(&self, what: &str) -> i64 {
+        count_of(&self.returned, what)
+    }
+}
+
+fn count_of(counts: &[(String, i64)], key: &str) -> i64 {
+    counts.iter().find(|(k, _)| k == key).map_or(0, |(_, n)| *n)
+}
+
 /// A returned message as logged: what it was and whom it concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReturnEntry {

@@ -95,6 +95,25 @@ impl Sink {
         }
     }
 
+    /// Each recipient's envelope sender (with `[mail.returns]`, its signed return path), as
+    /// smtp-sink recorded the envelope of every message dumped so far.
+    pub fn return_paths(&self) -> std::collections::HashMap<String, String> {
+        let mut paths = std::collections::HashMap::new();
+        for raw in self.messages() {
+            let text = String::from_utf8_lossy(&raw).into_owned();
+            let arg = |name: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .and_then(|l| l.trim().strip_prefix('<'))
+                    .and_then(|l| l.split('>').next())
+                    .expect("smtp-sink records the envelope")
+                    .to_owned()
+            };
+            paths.insert(arg("X-Rcpt-Args:"), arg("X-Mail-Args:"));
+        }
+        paths
+    }
+
     /// The recipients of every message dumped so far, sorted.
     pub fn recipients(&self) -> Vec<String> {
         let mut found: Vec<String> = crate::helpers::files(&self.dump)

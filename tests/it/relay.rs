@@ -124,24 +124,6 @@ fn returns_recorded(site: &Site) -> i64 {
     db.query_row("SELECT COUNT(*) FROM returns", [], |r| r.get(0)).expect("count the returns")
 }
 
-/// Each recipient's envelope sender (its signed return path), as the final hop recorded them.
-fn return_paths(sink: &Sink) -> std::collections::HashMap<String, String> {
-    let mut paths = std::collections::HashMap::new();
-    for raw in sink.messages() {
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let arg = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|l| l.trim().strip_prefix('<'))
-                .and_then(|l| l.split('>').next())
-                .expect("smtp-sink records the envelope")
-                .to_owned()
-        };
-        paths.insert(arg("X-Rcpt-Args:"), arg("X-Mail-Args:"));
-    }
-    paths
-}
-
 /// Hands `message` to the relay's plain port (as a receiving ISP or a forger would) from
 /// `from` to `to`; returns the reply to the final `.`.
 fn submit(port: u16, from: &str, to: &str, message: &str) -> String {
@@ -267,7 +249,7 @@ fn sent_to_li_and_ann() -> (World, Daemon, String) {
     let daemon = world.start();
     assert!(send(&world.site, PASSWORD, &[]).success().stdout.contains("2 sent"));
     world.wait("the digests reach the last hop", Duration::from_secs(20), || world.sink.messages().len() == 2);
-    let li = return_paths(&world.sink).remove("li@example.org").expect("li's return path");
+    let li = world.sink.return_paths().remove("li@example.org").expect("li's return path");
     (world, daemon, li)
 }
 

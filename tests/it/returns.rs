@@ -34,19 +34,7 @@ fn sent(bounce_limit: u32) -> (Site, Sink, HashMap<String, String>) {
     site.sql("UPDATE subscribers SET confirmed_at = 0");
     let sink = sink(port, &site.root.join("sink"), &[]);
     assert!(site.run(["digest", "send", "daily"].map(OsStr::new)).success().stdout.contains("3 sent"));
-    let mut paths = HashMap::new();
-    for raw in sink.messages() {
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let arg = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|l| l.trim().strip_prefix('<'))
-                .and_then(|l| l.split('>').next())
-                .expect("smtp-sink records the envelope")
-                .to_owned()
-        };
-        paths.insert(arg("X-Rcpt-Args:"), arg("X-Mail-Args:"));
-    }
+    let paths = sink.return_paths();
     (site, sink, paths)
 }
 
