@@ -33,6 +33,21 @@ pub fn one_line(s: &str) -> String {
     out
 }
 
+/// `text` as an RFC 5322 quoted-string (§3.2.4): in double quotes, with `"` and `\` escaped.
+/// Used for display names and for local parts that need their quotes.
+pub fn quoted_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
 /// `text` with `&`, `<`, `>` and `"` escaped, for HTML text and attribute values.
 pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);

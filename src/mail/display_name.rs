@@ -68,7 +68,7 @@ fn phrase(name: &str) -> Vec<String> {
         lead.iter().map(|(w, _)| (*w).to_owned()).collect()
     } else {
         let text = lead.iter().map(|(w, _)| *w).collect::<Vec<_>>().join(" ");
-        quoted(&text).split(' ').map(str::to_owned).collect()
+        crate::text::quoted_string(&text).split(' ').map(str::to_owned).collect()
     };
     let mut rest = rest;
     while let Some(&(word, first)) = rest.first() {
@@ -83,20 +83,6 @@ fn phrase(name: &str) -> Vec<String> {
         rest = after;
     }
     tokens
-}
-
-/// `text` (printable ASCII) as a quoted-string (RFC 5322 §3.2.4).
-fn quoted(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        if c == '"' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-    out
 }
 
 /// `text` as base64 encoded-words of at most 75 characters, each ending at a space when one

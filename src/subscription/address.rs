@@ -208,16 +208,7 @@ fn normalise_local(local: &str) -> Option<String> {
     if content.is_empty() {
         return None;
     }
-    let mut requoted = String::with_capacity(content.len() + 2);
-    requoted.push('"');
-    for c in content.chars() {
-        if c == '"' || c == '\\' {
-            requoted.push('\\');
-        }
-        requoted.push(c);
-    }
-    requoted.push('"');
-    Some(requoted)
+    Some(crate::text::quoted_string(&content))
 }
 
 /// The domain as A-labels, lowercased (UTS #46, as browsers and mail clients map it), each
