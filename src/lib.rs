@@ -13,6 +13,7 @@
 //! - [`render`]: templates and interface strings: digests, confirmation emails, pages.
 //! - [`mail`]: digest messages (MIME) and the outbox and SMTP transports.
 //! - [`returns`]: returned mail: return paths that name each delivery (VERP).
+//! - [`locale`]: what CLDR says about each language: script, direction, dates, plural forms.
 //! - [`live`]: what the running service knows now: the loaded site and the last catalog.
 //! - [`web`]: the HTTP server: feeds, article pages, and the subscription pages; `/healthz` and
 //!   `/metrics` on their own listener.
@@ -33,6 +34,7 @@ pub mod digest;
 pub mod feeds;
 pub mod links;
 pub mod live;
+pub mod locale;
 pub mod mail;
 pub mod metrics;
 pub mod render;

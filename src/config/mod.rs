@@ -21,6 +21,7 @@ pub use http::{HttpConfig, IpNetwork, OpsListen, ProxyHeader};
 pub use mail::{DkimAlgorithm, DkimSettings, MAIL_URL_ENV, MailConfig, PASSWORD_ENV, ReturnsConfig, Tls, Transport};
 pub use subscriptions::SubscriptionsConfig;
 
+use crate::locale::Writing;
 use crate::schedule::CronSchedule;
 use crate::text::{line_col, one_line};
 
@@ -80,6 +81,11 @@ pub struct Language {
     pub description: String,
     /// The publisher named as the feed's author.
     pub author: String,
+    /// Its CLDR locale, script and direction (`locale = "en-GB"`, else the code).
+    pub writing: Writing,
+    /// The language whose strings stand in for those this one's table lacks (`fallback`);
+    /// without one, a missing string is an error when the templates load.
+    pub fallback: Option<String>,
 }
 
 /// `[sectors.<id>]`: a topic with a feed of its own.
@@ -210,6 +216,8 @@ struct RawLanguage {
     #[serde(default)]
     description: String,
     author: String,
+    locale: Option<String>,
+    fallback: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -288,6 +296,25 @@ pub fn is_language_code(code: &str) -> bool {
     primary_ok && parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
+/// Every `fallback` names another configured language, and following them ends.
+fn check_fallbacks(languages: &[Language]) -> Result<()> {
+    for language in languages {
+        let mut seen = vec![language.code.as_str()];
+        let mut next = language.fallback.as_deref();
+        while let Some(code) = next {
+            let Some(target) = languages.iter().find(|l| l.code == code) else {
+                bail!("languages.{}.fallback: '{code}' is not a configured language", language.code);
+            };
+            if seen.contains(&code) {
+                bail!("languages.{}.fallback: the fallbacks go round in a circle ({})", language.code, seen.join(" → "));
+            }
+            seen.push(code);
+            next = target.fallback.as_deref();
+        }
+    }
+    Ok(())
+}
+
 /// Is `id` usable as a sector id (a URL path segment)?
 fn is_sector_id(id: &str) -> bool {
     !id.is_empty() && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
@@ -338,17 +365,25 @@ impl RawConfig {
                         bail!("languages.{code}.{key}: must not be empty");
                     }
                 }
+                let tag = raw.locale.as_deref().unwrap_or(&code);
+                let writing = Writing::of(tag).with_context(|| {
+                    let key = if raw.locale.is_some() { "locale" } else { "(its code as a locale)" };
+                    format!("languages.{code}.{key}")
+                })?;
                 // Feed-level text goes into XML: no control characters, one line each.
                 Ok(Language {
-                    code,
                     title: one_line(&raw.title),
                     description: one_line(&raw.description),
                     author: one_line(&raw.author),
+                    writing,
+                    fallback: raw.fallback,
+                    code,
                 })
             })
             .collect::<Result<_>>()?;
         // The default language first, then the rest by code: a stable order for every listing.
         languages.sort_by_key(|l| (l.code != default_language, l.code.clone()));
+        check_fallbacks(&languages)?;
 
         // Sectors and languages are kept as small sets and indexes in the index cache.
         if self.sectors.len() > 64 {

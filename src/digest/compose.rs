@@ -69,8 +69,6 @@ impl<'a> Composer<'a> {
     ) -> Result<(Body, Outgoing)> {
         let config = self.config;
         let prefs = &subscriber.preferences;
-        let strings = self.renderer.strings(&prefs.language);
-        let date_format = strings.get("date_format").map_or("%Y-%m-%d", String::as_str);
         let views = items
             .iter()
             .map(|item| {
@@ -79,7 +77,7 @@ impl<'a> Composer<'a> {
                     title: meta.title.to_owned(),
                     url: links::article_link(config, &meta),
                     summary: self.summary(item).to_string(),
-                    date: in_zone(meta.published, config.site.timezone).format(date_format).to_string(),
+                    date: self.renderer.date(&prefs.language, in_zone(meta.published, config.site.timezone).date_naive()),
                     sectors: meta
                         .sectors
                         .iter()
@@ -102,7 +100,7 @@ impl<'a> Composer<'a> {
             items: views,
             unsubscribe_url: unsubscribe_url.clone(),
             preferences_url: links::preferences_url(config, &preferences),
-            notice: preview.map(|p| self.notice(p, &prefs.language, date_format)),
+            notice: preview.map(|p| self.notice(p, &prefs.language)),
         };
         let rendered = self.renderer.digest(&view)?;
         let envelope = Envelope {
@@ -126,16 +124,17 @@ impl<'a> Composer<'a> {
     }
 
     /// The banner of `preview` in `lang`.
-    fn notice(&self, preview: Preview, lang: &str, date_format: &str) -> String {
+    fn notice(&self, preview: Preview, lang: &str) -> String {
         match preview {
             Preview::Latest => self.renderer.string(lang, "preview_notice"),
             Preview::Since(since) => {
-                let local = in_zone(since, self.config.site.timezone);
-                let mut shown = local.format(date_format).to_string();
+                let local = in_zone(since, self.config.site.timezone).naive_local();
                 // A time was asked for: the date alone would hide it.
-                if local.time() != chrono::NaiveTime::MIN {
-                    shown.push_str(&local.format(" %H:%M").to_string());
-                }
+                let shown = if local.time() == chrono::NaiveTime::MIN {
+                    self.renderer.date(lang, local.date())
+                } else {
+                    self.renderer.date_time(lang, local)
+                };
                 self.renderer.string(lang, "preview_since_notice").replace("{since}", &shown)
             }
         }

@@ -54,7 +54,7 @@ mod tests {
     #[test]
     fn unknown_language_sector_or_digest_is_named() {
         let c = config();
-        assert!(preferences(&c, None, "ru", "", "daily").unwrap_err().contains("unknown language 'ru'"));
+        assert!(preferences(&c, None, "fr", "", "daily").unwrap_err().contains("unknown language 'fr'"));
         assert!(preferences(&c, None, "en", "trade,sport", "daily").unwrap_err().contains("unknown sector 'sport'"));
         assert!(preferences(&c, None, "en", "", "hourly").unwrap_err().contains("unknown digest 'hourly'"));
         let p = preferences(&c, Some("Li\r\nWei"), "en", "trade; foreign-affairs", "daily").unwrap();

@@ -85,6 +85,7 @@ pub fn render(
         .collect();
     let base = context! {
         lang,
+        dir => site.renderer.direction(lang),
         t => site.renderer.strings(lang),
         site_title => site.renderer.site_title(lang),
         title,
@@ -225,12 +226,11 @@ fn listing(shared: &Shared, lang: &str, sector: Option<&str>) -> Response {
 
 fn listed(site: &Site, lang: &str, meta: &ArticleMeta) -> Listed {
     let config = &site.config;
-    let date_format = site.renderer.string(lang, "date_format");
     let at = in_zone(meta.published, config.site.timezone);
     Listed {
         title: meta.title.to_owned(),
         url: links::article_page(config, meta.lang, meta.slug),
-        date: at.format(&date_format).to_string(),
+        date: site.renderer.date(lang, at.date_naive()),
         datetime: at.to_rfc3339(),
         sectors: meta
             .sectors

@@ -1,19 +1,22 @@
 //! Everything gazette writes for people from `templates/`, with minijinja and the interface
-//! strings of `templates/strings.toml` (a language without a table, or a key missing from it,
-//! falls back to the default language's): digest messages (subject, plain text and email-safe
+//! strings of `templates/strings.toml` (checked complete for every language: see
+//! [`strings`]), dates and plural forms from CLDR: digest messages (subject, plain text and email-safe
 //! HTML extending `email/layout.html`), confirmation emails (`confirm/`), and the service's
 //! pages (`pages/`). Every template is parsed, and every language's strings checked, when the
 //! renderer loads, so a typo stops a start or a reload, not a run.
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use minijinja::Environment;
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::mail::message::Body;
 use crate::text::{escape_html, one_line};
+
+mod strings;
+use strings::Strings;
 
 /// The templates of digests, confirmation emails and pages, checked when the renderer loads.
 const TEMPLATES: [&str; 12] = [
@@ -73,8 +76,10 @@ pub struct DigestView {
 /// Loaded templates and strings.
 pub struct Renderer {
     env: Environment<'static>,
-    /// Interface strings by language, each already merged over the default language's.
-    strings: BTreeMap<String, BTreeMap<String, String>>,
+    /// Interface strings, date formats and plural rules by language, each complete.
+    strings: BTreeMap<String, Strings>,
+    /// Whether each language is written right to left.
+    directions: BTreeMap<String, bool>,
     /// Site titles by language.
     site_titles: BTreeMap<String, String>,
     default_language: String,
@@ -101,50 +106,55 @@ impl Renderer {
         for name in TEMPLATES {
             env.get_template(name).with_context(|| format!("template {}", dir.join(name).display()))?;
         }
-        let strings_path = dir.join("strings.toml");
-        let text = std::fs::read_to_string(&strings_path)
-            .with_context(|| format!("cannot read {}", strings_path.display()))?;
-        let raw: BTreeMap<String, BTreeMap<String, String>> =
-            toml::from_str(&text).with_context(|| format!("invalid {}", strings_path.display()))?;
-        let default_language = config.site.default_language.clone();
-        let Some(defaults) = raw.get(&default_language) else {
-            bail!("{}: no [{default_language}] table for the default language", strings_path.display());
-        };
-        let mut strings = BTreeMap::new();
-        for lang in &config.languages {
-            let mut merged = defaults.clone();
-            merged.extend(raw.get(&lang.code).cloned().unwrap_or_default());
-            strings.insert(lang.code.clone(), merged);
-        }
-        // A typo here would otherwise surface in the middle of a run.
-        for (lang, table) in &strings {
-            let format = table.get("date_format").map_or("%Y-%m-%d", String::as_str);
-            let is_valid = chrono::format::StrftimeItems::new(format).parse().is_ok();
-            if !is_valid {
-                bail!("{}: [{lang}] date_format '{format}' is not a valid date format", strings_path.display());
-            }
-            for digest in &config.digests {
-                let key = format!("digest_{}", digest.id);
-                if !table.contains_key(&key) {
-                    bail!("{}: [{lang}] has no '{key}' (the name of digest '{}')", strings_path.display(), digest.id);
-                }
-            }
-        }
+        let strings = strings::load(&dir.join("strings.toml"), config)?;
         let site_titles = config.languages.iter().map(|l| (l.code.clone(), l.title.clone())).collect();
-        Ok(Renderer { env, strings, site_titles, default_language })
+        let default_language = config.site.default_language.clone();
+        let directions = config.languages.iter().map(|l| (l.code.clone(), l.writing.is_rtl)).collect();
+        Ok(Renderer { env, strings, site_titles, directions, default_language })
     }
 
-    /// The interface strings of `lang` (the default language's when it has none).
-    pub fn strings(&self, lang: &str) -> &BTreeMap<String, String> {
+    /// The strings of `lang` (the default language's for a language that is not published).
+    fn table(&self, lang: &str) -> &Strings {
         self.strings.get(lang).or_else(|| self.strings.get(&self.default_language)).unwrap_or_else(|| {
             // `load` made an entry for every language, the default one included.
             unreachable!("strings for the default language are loaded")
         })
     }
 
-    /// The interface string `key` in `lang` (the key itself when no language has it).
+    /// The interface strings of `lang`, for templates.
+    pub fn strings(&self, lang: &str) -> &BTreeMap<String, String> {
+        &self.table(lang).plain
+    }
+
+    /// The interface string `key` in `lang` (the key itself when no language has it: a key
+    /// only the code names, which the strings check cannot know of).
     pub fn string(&self, lang: &str, key: &str) -> String {
         self.strings(lang).get(key).cloned().unwrap_or_else(|| key.to_owned())
+    }
+
+    /// Plural key `key` in `lang`, in the form `count` takes, `{count}` filled in.
+    pub fn count(&self, lang: &str, key: &str, count: u64) -> String {
+        self.table(lang).count(key, count).unwrap_or_else(|| self.string(lang, key).replace("{count}", &count.to_string()))
+    }
+
+    /// `date` as a reader of `lang` writes it (`date_format` of its strings).
+    pub fn date(&self, lang: &str, date: chrono::NaiveDate) -> String {
+        self.table(lang).formats.date(date)
+    }
+
+    /// A local day and time of day as a reader of `lang` writes them.
+    pub fn date_time(&self, lang: &str, at: chrono::NaiveDateTime) -> String {
+        self.table(lang).formats.date_time(at)
+    }
+
+    /// `rtl` or `ltr`: the direction `lang` is written in, for `dir` attributes.
+    pub fn direction(&self, lang: &str) -> &'static str {
+        if self.directions.get(lang).copied().unwrap_or(false) { "rtl" } else { "ltr" }
+    }
+
+    /// Strings each language takes from its declared fallback: (language, key, from).
+    pub fn borrowed(&self) -> impl Iterator<Item = (&str, &str, &str)> {
+        self.strings.iter().flat_map(|(lang, s)| s.borrowed.iter().map(move |(k, f)| (lang.as_str(), k.as_str(), f.as_str())))
     }
 
     /// The site's title in `lang`.
@@ -164,7 +174,7 @@ impl Renderer {
         let site_title = self.site_title(lang);
         let subject_key = if already { "already_subject" } else { "confirm_subject" };
         let subject = self.string(lang, subject_key);
-        let context = minijinja::context! { lang, t => self.strings(lang), subject, site_title, link, already };
+        let context = minijinja::context! { lang, dir => self.direction(lang), t => self.strings(lang), subject, site_title, link, already };
         Ok(Body {
             subject: one_line(&self.render("confirm/subject.txt", &context)?),
             text: self.render("confirm/body.txt", &context)?,
@@ -177,16 +187,18 @@ impl Renderer {
         let lang = view.lang.as_str();
         let site_title = self.site_titles.get(lang).cloned().unwrap_or_default();
         let digest_name = self.string(lang, &format!("digest_{}", view.digest));
+        let count = u64::try_from(view.items.len()).unwrap_or(u64::MAX);
         let subject = self
             .string(lang, "subject")
             .replace("{digest}", &digest_name)
-            .replace("{count}", &view.items.len().to_string());
+            .replace("{articles}", &self.count(lang, "articles", count));
         let greeting = match &view.name {
             Some(name) => self.string(lang, "greeting").replace("{name}", name),
             None => self.string(lang, "greeting_anonymous"),
         };
         let context = minijinja::context! {
             lang,
+            dir => self.direction(lang),
             t => self.strings(lang),
             subject => &subject,
             greeting,
