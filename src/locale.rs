@@ -155,8 +155,8 @@ impl Formats {
             .with_context(|| format!("no CLDR date formats for '{locale}'"))?;
         let date_time = DateTimeFormatter::try_new(prefs, YMDT::long().with_time_precision(TimePrecision::Minute))
             .with_context(|| format!("no CLDR date formats for '{locale}'"))?;
-        let plurals =
-            PluralRules::try_new_cardinal(locale.into()).with_context(|| format!("no CLDR plural rules for '{locale}'"))?;
+        let plurals = PluralRules::try_new_cardinal(locale.into())
+            .with_context(|| format!("no CLDR plural rules for '{locale}'"))?;
         Ok(Formats { date, date_time, plurals })
     }
 

@@ -1,8 +1,12 @@
 //! Plain-text hygiene applied to everything read from an article: characters XML 1.0 forbids
 //! are dropped at the edge so no writer ever sees them, whitespace is folded, and summaries are
-//! cut on a character boundary (Chinese text has no spaces to cut at).
+//! cut where a line may break (Unicode line breaking, UAX #14): after a word in languages
+//! written with spaces, between any two characters in Chinese or Japanese.
 
 use std::borrow::Cow;
+
+use icu_segmenter::LineSegmenter;
+use icu_segmenter::options::LineBreakOptions;
 
 /// Is `c` allowed in an XML 1.0 document (XML 1.0 §2.2 `Char`; Rust strings hold no
 /// surrogates) and in HTML text, which also rules out DEL and the C1 controls (U+007F–U+009F)?
@@ -65,8 +69,10 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-/// Shortens `text` to at most `max_chars` characters, cutting at a character boundary (after a
-/// word when there is a space near the end) and marking the cut with `…`.
+/// Shortens `text` to at most `max_chars` characters, marking the cut with `…`. The cut falls
+/// where a line may break (UAX #14): after a word where the script has spaces, after any
+/// character where it has none; mid-word only when the last break is far back (a very long
+/// word or URL).
 pub fn shorten(text: &str, max_chars: usize) -> String {
     let text = text.trim();
     if text.chars().count() <= max_chars {
@@ -74,17 +80,18 @@ pub fn shorten(text: &str, max_chars: usize) -> String {
     }
     let keep = max_chars.saturating_sub(1);
     let end = text.char_indices().nth(keep).map_or(text.len(), |(i, _)| i);
-    let mut cut = &text[..end];
-    // Prefer a word boundary for spaced scripts, unless it would drop much of the text.
-    let is_mid_word = text[end..].chars().next().is_some_and(|c| !c.is_whitespace());
-    if is_mid_word
-        && let Some(space) = cut.rfind(' ')
-        && cut[space..].chars().count() < 20
-        && space > 0
-    {
-        cut = &cut[..space];
-    }
-    let mut out = cut.trim_end_matches(|c: char| c.is_whitespace() || ",，、;；:：".contains(c)).to_owned();
+    // Whether `end` itself is a break opportunity depends on what follows it (no break before
+    // `。` or `»`), so the segmenter sees a few characters more.
+    let look = text[end..].char_indices().nth(4).map_or(text.len(), |(i, _)| end + i);
+    let segmenter = LineSegmenter::new_for_non_complex_scripts(LineBreakOptions::default());
+    // A break right after the spaces that follow `end` is a cut at `end`.
+    let is_cut = |b: usize| b > 0 && b < look && (b <= end || text[end..b].trim().is_empty());
+    let last_break = segmenter.segment_str(&text[..look]).filter(|&b| is_cut(b)).last().map(|b| b.min(end));
+    let cut = match last_break {
+        Some(b) if text[b..end].chars().count() < 20 => &text[..b],
+        _ => &text[..end],
+    };
+    let mut out = cut.trim_end_matches(|c: char| c.is_whitespace() || ",，、;；:：-–—".contains(c)).to_owned();
     out.push('…');
     out
 }
@@ -110,6 +117,14 @@ mod tests {
         let short = shorten(s, 10);
         assert_eq!(short.chars().count(), 10);
         assert_eq!(short, "市政府外办携手俄领…");
+    }
+
+    #[test]
+    fn shortens_russian_after_a_word() {
+        let s = "Генеральный консул России посетил китайско-российский индустриальный парк";
+        assert_eq!(shorten(s, 30), "Генеральный консул России…");
+        assert_eq!(shorten(s, 50), "Генеральный консул России посетил китайско…");
+        assert_eq!(shorten("市外办。。俄领馆推动辽中区建设", 6), "市外办。。…");
     }
 
     #[test]

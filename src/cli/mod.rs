@@ -152,13 +152,43 @@ fn run_check(config: &Config) -> Result<ExitCode> {
     for notice in &survey.catalog.notices {
         println!("notice: {notice}");
     }
+    // The templates and strings are what a start would load: their errors are the store's too.
+    let mut notices = survey.catalog.notices.len();
+    match crate::render::Renderer::load(config) {
+        Ok(renderer) => {
+            for (lang, from, keys) in borrowed_by_language(&renderer) {
+                println!(
+                    "notice: strings: [{lang}] takes {} from [{from}] (its fallback): {}",
+                    keys.len(),
+                    keys.join(", ")
+                );
+                notices += 1;
+            }
+        }
+        Err(e) => {
+            println!("error: {e:#}");
+            errors += 1;
+        }
+    }
     println!(
         "{} articles publishable, {} drafts, {} held back until their date, {} errors, {} notices",
         survey.catalog.len(),
         survey.catalog.drafts,
         survey.catalog.held_back,
         errors,
-        survey.catalog.notices.len()
+        notices
     );
     Ok(if errors == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// The strings each language borrows, grouped by language and the language lent them.
+fn borrowed_by_language(renderer: &crate::render::Renderer) -> Vec<(String, String, Vec<String>)> {
+    let mut groups: Vec<(String, String, Vec<String>)> = Vec::new();
+    for (lang, key, from) in renderer.borrowed() {
+        match groups.iter_mut().find(|(l, f, _)| l == lang && f == from) {
+            Some((_, _, keys)) => keys.push(key.to_owned()),
+            None => groups.push((lang.to_owned(), from.to_owned(), vec![key.to_owned()])),
+        }
+    }
+    groups
 }

@@ -306,7 +306,11 @@ fn check_fallbacks(languages: &[Language]) -> Result<()> {
                 bail!("languages.{}.fallback: '{code}' is not a configured language", language.code);
             };
             if seen.contains(&code) {
-                bail!("languages.{}.fallback: the fallbacks go round in a circle ({})", language.code, seen.join(" → "));
+                bail!(
+                    "languages.{}.fallback: the fallbacks go round in a circle ({})",
+                    language.code,
+                    seen.join(" → ")
+                );
             }
             seen.push(code);
             next = target.fallback.as_deref();

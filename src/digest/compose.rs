@@ -77,7 +77,9 @@ impl<'a> Composer<'a> {
                     title: meta.title.to_owned(),
                     url: links::article_link(config, &meta),
                     summary: self.summary(item).to_string(),
-                    date: self.renderer.date(&prefs.language, in_zone(meta.published, config.site.timezone).date_naive()),
+                    date: self
+                        .renderer
+                        .date(&prefs.language, in_zone(meta.published, config.site.timezone).date_naive()),
                     sectors: meta
                         .sectors
                         .iter()

@@ -134,7 +134,9 @@ impl Renderer {
 
     /// Plural key `key` in `lang`, in the form `count` takes, `{count}` filled in.
     pub fn count(&self, lang: &str, key: &str, count: u64) -> String {
-        self.table(lang).count(key, count).unwrap_or_else(|| self.string(lang, key).replace("{count}", &count.to_string()))
+        self.table(lang)
+            .count(key, count)
+            .unwrap_or_else(|| self.string(lang, key).replace("{count}", &count.to_string()))
     }
 
     /// `date` as a reader of `lang` writes it (`date_format` of its strings).
@@ -154,7 +156,9 @@ impl Renderer {
 
     /// Strings each language takes from its declared fallback: (language, key, from).
     pub fn borrowed(&self) -> impl Iterator<Item = (&str, &str, &str)> {
-        self.strings.iter().flat_map(|(lang, s)| s.borrowed.iter().map(move |(k, f)| (lang.as_str(), k.as_str(), f.as_str())))
+        self.strings
+            .iter()
+            .flat_map(|(lang, s)| s.borrowed.iter().map(move |(k, f)| (lang.as_str(), k.as_str(), f.as_str())))
     }
 
     /// The site's title in `lang`.

@@ -43,7 +43,10 @@ impl Strings {
     pub fn count(&self, key: &str, count: u64) -> Option<String> {
         let forms = self.plural.get(key)?;
         let category = self.formats.plural(count);
-        let form = forms.iter().find(|(c, _)| *c == category).or_else(|| forms.iter().find(|(c, _)| *c == PluralCategory::Other));
+        let form = forms
+            .iter()
+            .find(|(c, _)| *c == category)
+            .or_else(|| forms.iter().find(|(c, _)| *c == PluralCategory::Other));
         form.map(|(_, text)| text.replace("{count}", &count.to_string()))
     }
 }
@@ -58,12 +61,8 @@ pub fn load(path: &Path, config: &Config) -> Result<BTreeMap<String, Strings>> {
 fn build(raw: &RawTables, config: &Config) -> Result<BTreeMap<String, Strings>> {
     // Every key any published language has is a key every one of them needs; a digest's name
     // is needed whether or not any table has it yet.
-    let mut keys: BTreeSet<String> = config
-        .languages
-        .iter()
-        .filter_map(|l| raw.get(&l.code))
-        .flat_map(|table| table.keys().cloned())
-        .collect();
+    let mut keys: BTreeSet<String> =
+        config.languages.iter().filter_map(|l| raw.get(&l.code)).flat_map(|table| table.keys().cloned()).collect();
     keys.extend(config.digests.iter().map(|d| format!("digest_{}", d.id)));
     keys.insert("date_format".to_owned());
     let plural_keys: BTreeSet<&String> = config
@@ -94,7 +93,9 @@ fn build(raw: &RawTables, config: &Config) -> Result<BTreeMap<String, Strings>> 
             RawText::Plural(_) => bail!("[{code}] date_format: must be a string"),
         };
         let style = DateStyle::parse(&style_text).with_context(|| {
-            format!("[{code}] date_format: '{style_text}' is not one of full, long, medium, short (CLDR's date lengths)")
+            format!(
+                "[{code}] date_format: '{style_text}' is not one of full, long, medium, short (CLDR's date lengths)"
+            )
         })?;
         let formats = Formats::new(&language.writing.locale, style).with_context(|| format!("[{code}]"))?;
         let mut plain = BTreeMap::new();
@@ -149,9 +150,8 @@ fn parse_forms(forms: &BTreeMap<String, String>) -> Result<Vec<(PluralCategory, 
         .iter()
         .map(|(name, text)| {
             let category = locale::PLURAL_CATEGORIES.iter().find(|(n, _)| n == name).map(|(_, c)| *c);
-            let category = category.with_context(|| {
-                format!("'{name}' is not a plural form (zero, one, two, few, many, other)")
-            })?;
+            let category = category
+                .with_context(|| format!("'{name}' is not a plural form (zero, one, two, few, many, other)"))?;
             Ok((category, text.clone()))
         })
         .collect()
