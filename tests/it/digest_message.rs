@@ -80,7 +80,7 @@ fn an_english_digest_has_every_header_and_both_parts() {
         vec![item("Trade fair & expo <2026>", "https://news.example.gov.cn/en/articles/fair/", "en", false)],
     );
     let parsed = MessageParser::default().parse(&sent.raw).expect("a MIME message");
-    assert_eq!(parsed.subject(), Some("Daily news: 1 new"));
+    assert_eq!(parsed.subject(), Some("Daily news: 1 new article"));
     let to = parsed.to().and_then(|a| a.first()).expect("To");
     assert_eq!((to.name(), to.address()), (Some("Li Wei"), Some("li@example.org")));
     assert_eq!(parsed.message_id(), Some("gazette.daily.7.42@fao.example.gov.cn"));

@@ -148,7 +148,7 @@ fn a_new_subscribers_preview_shows_the_latest_articles_marked_as_a_preview() {
         assert!(body.contains("China-ROK Business Matchmaking") && body.contains("Northeast Asia Expo"), "{body}");
         assert!(!body.contains("Consul-General of Japan"), "only their sectors:\n{body}");
     }
-    assert_ne!(subject, "Daily news: 0 new");
+    assert_ne!(subject, "Daily news: 0 new articles");
 
     // Someone with new articles previews exactly their next digest: no banner.
     let (_, li, _) = preview(&site, "li@example.org", &[]);
@@ -165,14 +165,14 @@ fn a_preview_since_a_date_shows_the_articles_after_it() {
     let site = site();
     site.subscribers(&["add", "new@example.org", "--lang", "en", "--sectors", "trade", "--confirmed"]).success();
     let (subject, text, html) = preview(&site, "new@example.org", &["--since", "2099-01-01"]);
-    assert_eq!(subject, "Daily news: 0 new");
+    assert_eq!(subject, "Daily news: 0 new articles");
     for body in [&text, &html] {
         assert!(body.contains("Preview, not sent: the news published since 1 January 2099."), "{body}");
         assert!(!body.contains("/en/articles/"), "nothing after a future date:\n{body}");
     }
 
     let (subject, text, html) = preview(&site, "new@example.org", &["--since", "2025-01-01"]);
-    assert_eq!(subject, "Daily news: 2 new");
+    assert_eq!(subject, "Daily news: 2 new articles");
     for body in [&text, &html] {
         assert!(body.contains("since 1 January 2025."), "{body}");
         assert!(body.contains("China-ROK Business Matchmaking") && body.contains("Sino-German"), "{body}");
@@ -180,7 +180,7 @@ fn a_preview_since_a_date_shows_the_articles_after_it() {
     }
     // An RFC 3339 time, and the day it names in the site's zone: 2025-09-09 is the matchmaking.
     let (_, text, _) = preview(&site, "new@example.org", &["--since", "2025-09-08T23:00:00+08:00"]);
-    assert!(text.contains("since 8 September 2025 23:00.") && text.contains("China-ROK"), "{text}");
+    assert!(text.contains("since 8 September 2025 at 23:00.") && text.contains("China-ROK"), "{text}");
     let bad = digest(&site, &["preview", "daily", "--to", "new@example.org", "--since", "last week"]);
     assert!(bad.code(2).stderr.contains("--since: 'last week' is not a date"), "{bad}");
 }

@@ -32,6 +32,16 @@ pub fn config_text(edit: impl FnOnce(&mut toml::Table)) -> String {
     toml::to_string(&config).expect("config serialises")
 }
 
+/// The languages the repository's config publishes, as gazette orders them: the default
+/// language first, then the others by code.
+pub fn configured_languages() -> Vec<String> {
+    let config: toml::Table = toml::from_str(&config_text(|_| {})).expect("config");
+    let default = config["site"]["default_language"].as_str().expect("site.default_language").to_owned();
+    let mut codes: Vec<String> = config["languages"].as_table().expect("languages").keys().cloned().collect();
+    codes.sort_by_key(|c| (c != &default, c.clone()));
+    codes
+}
+
 /// The sub-table `key` of `t`, created when missing.
 pub fn table<'a>(t: &'a mut toml::Table, key: &str) -> &'a mut toml::Table {
     t.entry(key.to_owned())
@@ -81,6 +91,8 @@ impl Site {
             _dir: dir,
         };
         std::fs::create_dir_all(&site.store).expect("store folder");
+        // `check` and every command that writes for people load the templates.
+        copy_dir(&repo().join("templates"), &site.root.join("templates"));
         site.write_config(|_| {});
         site
     }

@@ -309,7 +309,7 @@ fn health_and_metrics_answer_in_prometheus_text_format_on_the_operations_port_on
     let text = metrics.text();
     for series in [
         "gazette_builds_total{outcome=\"ok\"} 1",
-        "gazette_articles 13",
+        "gazette_articles 17",
         "gazette_subscribers{status=\"confirmed\"} 1",
         "gazette_job_last_run_timestamp_seconds{job=\"build\"}",
         "gazette_job_last_success{job=\"build\"} 1",

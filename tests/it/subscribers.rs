@@ -45,7 +45,7 @@ fn subscribers_are_added_listed_and_removed_in_the_state_file() {
 fn unknown_language_sector_digest_or_bad_address_is_an_error_naming_it() {
     let site = site();
     for (args, named) in [
-        (&["add", "a@example.org", "--lang", "ru"][..], "unknown language 'ru'"),
+        (&["add", "a@example.org", "--lang", "fr"][..], "unknown language 'fr'"),
         (&["add", "a@example.org", "--sectors", "trade,sport"][..], "unknown sector 'sport'"),
         (&["add", "a@example.org", "--digest", "hourly"][..], "unknown digest 'hourly'"),
         (&["add", "a@b\r\nBcc: c@example.org"][..], "is not an email address"),
