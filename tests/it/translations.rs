@@ -44,7 +44,10 @@ fn atom_entries_link_translations_with_hreflang() {
                 assert_eq!(link["title"], title.as_str());
                 assert_eq!(link["type"], "text/html");
                 // The translation is published, and links back.
-                let back = others.iter().find(|o| &o.url == url && o.language == *other_lang).unwrap_or_else(|| panic!("{url} is not in a feed"));
+                let back = others
+                    .iter()
+                    .find(|o| &o.url == url && o.language == *other_lang)
+                    .unwrap_or_else(|| panic!("{url} is not in a feed"));
                 assert_eq!(&back.title, title);
                 assert!(
                     back.translations.iter().any(|(l, u, _)| l == lang && u == &want.url),
