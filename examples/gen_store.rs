@@ -1,8 +1,9 @@
-//! Generates a synthetic article store for benchmarks: N bilingual pairs of Markdown articles
-//! (about 3.5 KB each) spread over years, months and both sectors, some untagged so keyword
-//! classification runs too. Deterministic: the same N gives the same files.
+//! Generates a synthetic article store for benchmarks: N groups of translated Markdown
+//! articles (about 3.5 KB each; Chinese and English, and Russian with LANGS = 3) spread over
+//! years, months and both sectors, some untagged so keyword classification runs too.
+//! Deterministic: the same N gives the same files.
 //!
-//! `cargo run --release --example gen_store -- DIR PAIRS`
+//! `cargo run --release --example gen_store -- DIR GROUPS [LANGS]`
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -25,6 +26,15 @@ const EN_SENTENCES: [&str; 6] = [
     "Guests agreed that Shenyang's location, industrial base and improving business environment offer broad prospects for cooperation.",
 ];
 
+const RU_SENTENCES: [&str; 6] = [
+    "Руководитель Канцелярии по иностранным делам встретился с делегацией; стороны подробно обсудили развитие связей городов-побратимов и расширение экономических обменов.",
+    "Делегация посетила Шэньянскую комплексную бондовую зону и Китайско-германский индустриальный парк передового машиностроения и ознакомилась с работой компаний.",
+    "Стороны договорились укреплять сотрудничество в сфере образования, культуры, туризма и работы с молодёжью и добиваться практических результатов.",
+    "Канцелярия будет в полной мере использовать свои ресурсы, каналы и площадки, чтобы консультировать китайские и иностранные компании и подбирать им партнёров.",
+    "В мероприятии приняли участие более сорока компаний из Японии, Республики Корея, России и Германии; на месте подписано более десяти соглашений о намерениях.",
+    "Гости отметили, что расположение Шэньяна, его промышленная база и улучшающийся деловой климат открывают широкие перспективы для сотрудничества.",
+];
+
 fn body(sentences: &[&str], seed: usize, target_bytes: usize) -> String {
     let mut out = String::with_capacity(target_bytes + 256);
     let mut i = seed;
@@ -41,7 +51,7 @@ fn body(sentences: &[&str], seed: usize, target_bytes: usize) -> String {
 fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(dir), Some(pairs)) = (args.next(), args.next()) else {
-        eprintln!("usage: gen_store DIR PAIRS");
+        eprintln!("usage: gen_store DIR GROUPS [LANGS]");
         std::process::exit(2);
     };
     let dir = PathBuf::from(dir);
@@ -49,6 +59,14 @@ fn main() {
         eprintln!("PAIRS must be a number");
         std::process::exit(2);
     });
+    let langs: usize = match args.next().as_deref() {
+        None | Some("2") => 2,
+        Some("3") => 3,
+        Some(other) => {
+            eprintln!("LANGS must be 2 or 3, not {other}");
+            std::process::exit(2);
+        }
+    };
     let mut front = String::new();
     for n in 0..pairs {
         // Spread over 2010-2025, every month, hours of the day.
@@ -67,10 +85,12 @@ fn main() {
             2 => "sectors = [\"foreign-affairs\", \"trade\"]\n",
             _ => "", // classified by keywords
         };
-        for (lang, title, sentences) in [
+        let versions = [
             ("zh", format!("沈阳市对外交流合作动态第{n}期"), &ZH_SENTENCES),
             ("en", format!("Shenyang International Exchange and Cooperation Update No. {n}"), &EN_SENTENCES),
-        ] {
+            ("ru", format!("Новости международного обмена и сотрудничества Шэньяна, выпуск {n}"), &RU_SENTENCES),
+        ];
+        for (lang, title, sentences) in versions.into_iter().take(langs) {
             front.clear();
             let _ = write!(
                 front,

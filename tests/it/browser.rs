@@ -343,6 +343,15 @@ fn pages_and_the_digest_fit_a_phone_screen() {
     browser.goto(&format!("{base}/subscribe?lang=zh"));
     browser.expect_page("zh", "订阅新闻摘要");
     browser.assert_fits_a_phone("phone-subscribe-zh", PAGE_TEXT, FORM_TARGETS);
+    // Russian has long words and long strings: its digest, form and front page fit too.
+    site.subscribers(&["add", "phone.ru@example.org", "--lang", "ru", "--confirmed"]).success();
+    let digest_ru = preview(&site, "phone.ru@example.org");
+    browser.goto(url::Url::from_file_path(&digest_ru).expect("an absolute path").as_str());
+    assert!(browser.text("body").contains("(пока нет на вашем языке)"), "{}", browser.text("body"));
+    browser.assert_fits_a_phone("phone-digest-ru", "p", "");
+    browser.goto(&format!("{base}/subscribe?lang=ru"));
+    browser.expect_page("ru", "Подписка на рассылку новостей");
+    browser.assert_fits_a_phone("phone-subscribe-ru", PAGE_TEXT, FORM_TARGETS);
 
     let started = Instant::now();
     while !daemon.send(&get("/en/")).text().contains(title) {
