@@ -1,11 +1,15 @@
-//! The office's bilingual press-release `.txt` files, already decoded (see `decode`), parsed
-//! into a [`PressRelease`]: optional breadcrumb, Chinese title, metadata line (时间/来源/撰稿人…),
-//! Chinese paragraphs, then optionally an English title and English paragraphs.
-//! Text is kept verbatim apart from trimming; escaping it is the feed writers' job.
+//! The office's press-release `.txt` files, already decoded (see `decode`), parsed into a
+//! [`PressRelease`]: optional breadcrumb, title, metadata line (时间/来源/撰稿人…, the CMS's
+//! Chinese keys), paragraphs, then any further halves (English, Russian…), each opened by a
+//! title line in a script no earlier half is written in. Which language a half is, is config's
+//! business (`press_text`). Text is kept verbatim apart from trimming; escaping is the writers'.
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use icu_locale::subtags::Script;
 
-/// One press release: the Chinese half always, the English half when present.
+use crate::locale::script_of;
+
+/// One press release: its halves in file order, the first one (under the metadata line) always.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PressRelease {
     /// The date (and maybe time) of the metadata line.
@@ -14,11 +18,9 @@ pub struct PressRelease {
     pub author: Option<String>,
     /// From 来源 (or 信息来源, 文章来源), else 供稿部门; `None` when both are missing or empty.
     pub source: Option<String>,
-    /// The Chinese title and paragraphs; there is at least one paragraph.
-    pub zh: Half,
-    /// The English title and paragraphs; the paragraphs may be empty if the file ends at the
-    /// English title.
-    pub en: Option<Half>,
+    /// The halves, each in its own script; the first has at least one paragraph, a later one
+    /// may have none (a file that ends at a title).
+    pub halves: Vec<Half>,
 }
 
 /// The date of the metadata line: a calendar date, or a date with a time of day (no zone: the
@@ -34,6 +36,9 @@ pub enum PressDate {
 /// One language's half: title and paragraphs (plain text, trimmed, never empty strings).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Half {
+    /// The writing system of its title, as [`script_of`] names it; `None` for a half with no
+    /// letters to tell.
+    pub script: Option<Script>,
     /// The title line, trimmed.
     pub title: String,
     /// One paragraph per non-empty line, trimmed, in file order.
@@ -126,21 +131,33 @@ pub fn parse(text: &str) -> Result<PressRelease, ParseError> {
     let source = value_of("来源").or_else(|| value_of("供稿部门"));
 
     let body = &lines[meta_end..];
-    let en_at = body.iter().position(|line| is_english_title(line.text)).unwrap_or(body.len());
-    let (zh_lines, en_lines) = body.split_at(en_at);
-    if zh_lines.is_empty() {
+    let halves = split_halves(title, body);
+    if halves[0].paragraphs.is_empty() {
         return Err(error(meta_number, "the Chinese half has no paragraphs after the metadata line"));
     }
-    let en = en_lines
-        .split_first()
-        .map(|(title, paragraphs)| Half { title: title.text.to_owned(), paragraphs: texts(paragraphs) });
-    Ok(PressRelease {
-        published,
-        author,
-        source,
-        zh: Half { title: title.to_owned(), paragraphs: texts(zh_lines) },
-        en,
-    })
+    Ok(PressRelease { published, author, source, halves })
+}
+
+/// Cuts the body into halves. A line opens a new half when it looks like a title in a script
+/// that no half so far is written in: the script check keeps a quoted English name inside the
+/// Russian half, and a Chinese place name inside the English one. A half's script is that of
+/// its title (for a first title with no letters, `2023`, that of the line after it).
+fn split_halves(first_title: &str, body: &[Line<'_>]) -> Vec<Half> {
+    let first_script = script_of(first_title).or_else(|| body.first().and_then(|line| script_of(line.text)));
+    let mut halves = vec![Half { script: first_script, title: first_title.to_owned(), paragraphs: Vec::new() }];
+    for line in body {
+        let seen = |script: Script| halves.iter().any(|half| half.script == Some(script));
+        match title_script(line.text) {
+            Some(script) if !seen(script) => {
+                halves.push(Half { script: Some(script), title: line.text.to_owned(), paragraphs: Vec::new() });
+            }
+            _ => {
+                let current = halves.last_mut().unwrap_or_else(|| unreachable!("the first half is pushed above"));
+                current.paragraphs.push(line.text.to_owned());
+            }
+        }
+    }
+    halves
 }
 
 /// A non-empty line, trimmed, with its 1-based number in the file.
@@ -158,10 +175,6 @@ struct Field<'a> {
 
 fn error(line: usize, message: impl Into<String>) -> ParseError {
     ParseError { line, message: message.into() }
-}
-
-fn texts(lines: &[Line<'_>]) -> Vec<String> {
-    lines.iter().map(|line| line.text.to_owned()).collect()
 }
 
 /// Names the line where the metadata should have been: the one after the title.
@@ -275,17 +288,48 @@ fn is_han(c: char) -> bool {
         | '\u{20000}'..='\u{3134F}')
 }
 
-fn is_latin_letter(c: char) -> bool {
-    c.is_ascii_alphabetic() || (('\u{C0}'..='\u{24F}').contains(&c) && c.is_alphabetic())
+/// The script of `text` when it could be a title in it: at least two words in that script,
+/// and at most one word in any other per four of them. Words, not letters, are weighed, and a
+/// Han, kana or Hangul character counts as a word; the two-word floor keeps a URL or a `PM2.5`
+/// line inside the half it sits in.
+fn title_script(text: &str) -> Option<Script> {
+    let script = script_of(text)?;
+    let (mut own, mut other) = (0usize, 0usize);
+    for word in text.split_whitespace() {
+        for piece in word_pieces(word) {
+            match script_of(piece) {
+                Some(s) if s == script => own += 1,
+                Some(_) => other += 1,
+                None => {}
+            }
+        }
+    }
+    (own >= 2 && other * 4 <= own).then_some(script)
 }
 
-/// "Mostly Latin script": at least two Latin words and at most one Han character per four of
-/// them. Words, not letters, are weighed against Han characters, which are word-sized; the
-/// two-word floor keeps a URL or `PM2.5` line inside the Chinese half.
-fn is_english_title(text: &str) -> bool {
-    let han = text.chars().filter(|&c| is_han(c)).count();
-    let latin_words = text.split_whitespace().filter(|word| word.chars().any(is_latin_letter)).count();
-    latin_words >= 2 && han * 4 <= latin_words
+/// A word split so that every character of a script written without spaces (Han, kana) is a
+/// piece of its own, and each run of other characters is one piece.
+fn word_pieces(word: &str) -> impl Iterator<Item = &str> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    for (at, c) in word.char_indices() {
+        if is_unspaced(c) {
+            if start < at {
+                pieces.push(&word[start..at]);
+            }
+            pieces.push(&word[at..at + c.len_utf8()]);
+            start = at + c.len_utf8();
+        }
+    }
+    if start < word.len() {
+        pieces.push(&word[start..]);
+    }
+    pieces.into_iter()
+}
+
+/// Han ideographs and kana, where a character is about a word.
+fn is_unspaced(c: char) -> bool {
+    is_han(c) || matches!(c, '\u{3040}'..='\u{30FF}' | '\u{31F0}'..='\u{31FF}')
 }
 
 /// Reads `2023-05-08`, `2023/5/8`, `2023.5.8`, `2023年5月8日`, each optionally followed by a
@@ -366,6 +410,9 @@ mod tests {
     const CRLF_BOM: &[u8] = include_bytes!("../../tests/fixtures/press-releases/crlf-bom.txt");
     const GB18030_FILE: &[u8] = include_bytes!("../../tests/fixtures/press-releases/gb18030.txt");
     const NO_DATE_FILE: &[u8] = include_bytes!("../../tests/fixtures/press-releases/broken-no-date.txt");
+    const THREE_HALVES: &[u8] = include_bytes!("../../tests/fixtures/press-releases/three-halves.txt");
+    const GB18030_CYRILLIC: &[u8] = include_bytes!("../../tests/fixtures/press-releases/gb18030-cyrillic.txt");
+    const EXAMPLE: &[u8] = include_bytes!("../../articles/press-release-2022-10-11.txt");
     const IMPOSSIBLE_DATE: &[u8] = include_bytes!("../../tests/fixtures/press-releases/broken-impossible-date.txt");
 
     fn parse_fixture(bytes: &[u8]) -> Result<PressRelease, ParseError> {
@@ -391,16 +438,16 @@ mod tests {
         assert_eq!(release.published, PressDate::Date(ymd(2022, 10, 11)));
         assert_eq!(release.author, None);
         assert_eq!(release.source.as_deref(), Some("本站原创"));
-        assert_eq!(release.zh.title, "市政府外办携手俄领馆推动辽中区“中俄(沈阳)经贸合作产业园”建设");
-        assert_eq!(release.zh.paragraphs.len(), 4);
-        let first = &release.zh.paragraphs[0];
+        assert_eq!(release.halves[0].title, "市政府外办携手俄领馆推动辽中区“中俄(沈阳)经贸合作产业园”建设");
+        assert_eq!(release.halves[0].paragraphs.len(), 4);
+        let first = &release.halves[0].paragraphs[0];
         assert!(first.starts_with("10月10日,市政府外办与俄罗斯驻沈阳总领事馆赴辽中区实地考察调研。"));
         assert!(first.ends_with("“中俄(沈阳)经贸合作产业园”进行了充分交流。"));
-        let last = &release.zh.paragraphs[3];
+        let last = &release.halves[0].paragraphs[3];
         assert!(last.starts_with("陈双伟表示,沈阳市委、市政府高度重视对俄交流合作,"));
         assert!(last.ends_with("为沈阳建设国家中心城市,打造东北亚对外开放新高地贡献外事力量。"));
 
-        let en = release.en.expect("english half");
+        let en = release.halves.get(1).expect("english half");
         assert_eq!(
             en.title,
             "Shenyang Foreign Affairs Office Works Together with Russian Consulate-General in \
@@ -421,16 +468,16 @@ mod tests {
         assert_eq!(release.published, ymd_hms((2023, 5, 8), 9, 30, 0));
         assert_eq!(release.author.as_deref(), Some("李明"));
         assert_eq!(release.source.as_deref(), Some("沈阳市人民政府外事办公室"));
-        assert_eq!(release.zh.title, "市外办召开2023年对外交流工作会议");
+        assert_eq!(release.halves[0].title, "市外办召开2023年对外交流工作会议");
         assert_eq!(
-            release.zh.paragraphs,
+            release.halves[0].paragraphs,
             [
                 "5月8日，市外办召开2023年对外交流工作会议，总结去年工作并部署今年任务。",
                 "会议强调，要做好“请进来”与“走出去”两篇文章，推动<b>友城</b>合作提质增效 & 扩大对外开放。",
                 "会议要求各处室抓好落实，确保各项任务按期完成。]]>",
             ]
         );
-        let en = release.en.expect("english half");
+        let en = release.halves.get(1).expect("english half");
         assert_eq!(en.title, "Shenyang Foreign Affairs Office Holds 2023 Work Conference on International Exchanges");
         assert_eq!(
             en.paragraphs,
@@ -448,10 +495,10 @@ mod tests {
         // 撰稿人 and 来源 are empty, so 作者 and 供稿部门 stand in.
         assert_eq!(release.author.as_deref(), Some("张伟"));
         assert_eq!(release.source.as_deref(), Some("市外办"));
-        assert_eq!(release.zh.title, "沈阳市与日本川崎市举行友好城市缔结四十周年线上交流活动");
-        assert_eq!(release.zh.paragraphs.len(), 2);
-        assert_eq!(release.zh.paragraphs[1], "双方回顾了四十年来的友好交往历程，并就下一步合作交换了意见。");
-        let en = release.en.expect("english half");
+        assert_eq!(release.halves[0].title, "沈阳市与日本川崎市举行友好城市缔结四十周年线上交流活动");
+        assert_eq!(release.halves[0].paragraphs.len(), 2);
+        assert_eq!(release.halves[0].paragraphs[1], "双方回顾了四十年来的友好交往历程，并就下一步合作交换了意见。");
+        let en = release.halves.get(1).expect("english half");
         assert_eq!(en.title, "Shenyang and Kawasaki Mark 40 Years of Sister-City Ties Online");
         assert_eq!(en.paragraphs.len(), 1);
     }
@@ -462,15 +509,15 @@ mod tests {
         assert_eq!(release.published, PressDate::Date(ymd(2023, 5, 8)));
         assert_eq!(release.author, None);
         assert_eq!(release.source.as_deref(), Some("本站"));
-        assert_eq!(release.zh.title, "关于2023年因公出国（境）团组信息公开的通知");
+        assert_eq!(release.halves[0].title, "关于2023年因公出国（境）团组信息公开的通知");
         assert_eq!(
-            release.zh.paragraphs,
+            release.halves[0].paragraphs,
             [
                 "根据有关规定，现将2023年第一季度因公出国（境）团组信息予以公开。",
                 "如有意见，请于5月15日前反馈至市外办办公室。",
             ]
         );
-        assert_eq!(release.en, None);
+        assert_eq!(release.halves.len(), 1);
     }
 
     #[test]
@@ -479,9 +526,9 @@ mod tests {
         assert_eq!(release.published, PressDate::Date(ymd(2023, 6, 1)));
         assert_eq!(release.author.as_deref(), Some("赵六"));
         assert_eq!(release.source.as_deref(), Some("本站原创"));
-        assert_eq!(release.zh.title, "市外办赴苏家屯区调研外资企业");
-        assert_eq!(release.zh.paragraphs.len(), 2);
-        let en = release.en.expect("english half");
+        assert_eq!(release.halves[0].title, "市外办赴苏家屯区调研外资企业");
+        assert_eq!(release.halves[0].paragraphs.len(), 2);
+        let en = release.halves.get(1).expect("english half");
         assert_eq!(en.title, "Shenyang Foreign Affairs Office Visits Foreign-Funded Enterprises in Sujiatun District");
         assert_eq!(
             en.paragraphs.last().map(String::as_str),
@@ -494,12 +541,12 @@ mod tests {
         let release = parse_fixture(GB18030_FILE).unwrap();
         assert_eq!(release.published, PressDate::Date(ymd(2023, 7, 12)));
         assert_eq!(release.author.as_deref(), Some("刘洋"));
-        assert_eq!(release.zh.title, "市外办接待日本川崎市友好交流代表团");
+        assert_eq!(release.halves[0].title, "市外办接待日本川崎市友好交流代表团");
         assert_eq!(
-            release.zh.paragraphs.last().map(String::as_str),
+            release.halves[0].paragraphs.last().map(String::as_str),
             Some("代表团团长𠮷田一郎表示，愿进一步深化两市友好关系。")
         );
-        let en = release.en.expect("english half");
+        let en = release.halves.get(1).expect("english half");
         assert_eq!(en.title, "Shenyang Foreign Affairs Office Receives Friendship Delegation from Kawasaki");
         assert_eq!(en.paragraphs.len(), 1);
     }
@@ -588,7 +635,7 @@ mod tests {
         let release = parse("标题\n发布时间：2023-05-08\n来源：新华社\n正文。").unwrap();
         assert_eq!(release.published, PressDate::Date(ymd(2023, 5, 8)));
         assert_eq!(release.source.as_deref(), Some("新华社"));
-        assert_eq!(release.zh.paragraphs, ["正文。"]);
+        assert_eq!(release.halves[0].paragraphs, ["正文。"]);
         let error = parse("标题\n来源：新华社\n时间：2023-02-30\n正文。").unwrap_err();
         assert_eq!(error.to_string(), "line 3: impossible date '2023-02-30'");
     }
@@ -596,7 +643,7 @@ mod tests {
     #[test]
     fn keeps_a_first_paragraph_that_starts_like_a_field() {
         let release = parse("标题\n来源：本站 时间：2023-05-08\n时间：5月8日上午。地点：市政府。").unwrap();
-        assert_eq!(release.zh.paragraphs, ["时间：5月8日上午。地点：市政府。"]);
+        assert_eq!(release.halves[0].paragraphs, ["时间：5月8日上午。地点：市政府。"]);
     }
 
     #[test]
@@ -616,8 +663,8 @@ mod tests {
             "标题\n时间：2023-05-08\n正文。\nhttp://wsb.shenyang.gov.cn\nAPEC 商务旅行卡办理指南\n\nEnglish Title\nText.",
         )
         .unwrap();
-        assert_eq!(release.zh.paragraphs.len(), 3);
-        let en = release.en.expect("english half");
+        assert_eq!(release.halves[0].paragraphs.len(), 3);
+        let en = release.halves.get(1).expect("english half");
         assert_eq!(en.title, "English Title");
         assert_eq!(en.paragraphs, ["Text."]);
     }
@@ -625,8 +672,54 @@ mod tests {
     #[test]
     fn keeps_an_english_title_without_paragraphs() {
         let release = parse("标题\n时间：2023-05-08\n正文。\nEnglish Title Only").unwrap();
-        let en = release.en.expect("english half");
+        let en = release.halves.get(1).expect("english half");
         assert_eq!(en.title, "English Title Only");
         assert!(en.paragraphs.is_empty());
+    }
+
+    fn scripts(release: &PressRelease) -> Vec<String> {
+        release.halves.iter().map(|half| half.script.map(|s| s.to_string()).unwrap_or_default()).collect()
+    }
+
+    #[test]
+    fn splits_chinese_english_and_russian_halves_by_script() {
+        let release = parse_fixture(THREE_HALVES).unwrap();
+        assert_eq!(scripts(&release), ["Hani", "Latn", "Cyrl"]);
+        assert_eq!(release.halves[0].title, "市外办举办中俄经贸合作对接会");
+        assert_eq!(
+            release.halves[1].title,
+            "Shenyang Foreign Affairs Office Hosts China-Russia Business Matchmaking Meeting"
+        );
+        assert_eq!(
+            release.halves[2].title,
+            "Канцелярия по иностранным делам г. Шэньян провела российско-китайскую встречу деловых партнёров"
+        );
+        assert_eq!(release.halves.iter().map(|h| h.paragraphs.len()).collect::<Vec<_>>(), [2, 2, 2]);
+    }
+
+    #[test]
+    fn example_press_release_has_a_russian_half_as_long_as_the_english_one() {
+        let release = parse_fixture(EXAMPLE).unwrap();
+        assert_eq!(scripts(&release), ["Hani", "Latn", "Cyrl"]);
+        assert_eq!(release.halves[2].paragraphs.len(), 4);
+        assert!(release.halves[2].paragraphs[0].starts_with("10 октября Канцелярия по иностранным делам"));
+    }
+
+    #[test]
+    fn decodes_gb18030_file_with_a_cyrillic_half() {
+        let release = parse_fixture(GB18030_CYRILLIC).unwrap();
+        assert_eq!(scripts(&release), ["Hani", "Cyrl"]);
+        let ru = &release.halves[1];
+        assert_eq!(ru.title, "Генеральное консульство России в Шэньяне открыло Неделю русского языка и культуры");
+        assert!(ru.paragraphs[0].ends_with("Ёлка, щи и «Катюша» — всё это было в программе."), "{:?}", ru.paragraphs);
+    }
+
+    #[test]
+    fn keeps_lines_in_a_script_already_seen_inside_the_current_half() {
+        let release =
+            parse("标题\n时间：2023-05-08\n正文。\nEnglish Title\nText.\nЗаголовок на русском языке\nShenyang Foreign Affairs Office\n沈阳市 外事 办公室\n")
+                .unwrap();
+        assert_eq!(scripts(&release), ["Hani", "Latn", "Cyrl"]);
+        assert_eq!(release.halves[2].paragraphs, ["Shenyang Foreign Affairs Office", "沈阳市 外事 办公室"]);
     }
 }
