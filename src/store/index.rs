@@ -84,6 +84,8 @@ pub fn fingerprint(config: &Config) -> String {
         fp.push_str(lang.writing.script.as_str());
         fp.push(',');
     }
+    fp.push('|');
+    fp.push_str(config.store.chrome.fingerprint());
     for sector in &config.sectors {
         fp.push('|');
         fp.push_str(&sector.id);

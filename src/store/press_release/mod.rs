@@ -1,26 +1,36 @@
 //! The office's press-release `.txt` files, already decoded (see `decode`), parsed into a
-//! [`PressRelease`]: optional breadcrumb, title, metadata line (时间/来源/撰稿人…, the CMS's
-//! Chinese keys), paragraphs, then any further halves (English, Russian…), each opened by a
-//! title line in a script no earlier half is written in. Which language a half is, is config's
-//! business (`press_text`). Text is kept verbatim apart from trimming; escaping is the writers'.
+//! [`PressRelease`]: page chrome dropped ([`chrome`]), optional breadcrumb, title, metadata line
+//! (时间/来源/撰稿人…, the CMS's Chinese keys, read by [`meta`]), paragraphs, then any further
+//! halves (English, Russian…, cut by [`halves`]), each with its own field lines and attachment
+//! blocks ([`attachments`]). Which language a half is, is config's business (`press_text`).
+//! Text is kept verbatim apart from trimming; escaping is the writers'.
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+pub mod attachments;
+pub mod chrome;
+pub mod explain;
+mod halves;
+mod meta;
+
+use chrono::{NaiveDate, NaiveDateTime};
 use icu_locale::subtags::Script;
 
-use crate::locale::script_of;
+pub use chrome::Chrome;
+use meta::{DATE_KEYS, Field, field_of, known_key_at, parse_date, scan_fields};
 
 /// One press release: its halves in file order, the first one (under the metadata line) always.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PressRelease {
     /// The date (and maybe time) of the metadata line.
     pub published: PressDate,
-    /// From 撰稿人, else 作者; `None` when both are missing or empty.
-    pub author: Option<String>,
-    /// From 来源 (or 信息来源, 文章来源), else 供稿部门; `None` when both are missing or empty.
-    pub source: Option<String>,
+    /// The known fields of the metadata line as read, for `check --explain`.
+    pub metadata: Vec<MetaField>,
     /// The halves, each in its own script; the first has at least one paragraph, a later one
     /// may have none (a file that ends at a title).
     pub halves: Vec<Half>,
+    /// Lines that are neither title nor paragraph, and why (chrome, breadcrumb, fields…).
+    pub dropped: Vec<Dropped>,
+    /// Things worth telling that do not stop publication (an attachment that is not there).
+    pub notices: Vec<ParseError>,
 }
 
 /// The date of the metadata line: a calendar date, or a date with a time of day (no zone: the
@@ -33,16 +43,66 @@ pub enum PressDate {
     DateTime(NaiveDateTime),
 }
 
-/// One language's half: title and paragraphs (plain text, trimmed, never empty strings).
+/// One language's half: title, paragraphs, its own fields and attachments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Half {
-    /// The writing system of its title, as [`script_of`] names it; `None` for a half with no
-    /// letters to tell.
+    /// The writing system of its title, as [`crate::locale::script_of`] names it; `None` for a
+    /// half with no letters to tell.
     pub script: Option<Script>,
     /// The title line, trimmed.
     pub title: String,
-    /// One paragraph per non-empty line, trimmed, in file order.
+    /// One paragraph per non-empty line, trimmed, in file order (never empty strings).
     pub paragraphs: Vec<String>,
+    /// What this half says about itself: the metadata line for the first half, `Source:`,
+    /// `Author:`, `Date:` lines for the others. Never copied from one half to another.
+    pub fields: Fields,
+    /// Files beside the press release that its attachment block names and that exist.
+    pub attachments: Vec<String>,
+    /// Names its attachment block gives that are no such file (the line stays text).
+    pub missing: Vec<String>,
+}
+
+impl Half {
+    /// The paragraph a summary starts at: the first that is body text, not a salutation
+    /// (`各有关单位：`, `Dear partners:`) nor a dateline (`2023年5月8日`, `新华社北京5月8日电`).
+    pub fn summary_paragraph(&self) -> Option<&str> {
+        self.paragraphs.iter().map(String::as_str).find(|p| !meta::is_salutation(p) && !meta::is_dateline(p))
+    }
+}
+
+/// The fields a half carries; `None` when missing or empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fields {
+    /// 撰稿人, else 作者; `Author:`.
+    pub author: Option<String>,
+    /// 来源 (or 信息来源, 文章来源), else 供稿部门; `Source:`.
+    pub source: Option<String>,
+    /// 责任编辑 / 编辑; `Editor:`.
+    pub editor: Option<String>,
+    /// A half's own `Date:` (the first half's date is [`PressRelease::published`]).
+    pub date: Option<PressDate>,
+}
+
+/// One known field of the metadata line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetaField {
+    /// 1-based line.
+    pub line: usize,
+    /// The key it counts as (`发布时间`, `来源`, `编辑`…).
+    pub key: String,
+    /// Its value, page chrome cut off.
+    pub value: String,
+}
+
+/// A line left out of the text, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    /// 1-based line.
+    pub line: usize,
+    /// The line, trimmed.
+    pub text: String,
+    /// Why: `page chrome (print and close controls)`, `breadcrumb`, `field 编辑`, `attachment`…
+    pub why: String,
 }
 
 /// Why a press-release file could not be parsed.
@@ -55,55 +115,50 @@ pub struct ParseError {
     pub message: String,
 }
 
+/// What parsing needs besides the text: the chrome patterns, and whether a file named by an
+/// attachment block exists beside the press release.
+pub struct Options<'a> {
+    /// Lines to drop.
+    pub chrome: &'a Chrome,
+    /// Is there a regular file of this (plain, checked) name beside the press release?
+    pub has_file: &'a dyn Fn(&str) -> bool,
+}
+
 /// How many non-empty lines at the top may hold breadcrumb, title and metadata: one each,
 /// plus one spare for a breadcrumb split over two lines.
 const HEADER_LINES: usize = 4;
 
-/// Metadata keys as written → the key they count as; longest first so that 发布时间 is not
-/// read as 时间 after 发布.
-const KEYS: [(&str, &str); 16] = [
-    ("发布时间", "发布时间"),
-    ("发布日期", "发布日期"),
-    ("信息来源", "来源"),
-    ("文章来源", "来源"),
-    ("供稿部门", "供稿部门"),
-    ("浏览次数", "浏览次数"),
-    ("责任编辑", "编辑"),
-    ("撰稿人", "撰稿人"),
-    ("点击数", "点击"),
-    ("时间", "时间"),
-    ("日期", "日期"),
-    ("来源", "来源"),
-    ("作者", "作者"),
-    ("编辑", "编辑"),
-    ("点击", "点击"),
-    ("浏览", "浏览次数"),
-];
-
-/// The keys whose value is the publication date, in order of preference.
-const DATE_KEYS: [&str; 4] = ["发布时间", "时间", "发布日期", "日期"];
-
 const NO_DATE: &str = "no date in the metadata line (expected 时间: or 发布时间:)";
 
-/// Parses decoded text (LF line ends). Errors name the 1-based line.
+/// Parses decoded text with the default chrome patterns and no attachment files.
 pub fn parse(text: &str) -> Result<PressRelease, ParseError> {
+    parse_with(text, &Options { chrome: Chrome::defaults(), has_file: &|_| false })
+}
+
+/// Parses decoded text (LF line ends). Errors name the 1-based line.
+pub fn parse_with(text: &str, options: &Options<'_>) -> Result<PressRelease, ParseError> {
     // decode.rs strips the BOM; this guards callers that read the file some other way.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     // `trim` covers U+3000 indents, U+00A0 and the U+2002 the real files end paragraphs with.
-    let lines: Vec<Line<'_>> = text
+    let all: Vec<Line<'_>> = text
         .split('\n')
         .enumerate()
         .map(|(index, raw)| Line { number: index + 1, text: raw.trim() })
         .filter(|line| !line.text.is_empty())
         .collect();
-    if lines.is_empty() {
+    if all.is_empty() {
         return Err(error(1, "empty file"));
+    }
+    let mut dropped = Vec::new();
+    let lines = options.chrome.strip(all, &mut dropped);
+    if lines.is_empty() {
+        return Err(error(1, "nothing but page chrome"));
     }
 
     let meta_at = lines
         .iter()
         .take(HEADER_LINES)
-        .position(|line| is_metadata_line(line.text))
+        .position(|line| meta::is_metadata_line(line.text))
         .ok_or_else(|| missing_metadata(&lines))?;
     let meta_number = lines[meta_at].number;
     // The title sits right above the metadata; anything higher is navigation.
@@ -111,6 +166,9 @@ pub fn parse(text: &str) -> Result<PressRelease, ParseError> {
         Some(line) if !is_breadcrumb(line.text) => line.text,
         _ => return Err(error(meta_number, "no title before the metadata line")),
     };
+    for line in &lines[..meta_at - 1] {
+        dropped.push(Dropped { line: line.number, text: line.text.to_owned(), why: "breadcrumb".to_owned() });
+    }
     // Some sites wrap the metadata over two lines (时间 on one, 来源 on the next). Only a
     // known key without a full stop continues it, so a first paragraph such as
     // `时间：5月8日上午。` stays a paragraph.
@@ -120,57 +178,146 @@ pub fn parse(text: &str) -> Result<PressRelease, ParseError> {
             .iter()
             .take_while(|line| known_key_at(line.text).is_some() && !line.text.contains('。'))
             .count();
-    let fields: Vec<Field<'_>> =
-        lines[meta_at..meta_end].iter().flat_map(|line| scan_fields(line.text, line.number)).collect();
+    let fields: Vec<Field<'_>> = lines[meta_at..meta_end]
+        .iter()
+        .flat_map(|line| scan_fields(line.text, line.number))
+        .map(|field| Field { value: options.chrome.clean_value(field.value), ..field })
+        .collect();
 
     let date_field =
         DATE_KEYS.iter().find_map(|key| field_of(&fields, key)).ok_or_else(|| error(meta_number, NO_DATE))?;
     let published = parse_date(date_field.value, date_field.line)?;
     let value_of = |key| field_of(&fields, key).map(|field| field.value.to_owned());
-    let author = value_of("撰稿人").or_else(|| value_of("作者"));
-    let source = value_of("来源").or_else(|| value_of("供稿部门"));
+    let first_fields = Fields {
+        author: value_of("撰稿人").or_else(|| value_of("作者")),
+        source: value_of("来源").or_else(|| value_of("供稿部门")),
+        editor: value_of("编辑"),
+        date: None,
+    };
+    let metadata = fields
+        .iter()
+        .filter_map(|field| {
+            let key = field.key?;
+            (!field.value.is_empty()).then(|| MetaField {
+                line: field.line,
+                key: key.to_owned(),
+                value: field.value.to_owned(),
+            })
+        })
+        .collect();
 
-    let body = &lines[meta_end..];
-    let halves = split_halves(title, body);
+    let mut notices = Vec::new();
+    let mut halves = Vec::new();
+    for (index, (title, body)) in halves::split(title, &lines[meta_end..]).into_iter().enumerate() {
+        let mut half = Half {
+            script: title.script,
+            title: title.text.to_owned(),
+            paragraphs: Vec::new(),
+            fields: if index == 0 { first_fields.clone() } else { Fields::default() },
+            attachments: Vec::new(),
+            missing: Vec::new(),
+        };
+        read_body(&body, &mut half, &mut halves, options, &mut dropped, &mut notices);
+        halves.push(half);
+    }
     if halves[0].paragraphs.is_empty() {
         return Err(error(meta_number, "the Chinese half has no paragraphs after the metadata line"));
     }
-    Ok(PressRelease { published, author, source, halves })
+    dropped.sort_by_key(|d| d.line);
+    Ok(PressRelease { published, metadata, halves, dropped, notices })
 }
 
-/// Cuts the body into halves. A line opens a new half when it looks like a title in a script
-/// that no half so far is written in: the script check keeps a quoted English name inside the
-/// Russian half, and a Chinese place name inside the English one. A half's script is that of
-/// its title (for a first title with no letters, `2023`, that of the line after it).
-fn split_halves(first_title: &str, body: &[Line<'_>]) -> Vec<Half> {
-    let first_script = script_of(first_title).or_else(|| body.first().and_then(|line| script_of(line.text)));
-    let mut halves = vec![Half { script: first_script, title: first_title.to_owned(), paragraphs: Vec::new() }];
-    for line in body {
-        let seen = |script: Script| halves.iter().any(|half| half.script == Some(script));
-        match title_script(line.text) {
-            Some(script) if !seen(script) => {
-                halves.push(Half { script: Some(script), title: line.text.to_owned(), paragraphs: Vec::new() });
+/// Reads a half's body lines into paragraphs, field lines and attachment blocks. A Chinese-keyed
+/// field line (`（责任编辑：王五）`) is the CMS's, so it belongs to the first half (`earlier[0]`,
+/// or `half` itself when it is the first) wherever it sits.
+fn read_body(
+    body: &[&Line<'_>],
+    half: &mut Half,
+    earlier: &mut [Half],
+    options: &Options<'_>,
+    dropped: &mut Vec<Dropped>,
+    notices: &mut Vec<ParseError>,
+) {
+    let mut at = 0;
+    while at < body.len() {
+        let line = body[at];
+        let drop = |why: String| Dropped { line: line.number, text: line.text.to_owned(), why };
+        if let Some(found) = meta::body_field(line.text) {
+            let fields = match (found.is_cms, earlier.first_mut()) {
+                (true, Some(first)) => &mut first.fields,
+                _ => &mut half.fields,
+            };
+            let why = match found.kind {
+                meta::FieldKind::Author => fill(&mut fields.author, found.value),
+                meta::FieldKind::Source => fill(&mut fields.source, found.value),
+                meta::FieldKind::Editor => fill(&mut fields.editor, found.value),
+                meta::FieldKind::Date => match parse_date(found.value, line.number) {
+                    Ok(date) => {
+                        fields.date.get_or_insert(date);
+                        "date"
+                    }
+                    Err(e) => {
+                        notices.push(e);
+                        "date (unreadable, ignored)"
+                    }
+                },
+            };
+            dropped.push(drop(format!("field: {} {why}", found.key)));
+            at += 1;
+            continue;
+        }
+        if let Some(block) = attachments::read_block(&body[at..], options.has_file) {
+            for item in &block.lines {
+                let line = body[at + item.offset];
+                if item.is_attachment {
+                    dropped.push(Dropped {
+                        line: line.number,
+                        text: line.text.to_owned(),
+                        why: "attachment".to_owned(),
+                    });
+                } else {
+                    half.paragraphs.push(line.text.to_owned());
+                }
+                for name in &item.missing {
+                    half.missing.push(name.clone());
+                    notices.push(error(
+                        line.number,
+                        format!("attachment '{name}' is not a file beside the press release; kept as text"),
+                    ));
+                }
+                for name in &item.found {
+                    if !half.attachments.contains(name) {
+                        half.attachments.push(name.clone());
+                    }
+                }
             }
-            _ => {
-                let current = halves.last_mut().unwrap_or_else(|| unreachable!("the first half is pushed above"));
-                current.paragraphs.push(line.text.to_owned());
-            }
+            at += block.lines.len();
+            continue;
+        }
+        half.paragraphs.push(line.text.to_owned());
+        at += 1;
+    }
+}
+
+/// Sets an empty field; says whether the line was used or a value was already there.
+fn fill(field: &mut Option<String>, value: &str) -> &'static str {
+    if value.is_empty() {
+        return "(empty)";
+    }
+    match field {
+        Some(_) => "(already set, ignored)",
+        None => {
+            *field = Some(value.to_owned());
+            ""
         }
     }
-    halves
 }
 
 /// A non-empty line, trimmed, with its 1-based number in the file.
-struct Line<'a> {
+#[derive(Debug, Clone, Copy)]
+pub struct Line<'a> {
     number: usize,
     text: &'a str,
-}
-
-/// One `key:value` of the metadata line; `key` is `None` for keys we do not use (字号, 分享…).
-struct Field<'a> {
-    key: Option<&'static str>,
-    value: &'a str,
-    line: usize,
 }
 
 fn error(line: usize, message: impl Into<String>) -> ParseError {
@@ -187,11 +334,6 @@ fn missing_metadata(lines: &[Line<'_>]) -> ParseError {
     error(number, "no metadata line after the title (expected 时间: or 发布时间:)")
 }
 
-/// The first field with `key` and a value: sites leave fields empty (`撰稿人: 供稿部门:…`).
-fn field_of<'f, 'a>(fields: &'f [Field<'a>], key: &str) -> Option<&'f Field<'a>> {
-    fields.iter().find(|field| field.key == Some(key) && !field.value.is_empty())
-}
-
 /// `您现在的位置:首页 > 工作动态`, `当前位置：首页 > 新闻`, `首页 » 通知公告`.
 fn is_breadcrumb(text: &str) -> bool {
     const PREFIXES: [&str; 6] = ["您现在的位置", "您当前的位置", "您的位置", "当前位置", "所在位置", "现在位置"];
@@ -199,221 +341,22 @@ fn is_breadcrumb(text: &str) -> bool {
         || (text.contains("首页") && text.contains(['>', '＞', '»', '›', '→']))
 }
 
-/// A metadata line starts with a field (`时间:`, `来源：`, `字号：`…) and has a key we know,
-/// so a title such as `关于调整办公时间的通知` is never taken for one.
-fn is_metadata_line(text: &str) -> bool {
-    let text = text.trim_start_matches(is_field_separator);
-    let fields = scan_fields(text, 0);
-    let starts_with_field = key_at(text).is_some();
-    starts_with_field && fields.iter().any(|field| field.key.is_some())
-}
-
-fn is_field_separator(c: char) -> bool {
-    c.is_whitespace() || matches!(c, '|' | '｜' | '丨' | '【' | '】' | '[' | ']')
-}
-
-/// Splits a metadata line into fields. Values may hold spaces (`2023-05-08 09:30:00`,
-/// `张三 李四`), so a field ends only where the next key begins; known keys are found even
-/// when glued to the previous value (`2022-10-11撰稿人:`), unknown ones only after a space.
-fn scan_fields(text: &str, line: usize) -> Vec<Field<'_>> {
-    // (where the key starts, where its value starts, the key)
-    let mut starts: Vec<(usize, usize, Option<&'static str>)> = Vec::new();
-    let mut at = 0;
-    let mut after_separator = true;
-    while let Some(c) = text[at..].chars().next() {
-        let found = match known_key_at(&text[at..]) {
-            Some((key, length)) => Some((Some(key), length)),
-            None if after_separator => unknown_key_at(&text[at..]).map(|length| (None, length)),
-            None => None,
-        };
-        if let Some((key, length)) = found {
-            starts.push((at, at + length, key));
-            at += length;
-            after_separator = true;
-        } else {
-            at += c.len_utf8();
-            after_separator = is_field_separator(c);
-        }
-    }
-    let ends = starts.iter().skip(1).map(|start| start.0).chain([text.len()]);
-    starts
-        .iter()
-        .zip(ends)
-        .map(|(&(_, value_start, key), end)| Field {
-            key,
-            value: text[value_start..end].trim_matches(is_field_separator),
-            line,
-        })
-        .collect()
-}
-
-/// Length of a key and its colon at the start of `text`, known or not.
-fn key_at(text: &str) -> Option<usize> {
-    known_key_at(text).map(|(_, length)| length).or_else(|| unknown_key_at(text))
-}
-
-/// The key (as it counts) and the length of it and its colon at the start of `text`.
-fn known_key_at(text: &str) -> Option<(&'static str, usize)> {
-    KEYS.iter().find_map(|&(written, key)| {
-        let after = text.strip_prefix(written)?;
-        Some((key, written.len() + colon_length(after)?))
-    })
-}
-
-/// An unknown key is one to six Han characters and a colon (`字号：`, `分享到：`), unless a
-/// known key starts inside them: in `王五供稿部门:` the key is 供稿部门 and 王五 a value.
-fn unknown_key_at(text: &str) -> Option<usize> {
-    let mut length = 0;
-    for (count, c) in text.chars().take_while(|&c| is_han(c)).enumerate() {
-        if count == 6 || (count > 0 && known_key_at(&text[length..]).is_some()) {
-            return None;
-        }
-        length += c.len_utf8();
-    }
-    if length == 0 {
-        return None;
-    }
-    Some(length + colon_length(&text[length..])?)
-}
-
-/// Length of an ASCII or full-width colon at the start of `text`, spaces before it included.
-fn colon_length(text: &str) -> Option<usize> {
-    let after = text.trim_start().strip_prefix([':', '：'])?;
-    Some(text.len() - after.len())
-}
-
-fn is_han(c: char) -> bool {
-    matches!(c,
-        '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}'
-        | '\u{20000}'..='\u{3134F}')
-}
-
-/// The script of `text` when it could be a title in it: at least two words in that script,
-/// and at most one word in any other per four of them. Words, not letters, are weighed, and a
-/// Han, kana or Hangul character counts as a word; the two-word floor keeps a URL or a `PM2.5`
-/// line inside the half it sits in.
-fn title_script(text: &str) -> Option<Script> {
-    let script = script_of(text)?;
-    let (mut own, mut other) = (0usize, 0usize);
-    for word in text.split_whitespace() {
-        for piece in word_pieces(word) {
-            match script_of(piece) {
-                Some(s) if s == script => own += 1,
-                Some(_) => other += 1,
-                None => {}
-            }
-        }
-    }
-    (own >= 2 && other * 4 <= own).then_some(script)
-}
-
-/// A word split so that every character of a script written without spaces (Han, kana) is a
-/// piece of its own, and each run of other characters is one piece.
-fn word_pieces(word: &str) -> impl Iterator<Item = &str> {
-    let mut pieces = Vec::new();
-    let mut start = 0;
-    for (at, c) in word.char_indices() {
-        if is_unspaced(c) {
-            if start < at {
-                pieces.push(&word[start..at]);
-            }
-            pieces.push(&word[at..at + c.len_utf8()]);
-            start = at + c.len_utf8();
-        }
-    }
-    if start < word.len() {
-        pieces.push(&word[start..]);
-    }
-    pieces.into_iter()
-}
-
-/// Han ideographs and kana, where a character is about a word.
-fn is_unspaced(c: char) -> bool {
-    is_han(c) || matches!(c, '\u{3040}'..='\u{30FF}' | '\u{31F0}'..='\u{31FF}')
-}
-
-/// Reads `2023-05-08`, `2023/5/8`, `2023.5.8`, `2023年5月8日`, each optionally followed by a
-/// time `09:30`, `09:30:00` or `T09:30:00`; text after that (`星期一`) is ignored.
-fn parse_date(value: &str, line: usize) -> Result<PressDate, ParseError> {
-    let unreadable =
-        || error(line, format!("unreadable date '{value}' (expected e.g. 2023-05-08, 2023/5/8 or 2023年5月8日)"));
-    let mut cursor = Cursor { rest: value };
-    let year = cursor.number(4, 4).ok_or_else(unreadable)?;
-    let separator = cursor.one_of(&['-', '/', '.', '年']).ok_or_else(unreadable)?;
-    let month = cursor.number(1, 2).ok_or_else(unreadable)?;
-    let second_separator = if separator == '年' { '月' } else { separator };
-    cursor.one_of(&[second_separator]).ok_or_else(unreadable)?;
-    let day = cursor.number(1, 2).ok_or_else(unreadable)?;
-    if separator == '年' {
-        cursor.one_of(&['日', '号']);
-    }
-    let date_text = &value[..value.len() - cursor.rest.len()];
-    let year = i32::try_from(year).map_err(|_| unreadable())?;
-    let date = NaiveDate::from_ymd_opt(year, month, day)
-        .ok_or_else(|| error(line, format!("impossible date '{date_text}'")))?;
-
-    cursor.rest = cursor.rest.trim_start();
-    cursor.rest = cursor.rest.strip_prefix('T').unwrap_or(cursor.rest);
-    if !cursor.rest.starts_with(|c: char| c.is_ascii_digit()) {
-        return Ok(PressDate::Date(date));
-    }
-    let time_start = cursor.rest;
-    let hour = cursor.number(1, 2).ok_or_else(unreadable)?;
-    cursor.one_of(&[':', '：']).ok_or_else(unreadable)?;
-    let minute = cursor.number(2, 2).ok_or_else(unreadable)?;
-    let second = match cursor.one_of(&[':', '：']) {
-        Some(_) => cursor.number(2, 2).ok_or_else(unreadable)?,
-        None => 0,
-    };
-    if cursor.rest.starts_with(|c: char| c.is_ascii_digit()) {
-        return Err(unreadable());
-    }
-    let time_text = &time_start[..time_start.len() - cursor.rest.len()];
-    let time = NaiveTime::from_hms_opt(hour, minute, second)
-        .ok_or_else(|| error(line, format!("impossible time '{time_text}'")))?;
-    Ok(PressDate::DateTime(date.and_time(time)))
-}
-
-/// Consumes a date string from the front.
-struct Cursor<'a> {
-    rest: &'a str,
-}
-
-impl Cursor<'_> {
-    /// Takes `min..=max` ASCII digits, and fails if more digits follow.
-    fn number(&mut self, min: usize, max: usize) -> Option<u32> {
-        let length = self.rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(self.rest.len());
-        if length < min || length > max {
-            return None;
-        }
-        let (digits, rest) = self.rest.split_at(length);
-        self.rest = rest;
-        digits.parse().ok()
-    }
-
-    fn one_of(&mut self, chars: &[char]) -> Option<char> {
-        let c = self.rest.chars().next().filter(|c| chars.contains(c))?;
-        self.rest = &self.rest[c.len_utf8()..];
-        Some(c)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::decode::decode_text;
 
-    const REAL: &[u8] = include_bytes!("../../tests/fixtures/press-releases/press-release-2022-10-11.txt");
-    const FULLWIDTH_COLONS: &[u8] = include_bytes!("../../tests/fixtures/press-releases/fullwidth-colons.txt");
-    const CHINESE_DATE: &[u8] = include_bytes!("../../tests/fixtures/press-releases/chinese-date.txt");
-    const ZH_ONLY: &[u8] = include_bytes!("../../tests/fixtures/press-releases/zh-only.txt");
-    const CRLF_BOM: &[u8] = include_bytes!("../../tests/fixtures/press-releases/crlf-bom.txt");
-    const GB18030_FILE: &[u8] = include_bytes!("../../tests/fixtures/press-releases/gb18030.txt");
-    const NO_DATE_FILE: &[u8] = include_bytes!("../../tests/fixtures/press-releases/broken-no-date.txt");
-    const THREE_HALVES: &[u8] = include_bytes!("../../tests/fixtures/press-releases/three-halves.txt");
-    const GB18030_CYRILLIC: &[u8] = include_bytes!("../../tests/fixtures/press-releases/gb18030-cyrillic.txt");
-    const EXAMPLE: &[u8] = include_bytes!("../../articles/press-release-2022-10-11.txt");
-    const IMPOSSIBLE_DATE: &[u8] = include_bytes!("../../tests/fixtures/press-releases/broken-impossible-date.txt");
+    const REAL: &[u8] = include_bytes!("../../../tests/fixtures/press-releases/press-release-2022-10-11.txt");
+    const FULLWIDTH_COLONS: &[u8] = include_bytes!("../../../tests/fixtures/press-releases/fullwidth-colons.txt");
+    const CHINESE_DATE: &[u8] = include_bytes!("../../../tests/fixtures/press-releases/chinese-date.txt");
+    const ZH_ONLY: &[u8] = include_bytes!("../../../tests/fixtures/press-releases/zh-only.txt");
+    const CRLF_BOM: &[u8] = include_bytes!("../../../tests/fixtures/press-releases/crlf-bom.txt");
+    const GB18030_FILE: &[u8] = include_bytes!("../../../tests/fixtures/press-releases/gb18030.txt");
+    const NO_DATE_FILE: &[u8] = include_bytes!("../../../tests/fixtures/press-releases/broken-no-date.txt");
+    const THREE_HALVES: &[u8] = include_bytes!("../../../tests/fixtures/press-releases/three-halves.txt");
+    const GB18030_CYRILLIC: &[u8] = include_bytes!("../../../tests/fixtures/press-releases/gb18030-cyrillic.txt");
+    const EXAMPLE: &[u8] = include_bytes!("../../../articles/press-release-2022-10-11.txt");
+    const IMPOSSIBLE_DATE: &[u8] = include_bytes!("../../../tests/fixtures/press-releases/broken-impossible-date.txt");
 
     fn parse_fixture(bytes: &[u8]) -> Result<PressRelease, ParseError> {
         parse(&decode_text(bytes).expect("fixture decodes"))
@@ -436,8 +379,8 @@ mod tests {
     fn parses_real_file_with_breadcrumb_and_english_half() {
         let release = parse_fixture(REAL).unwrap();
         assert_eq!(release.published, PressDate::Date(ymd(2022, 10, 11)));
-        assert_eq!(release.author, None);
-        assert_eq!(release.source.as_deref(), Some("本站原创"));
+        assert_eq!(release.halves[0].fields.author, None);
+        assert_eq!(release.halves[0].fields.source.as_deref(), Some("本站原创"));
         assert_eq!(release.halves[0].title, "市政府外办携手俄领馆推动辽中区“中俄(沈阳)经贸合作产业园”建设");
         assert_eq!(release.halves[0].paragraphs.len(), 4);
         let first = &release.halves[0].paragraphs[0];
@@ -466,8 +409,8 @@ mod tests {
     fn reads_fullwidth_colons_ideographic_spaces_and_datetime() {
         let release = parse_fixture(FULLWIDTH_COLONS).unwrap();
         assert_eq!(release.published, ymd_hms((2023, 5, 8), 9, 30, 0));
-        assert_eq!(release.author.as_deref(), Some("李明"));
-        assert_eq!(release.source.as_deref(), Some("沈阳市人民政府外事办公室"));
+        assert_eq!(release.halves[0].fields.author.as_deref(), Some("李明"));
+        assert_eq!(release.halves[0].fields.source.as_deref(), Some("沈阳市人民政府外事办公室"));
         assert_eq!(release.halves[0].title, "市外办召开2023年对外交流工作会议");
         assert_eq!(
             release.halves[0].paragraphs,
@@ -493,8 +436,8 @@ mod tests {
         let release = parse_fixture(CHINESE_DATE).unwrap();
         assert_eq!(release.published, ymd_hms((2023, 5, 8), 9, 30, 0));
         // 撰稿人 and 来源 are empty, so 作者 and 供稿部门 stand in.
-        assert_eq!(release.author.as_deref(), Some("张伟"));
-        assert_eq!(release.source.as_deref(), Some("市外办"));
+        assert_eq!(release.halves[0].fields.author.as_deref(), Some("张伟"));
+        assert_eq!(release.halves[0].fields.source.as_deref(), Some("市外办"));
         assert_eq!(release.halves[0].title, "沈阳市与日本川崎市举行友好城市缔结四十周年线上交流活动");
         assert_eq!(release.halves[0].paragraphs.len(), 2);
         assert_eq!(release.halves[0].paragraphs[1], "双方回顾了四十年来的友好交往历程，并就下一步合作交换了意见。");
@@ -507,8 +450,8 @@ mod tests {
     fn parses_file_with_only_a_chinese_half() {
         let release = parse_fixture(ZH_ONLY).unwrap();
         assert_eq!(release.published, PressDate::Date(ymd(2023, 5, 8)));
-        assert_eq!(release.author, None);
-        assert_eq!(release.source.as_deref(), Some("本站"));
+        assert_eq!(release.halves[0].fields.author, None);
+        assert_eq!(release.halves[0].fields.source.as_deref(), Some("本站"));
         assert_eq!(release.halves[0].title, "关于2023年因公出国（境）团组信息公开的通知");
         assert_eq!(
             release.halves[0].paragraphs,
@@ -524,8 +467,8 @@ mod tests {
     fn parses_crlf_file_with_bom_after_decoding() {
         let release = parse_fixture(CRLF_BOM).unwrap();
         assert_eq!(release.published, PressDate::Date(ymd(2023, 6, 1)));
-        assert_eq!(release.author.as_deref(), Some("赵六"));
-        assert_eq!(release.source.as_deref(), Some("本站原创"));
+        assert_eq!(release.halves[0].fields.author.as_deref(), Some("赵六"));
+        assert_eq!(release.halves[0].fields.source.as_deref(), Some("本站原创"));
         assert_eq!(release.halves[0].title, "市外办赴苏家屯区调研外资企业");
         assert_eq!(release.halves[0].paragraphs.len(), 2);
         let en = release.halves.get(1).expect("english half");
@@ -540,7 +483,7 @@ mod tests {
     fn parses_gb18030_file_after_decoding() {
         let release = parse_fixture(GB18030_FILE).unwrap();
         assert_eq!(release.published, PressDate::Date(ymd(2023, 7, 12)));
-        assert_eq!(release.author.as_deref(), Some("刘洋"));
+        assert_eq!(release.halves[0].fields.author.as_deref(), Some("刘洋"));
         assert_eq!(release.halves[0].title, "市外办接待日本川崎市友好交流代表团");
         assert_eq!(
             release.halves[0].paragraphs.last().map(String::as_str),
@@ -630,11 +573,11 @@ mod tests {
     #[test]
     fn reads_fields_glued_together_or_on_two_lines() {
         let release = parse("标题\n时间:2022-10-11撰稿人:王五供稿部门:本站原创\n正文。").unwrap();
-        assert_eq!(release.author.as_deref(), Some("王五"));
-        assert_eq!(release.source.as_deref(), Some("本站原创"));
+        assert_eq!(release.halves[0].fields.author.as_deref(), Some("王五"));
+        assert_eq!(release.halves[0].fields.source.as_deref(), Some("本站原创"));
         let release = parse("标题\n发布时间：2023-05-08\n来源：新华社\n正文。").unwrap();
         assert_eq!(release.published, PressDate::Date(ymd(2023, 5, 8)));
-        assert_eq!(release.source.as_deref(), Some("新华社"));
+        assert_eq!(release.halves[0].fields.source.as_deref(), Some("新华社"));
         assert_eq!(release.halves[0].paragraphs, ["正文。"]);
         let error = parse("标题\n来源：新华社\n时间：2023-02-30\n正文。").unwrap_err();
         assert_eq!(error.to_string(), "line 3: impossible date '2023-02-30'");
@@ -651,10 +594,10 @@ mod tests {
         let release =
             parse("标题\n【分享到：微信 | 发布时间：2023-05-08 | 作者：张三 李四 | 字号：大 中 小】\n正文。").unwrap();
         assert_eq!(release.published, PressDate::Date(ymd(2023, 5, 8)));
-        assert_eq!(release.author.as_deref(), Some("张三 李四"));
-        assert_eq!(release.source, None);
+        assert_eq!(release.halves[0].fields.author.as_deref(), Some("张三 李四"));
+        assert_eq!(release.halves[0].fields.source, None);
         let release = parse("标题\n信息来源：市外办 发布时间：2023-05-08 点击数：12\n正文。").unwrap();
-        assert_eq!(release.source.as_deref(), Some("市外办"));
+        assert_eq!(release.halves[0].fields.source.as_deref(), Some("市外办"));
     }
 
     #[test]
