@@ -31,6 +31,13 @@ pub fn article_page(config: &Config, lang: &str, slug: &str) -> String {
     format!("{}/{lang}/articles/{}/", config.site.base_url, utf8_percent_encode(slug, SEGMENT))
 }
 
+/// Where an attachment of an article version is served: beside its page,
+/// `{base}/{lang}/articles/{slug}/{name}`, the name percent-encoded (RFC 3986: UTF-8 bytes),
+/// so the URL stays the same as long as the article's slug and the file's name do.
+pub fn attachment_url(config: &Config, meta: &ArticleMeta, name: &str) -> String {
+    format!("{}{}", article_page(config, meta.lang, meta.slug), utf8_percent_encode(name, SEGMENT))
+}
+
 /// Where an article version is read: its canonical URL when front matter gives one, else its page.
 pub fn article_link(config: &Config, meta: &ArticleMeta) -> String {
     meta.canonical_url.map_or_else(|| article_page(config, meta.lang, meta.slug), str::to_owned)

@@ -2,6 +2,7 @@
 //! library function the daemon calls; this module only turns arguments into settings and
 //! results into output and an exit code.
 
+mod explain;
 mod digest;
 mod returns;
 mod subscribers;
@@ -49,7 +50,7 @@ pub enum Command {
     /// Build every feed from the article store; problems are reported and skipped.
     Build(PathArgs),
     /// Check the article store and list every problem; exits 1 if there is one.
-    Check(PathArgs),
+    Check(CheckArgs),
     /// Send, preview or dry-run a digest.
     Digest {
         /// What to do.
@@ -68,6 +69,18 @@ pub enum Command {
         #[command(subcommand)]
         command: subscribers::SubscribersCommand,
     },
+}
+
+/// `check`'s arguments.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Paths that override config.
+    #[command(flatten)]
+    pub paths: PathArgs,
+    /// Instead of checking the store, show how each of these press-release files is read:
+    /// title, metadata, halves, attachments, and the lines dropped and why.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub explain: Vec<PathBuf>,
 }
 
 /// Paths that override config.
@@ -100,9 +113,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             paths.apply(&mut config);
             run_build(&config)
         }
-        Command::Check(paths) => {
-            paths.apply(&mut config);
-            run_check(&config)
+        Command::Check(args) => {
+            args.paths.apply(&mut config);
+            if args.explain.is_empty() { run_check(&config) } else { explain::run(&config, &args.explain) }
         }
         Command::Subscribers { command } => subscribers::run(&config, command),
         Command::Returns { command } => returns::run(&config, command),

@@ -23,6 +23,7 @@ pub use subscriptions::SubscriptionsConfig;
 
 use crate::locale::Writing;
 use crate::schedule::CronSchedule;
+use crate::store::press_release::Chrome;
 use crate::text::{line_col, one_line};
 
 /// The validated configuration.
@@ -108,6 +109,9 @@ pub struct StoreConfig {
     pub index: PathBuf,
     /// Whether the daemon watches the folder and rebuilds the feeds on a change.
     pub watch: bool,
+    /// The page-chrome lines press releases drop (`[store.press_release] strip`, and the
+    /// defaults unless `default_strip = false`).
+    pub chrome: Chrome,
 }
 
 /// `[feeds]`: what is written and where.
@@ -238,6 +242,24 @@ struct RawStore {
     index: PathBuf,
     #[serde(default = "default_true")]
     watch: bool,
+    #[serde(default)]
+    press_release: RawPressRelease,
+}
+
+/// `[store.press_release]`: page chrome patterns (see `store::press_release::chrome`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPressRelease {
+    #[serde(default)]
+    strip: Vec<String>,
+    #[serde(default = "default_true")]
+    default_strip: bool,
+}
+
+impl Default for RawPressRelease {
+    fn default() -> Self {
+        RawPressRelease { strip: Vec::new(), default_strip: true }
+    }
 }
 
 #[derive(Deserialize)]
@@ -273,7 +295,7 @@ fn default_summary_chars() -> usize {
 
 impl Default for RawStore {
     fn default() -> Self {
-        RawStore { dir: default_store_dir(), index: default_index(), watch: true }
+        RawStore { dir: default_store_dir(), index: default_index(), watch: true, press_release: RawPressRelease::default() }
     }
 }
 
@@ -439,6 +461,7 @@ impl RawConfig {
                 dir: base.join(self.store.dir),
                 index: base.join(self.store.index),
                 watch: self.store.watch,
+                chrome: Chrome::new(self.store.press_release.default_strip, &self.store.press_release.strip)?,
             },
             feeds: FeedsConfig {
                 dir: base.join(self.feeds.dir),

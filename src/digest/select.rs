@@ -132,6 +132,8 @@ mod tests {
                     has_listed_sectors: true,
                     is_draft: false,
                     canonical_url: None,
+            attachments: Vec::new(),
+            missing_attachments: Vec::new(),
                 }],
                 notices: Vec::new(),
             },

@@ -29,6 +29,11 @@ fn entry(info: &FeedInfo, e: &Entry) -> AtomEntry {
         links.extend(e.translations.iter().map(|t| link(&t.url, "alternate", HTML, Some(&t.lang), Some(&t.title))));
         links.push(link(&e.url, "alternate", HTML, None, None));
     }
+    // RFC 4287 §4.2.7.2: an enclosure link may be large and says its length.
+    links.extend(e.attachments.iter().map(|a| Link {
+        length: Some(a.length.to_string()),
+        ..link(&a.url, "enclosure", a.media_type, None, Some(&a.name))
+    }));
     let mut atom = AtomEntry::default();
     atom.set_title(Text::plain(e.title));
     atom.set_id(e.id.clone());

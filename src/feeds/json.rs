@@ -40,8 +40,20 @@ struct Item<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tags: Vec<&'a str>,
     language: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    attachments: Vec<JsonAttachment<'a>>,
     #[serde(rename = "_gazette", skip_serializing_if = "Option::is_none")]
     extension: Option<Extension<'a>>,
+}
+
+/// JSON Feed 1.1 `attachments`: `url` and `mime_type` required, `title` and `size_in_bytes`
+/// optional.
+#[derive(Serialize)]
+struct JsonAttachment<'a> {
+    url: &'a str,
+    mime_type: &'a str,
+    title: &'a str,
+    size_in_bytes: u64,
 }
 
 #[derive(Serialize)]
@@ -69,6 +81,11 @@ fn item<'a>(e: &'a Entry) -> Item<'a> {
         authors: e.author.map(|name| Author { name }).into_iter().collect(),
         tags: e.categories.iter().map(|c| c.label.as_str()).collect(),
         language: e.lang,
+        attachments: e
+            .attachments
+            .iter()
+            .map(|a| JsonAttachment { url: &a.url, mime_type: a.media_type, title: &a.name, size_in_bytes: a.length })
+            .collect(),
         extension: (!e.translations.is_empty()).then(|| Extension {
             translations: e
                 .translations

@@ -6,6 +6,7 @@ use chrono::{DateTime, FixedOffset};
 
 use crate::config::{Config, Language, Sector};
 use crate::links;
+use crate::store::attachment::Attachment;
 use crate::store::dates::in_zone;
 use crate::store::{Article, Catalog};
 
@@ -116,6 +117,8 @@ pub struct Entry<'a> {
     pub author: Option<&'a str>,
     /// Lead image URL.
     pub image: Option<&'a str>,
+    /// Files published with it (Atom and JSON Feed carry all, RSS the first).
+    pub attachments: &'a [Attachment],
     /// Sectors, named in the entry's language.
     pub categories: Vec<Category>,
     /// The other language versions.
@@ -140,6 +143,7 @@ pub fn entry<'a>(config: &Config, catalog: &Catalog, article: &'a Article) -> En
         content_html: &article.content_html,
         author: article.author.as_deref(),
         image: article.image.as_deref(),
+        attachments: &article.attachments,
         categories: meta
             .sectors
             .iter()

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use rss::extension::Extension;
 use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;
-use rss::{Category, Channel, Guid, Item};
+use rss::{Category, Channel, Enclosure, Guid, Item};
 
 use super::model::{Entry, FeedInfo};
 use crate::text::escape_html;
@@ -57,6 +57,12 @@ fn item(info: &FeedInfo, e: &Entry) -> Item {
             .author
             .map(|name| DublinCoreExtension { creators: vec![name.to_owned()], ..Default::default() }),
         extensions: translation_links(e),
+        // RSS 2.0 allows one enclosure an item: the first attachment.
+        enclosure: e.attachments.first().map(|a| Enclosure {
+            url: a.url.clone(),
+            length: a.length.to_string(),
+            mime_type: a.media_type.to_owned(),
+        }),
         ..Item::default()
     }
 }

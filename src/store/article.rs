@@ -64,6 +64,11 @@ pub struct Version {
     pub is_draft: bool,
     /// Canonical link from front matter, when the article lives elsewhere.
     pub canonical_url: Option<String>,
+    /// Attachment files beside a press release that its half names and that existed when read.
+    pub attachments: Vec<String>,
+    /// Names its attachment block gave that were not there: the file is read again when one
+    /// appears, or when one of `attachments` goes.
+    pub missing_attachments: Vec<String>,
 }
 
 /// One language version of an article, as selection and the writers see it.
@@ -89,6 +94,8 @@ pub struct ArticleMeta<'a> {
     pub sectors: SectorSet,
     /// Canonical link from front matter.
     pub canonical_url: Option<&'a str>,
+    /// Attachment file names (beside the article file) it publishes.
+    pub attachments: &'a [String],
 }
 
 /// A language version with its rendered text, for the entries a feed shows.
@@ -105,8 +112,12 @@ pub struct Article<'a> {
     /// Where the news came from (`来源`), when given: for article pages and digests; feeds
     /// have no field that means this.
     pub source: Option<String>,
+    /// Who edited it (`责任编辑`), when given: for article pages only.
+    pub editor: Option<String>,
     /// Lead image URL (absolute), when given.
     pub image: Option<String>,
+    /// Files published with it, in the order the text names them.
+    pub attachments: Vec<super::attachment::Attachment>,
 }
 
 /// A file that cannot be published, or a notice about one, with where and why.

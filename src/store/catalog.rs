@@ -164,6 +164,7 @@ impl Catalog {
             updated: version.updated,
             sectors: version.sectors,
             canonical_url: version.canonical_url.as_deref(),
+            attachments: &version.attachments,
         }
     }
 
@@ -281,6 +282,8 @@ mod tests {
             has_listed_sectors: listed,
             is_draft,
             canonical_url: None,
+            attachments: Vec::new(),
+            missing_attachments: Vec::new(),
         };
         FileRecord {
             path: path.to_owned(),

@@ -12,7 +12,7 @@ use super::article::{FileError, Version};
 use crate::config::Config;
 
 /// Bumped whenever the record layout or parsing rules change.
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 
 /// When a file was last seen changing: any difference means it is read again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,10 +77,15 @@ pub fn fingerprint(config: &Config) -> String {
         config.site.timezone.name(),
         config.site.default_language
     );
+    // The script too: it decides which language a press-release half is.
     for lang in &config.languages {
         fp.push_str(&lang.code);
+        fp.push(':');
+        fp.push_str(lang.writing.script.as_str());
         fp.push(',');
     }
+    fp.push('|');
+    fp.push_str(config.store.chrome.fingerprint());
     for sector in &config.sectors {
         fp.push('|');
         fp.push_str(&sector.id);

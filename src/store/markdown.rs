@@ -120,6 +120,8 @@ impl Parsed<'_> {
             has_listed_sectors: front.sectors.is_some(),
             is_draft: front.draft,
             canonical_url,
+            attachments: Vec::new(),
+            missing_attachments: Vec::new(),
         })
     }
 }
@@ -156,6 +158,8 @@ pub fn read_article<'a>(text: &str, meta: ArticleMeta<'a>, ctx: &ParseContext) -
         author: optional(&parsed.front.author),
         source: optional(&parsed.front.source),
         image,
+        editor: None,
+        attachments: Vec::new(),
         meta,
     })
 }

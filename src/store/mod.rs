@@ -6,6 +6,7 @@
 //! [`load_article`] reads the full text of the few entries a feed shows.
 
 pub mod article;
+pub mod attachment;
 pub mod catalog;
 pub mod classify;
 pub mod dates;

@@ -70,7 +70,9 @@ pub fn scan(ctx: &ParseContext, walked: Walked, cached: Vec<FileRecord>) -> Scan
     for file in found {
         while cached.next_if(|r| r.path < file.rel).is_some() {}
         match cached.next_if(|r| r.path == file.rel) {
-            Some(record) if record.stamp == file.stamp => scan.records.push(record),
+            Some(record) if record.stamp == file.stamp && attachments_unchanged(dir, &record) => {
+                scan.records.push(record);
+            }
             _ => to_read.push(file),
         }
     }
@@ -98,6 +100,17 @@ pub fn scan(ctx: &ParseContext, walked: Walked, cached: Vec<FileRecord>) -> Scan
         scan.records.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     }
     scan
+}
+
+/// Whether the attachment files a cached record saw are as it saw them: a press release is
+/// read again when a file it names appears or goes, though its own stamp is unchanged.
+fn attachments_unchanged(dir: &Path, record: &FileRecord) -> bool {
+    let Outcome::Articles { versions, .. } = &record.outcome else { return true };
+    let folder = super::attachment::folder_of(dir, &record.path);
+    versions.iter().all(|v| {
+        v.attachments.iter().all(|name| super::attachment::file(&folder, name).is_some())
+            && v.missing_attachments.iter().all(|name| super::attachment::file(&folder, name).is_none())
+    })
 }
 
 /// Lists the article files under `abs` (whose store-relative path is `rel`), with stamps.
@@ -248,7 +261,7 @@ pub fn read_file(abs: &Path, rel: &str, size: u64, ctx: &ParseContext) -> Outcom
     };
     let result = super::text_of(name.format, &bytes).and_then(|text| match name.format {
         Format::Markdown => markdown::read_version(&text, &name, ctx).map(|version| (vec![version], Vec::new())),
-        Format::PressRelease => press_text::read_versions(&text, ctx),
+        Format::PressRelease => press_text::read_versions(&text, rel, ctx),
     });
     match result {
         Ok((versions, notices)) => Outcome::Articles { versions, notices },

@@ -7,6 +7,7 @@
 //! on SIGHUP) and the catalog of the last feed build (swapped after each build).
 
 mod account;
+mod attachments;
 mod client;
 mod db;
 mod feeds;
@@ -89,6 +90,7 @@ pub fn router(shared: Arc<Shared>, with_ops: bool) -> Router {
         .route("/{lang}/", get(pages::front))
         .route("/{lang}/sectors/{sector}/", get(pages::sector))
         .route("/{lang}/articles/{slug}/", get(pages::article))
+        .route("/{lang}/articles/{slug}/{name}", get(attachments::file))
         .route("/feeds/{*path}", get(feeds_file))
         .route("/subscribe", get(account::subscribe_form).post(account::subscribe))
         .route("/confirm", get(account::confirm_page).post(account::confirm))

@@ -275,6 +275,13 @@ pub async fn article(State(shared): State<Arc<Shared>>, Path((lang, slug)): Path
             sectors => shown.sectors,
             author => article.author,
             source => article.source,
+            editor => article.editor,
+            attachments => article.attachments.iter().map(|a| context! {
+                name => &a.name,
+                url => &a.url,
+                media_type => a.media_type,
+                size => human_size(a.length),
+            }).collect::<Vec<_>>(),
             // Sanitised when the article was read, as for the feeds.
             content => Value::from_safe_string(article.content_html),
             translations => translation_links,
@@ -286,6 +293,16 @@ pub async fn article(State(shared): State<Arc<Shared>>, Path((lang, slug)): Path
     })
     .await;
     page.unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// `12 KB`, `3.4 MB`: a size as a download link shows it, with no words to translate.
+fn human_size(bytes: u64) -> String {
+    const KB: u64 = 1024;
+    match bytes {
+        0..KB => format!("{bytes} B"),
+        KB..1_048_576 => format!("{} KB", bytes.div_ceil(KB)),
+        _ => format!("{:.1} MB", bytes as f64 / 1_048_576.0),
+    }
 }
 
 fn not_found_page(site: &Site, lang: &str) -> Response {

@@ -88,3 +88,72 @@ fn broken_press_releases_are_reported_with_their_lines_and_the_rest_published() 
         assert_reads_back(&site, dir);
     }
 }
+
+#[test]
+fn russian_half_is_published_as_a_translation_of_both_others() {
+    let site = press_site(&["three-halves.txt"]);
+    let run = site.build();
+    run.success();
+    assert_eq!(run.summary_field("errors"), 0, "{run}");
+    validate_all(&site.out);
+    let [zh, en, ru] = ["zh", "en", "ru"].map(|lang| {
+        let entries = assert_reads_back(&site, lang);
+        assert_eq!(entries.len(), 1, "{lang}: {entries:#?}");
+        entries.into_iter().next().expect("one entry")
+    });
+    assert_eq!(
+        ru.title,
+        "Канцелярия по иностранным делам г. Шэньян провела российско-китайскую встречу деловых партнёров"
+    );
+    assert!(ru.content_html.contains("более 40 компаний"), "{}", ru.content_html);
+    assert_eq!(ru.published, zh.published);
+    let langs = |entry: &crate::readback::Expected| -> Vec<String> {
+        let mut langs: Vec<String> = entry.translations.iter().map(|(lang, _, _)| lang.clone()).collect();
+        langs.sort();
+        langs
+    };
+    assert_eq!(langs(&zh), ["en", "ru"]);
+    assert_eq!(langs(&en), ["ru", "zh"]);
+    assert_eq!(langs(&ru), ["en", "zh"]);
+    assert!(ru.translations.contains(&("zh".to_owned(), zh.url.clone(), zh.title.clone())));
+    let parsed = feedparser(&site.out.join("ru/atom.xml"));
+    assert_eq!(parsed["feed"]["language"], "ru");
+}
+
+#[test]
+fn gb18030_press_release_with_a_cyrillic_half_is_published_in_russian() {
+    let site = press_site(&["gb18030-cyrillic.txt"]);
+    site.build().success();
+    validate_all(&site.out);
+    let ru = assert_reads_back(&site, "ru");
+    assert_eq!(ru.len(), 1);
+    assert_eq!(ru[0].title, "Генеральное консульство России в Шэньяне открыло Неделю русского языка и культуры");
+    assert!(ru[0].content_html.contains("Ёлка, щи и «Катюша»"), "{}", ru[0].content_html);
+    assert!(!ru[0].content_html.contains('\u{fffd}'));
+    assert!(assert_reads_back(&site, "en").is_empty());
+}
+
+#[test]
+fn russian_half_is_skipped_with_a_notice_when_russian_is_not_configured() {
+    let site = press_site(&["three-halves.txt"]);
+    site.write_config(|config| {
+        crate::helpers::table(config, "languages").remove("ru");
+        for (_, sector) in crate::helpers::table(config, "sectors").iter_mut() {
+            if let Some(name) = sector.get_mut("name").and_then(toml::Value::as_table_mut) {
+                name.remove("ru");
+            }
+        }
+    });
+    let check = site.check();
+    check.success();
+    let notice = format!(
+        "notice: {}: no configured language is written in Cyrl;",
+        site.store.join("three-halves.txt").display()
+    );
+    assert!(check.stdout.lines().any(|l| l.starts_with(&notice)), "no {notice:?}\n{check}");
+    site.build().success();
+    validate_all(&site.out);
+    assert_eq!(assert_reads_back(&site, "zh").len(), 1);
+    assert_eq!(assert_reads_back(&site, "en").len(), 1);
+    assert!(!site.out.join("ru").exists());
+}
