@@ -133,7 +133,7 @@ fn a_chinese_digest_encodes_subject_and_name_and_marks_fallback_items() {
     assert!(text.contains("王伟，您好") && text.contains("中俄经贸合作产业园"), "{text}");
     assert!(text.contains("Notice only in English （本文暂无您所选语言的版本）"), "{text}");
     let html = parsed.body_html(0).expect("html");
-    assert!(html.contains("<html lang=\"zh\">") && html.contains("lang=\"en\""), "{html}");
+    assert!(html.contains("<html lang=\"zh\" dir=\"ltr\">") && html.contains("lang=\"en\""), "{html}");
 }
 
 #[test]

@@ -259,7 +259,7 @@ fn pages_link_translations_and_feeds_and_unknown_ones_are_404() {
     assert_eq!(root.header("location"), Some("/zh/"));
 
     let front = daemon.send(&get("/zh/")).text();
-    assert!(front.contains("<html lang=\"zh\">"));
+    assert!(front.contains("<html lang=\"zh\" dir=\"ltr\">"));
     let feed_link = "<link rel=\"alternate\" type=\"application/atom+xml\"";
     assert!(front.contains(feed_link) && front.contains("/feeds/zh/atom.xml\""), "{front}");
     assert!(front.contains("hreflang=\"en\" href=\"http://127.0.0.1:"), "{front}");
@@ -309,7 +309,7 @@ fn health_and_metrics_answer_in_prometheus_text_format_on_the_operations_port_on
     let text = metrics.text();
     for series in [
         "gazette_builds_total{outcome=\"ok\"} 1",
-        "gazette_articles 17",
+        "gazette_articles 18",
         "gazette_subscribers{status=\"confirmed\"} 1",
         "gazette_job_last_run_timestamp_seconds{job=\"build\"}",
         "gazette_job_last_success{job=\"build\"} 1",
