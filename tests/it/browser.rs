@@ -522,3 +522,38 @@ fn every_page_passes_axe_wcag_2_1_aa_in_every_language() {
         audit.found.join("\n")
     );
 }
+
+/// A language added by config and strings alone (Korean, with English as its declared
+/// fallback) gets pages axe finds nothing on, at desktop and phone width.
+#[test]
+fn a_fourth_language_from_config_alone_passes_axe_and_fits_a_phone() {
+    let (site, port) = served_site("file://outbox", crate::languages::add_korean);
+    crate::languages::add_korean_text(&site);
+    let daemon = Daemon::start(&site, port, &[]);
+    daemon.wait_log("feeds built", Duration::from_secs(20));
+    let base = format!("http://127.0.0.1:{port}");
+    let browser = Browser::open();
+    let mut audit = Audit { browser: &browser, checked: 0, found: Vec::new() };
+    let title = "선양시 외사판공실 뉴스";
+    browser.goto(&format!("{base}/ko/"));
+    browser.expect_page("ko", title);
+    assert!(browser.text("main").contains("2026년 3월 12일"), "CLDR's Korean dates: {}", browser.text("main"));
+    audit.check("ko front page");
+    browser.click_link("경제·무역");
+    browser.expect_page("ko", &format!("경제·무역 · {title}"));
+    audit.check("ko sector page");
+    let article = "main a[href*='korea-business-matchmaking']";
+    let heading = browser.text(article);
+    browser.click(article);
+    browser.expect_page("ko", &heading);
+    audit.check("ko article page");
+    browser.goto(&format!("{base}/subscribe?lang=ko"));
+    browser.expect_page("ko", "Subscribe to the news digest");
+    audit.check("ko subscribe form (English strings, Korean page)");
+    browser.phone();
+    for path in ["/ko/", "/subscribe?lang=ko"] {
+        browser.goto(&format!("{base}{path}"));
+        browser.assert_fits_a_phone(&format!("phone-ko{}", path.replace(['/', '?', '='], "-")), PAGE_TEXT, "");
+    }
+    assert!(audit.found.is_empty(), "axe-core found violations:\n{}", audit.found.join("\n"));
+}

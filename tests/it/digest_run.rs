@@ -195,7 +195,10 @@ fn dry_run_and_preview_send_and_record_nothing() {
     preview.success();
     assert!(exists(&out.join("li@example.org.eml")) && exists(&out.join("li@example.org.html")), "{preview}");
     let html = std::fs::read_to_string(out.join("li@example.org.html")).unwrap();
-    assert!(html.contains("<html lang=\"en\" dir=\"ltr\">") && html.contains("China-ROK Business Matchmaking"), "{html}");
+    assert!(
+        html.contains("<html lang=\"en\" dir=\"ltr\">") && html.contains("China-ROK Business Matchmaking"),
+        "{html}"
+    );
     assert!(!exists(&site.root.join("outbox")) || outbox(&site).is_empty(), "a preview sends nothing");
     assert!(digest(&site, &["send", "daily", "--dry-run"]).success().stdout.contains("3 of 3"));
 }

@@ -155,19 +155,21 @@ date_format = "long"
 in_default_language = "(아직 한국어판이 없습니다)"
 "#;
 
-#[test]
-fn a_fourth_language_takes_only_config_and_strings() {
-    let site = Site::copy_of(&repo().join("articles"));
-    configure(&site, |config| {
-        let ko = table(table(config, "languages"), "ko");
-        ko.insert("title".into(), "선양시 외사판공실 뉴스".into());
-        ko.insert("author".into(), "선양시 인민정부 외사판공실".into());
-        ko.insert("fallback".into(), "en".into());
-        for (sector, name) in [("foreign-affairs", "외사"), ("trade", "경제·무역")] {
-            table(table(table(config, "sectors"), sector), "name").insert("ko".into(), name.into());
-        }
-    });
-    edit_strings(&site, |text| text + KOREAN_STRINGS);
+/// Korean added to a site's config, as an operator adds a language: a table, sector names,
+/// and a fallback for the strings its small table lacks.
+pub fn add_korean(config: &mut toml::Table) {
+    let ko = table(table(config, "languages"), "ko");
+    ko.insert("title".into(), "선양시 외사판공실 뉴스".into());
+    ko.insert("author".into(), "선양시 인민정부 외사판공실".into());
+    ko.insert("fallback".into(), "en".into());
+    for (sector, name) in [("foreign-affairs", "외사"), ("trade", "경제·무역")] {
+        table(table(table(config, "sectors"), sector), "name").insert("ko".into(), name.into());
+    }
+}
+
+/// Korean strings in the site's templates and two Korean articles in its store.
+pub fn add_korean_text(site: &Site) {
+    edit_strings(site, |text| text + KOREAN_STRINGS);
     site.write_article(
         "2025/korea-business-matchmaking.ko.md",
         "+++\ntitle = \"한중 기업 비즈니스 매칭 상담회 개최\"\ndate = 2025-09-09\nsectors = [\"trade\"]\n+++\n\
@@ -178,6 +180,13 @@ fn a_fourth_language_takes_only_config_and_strings() {
         "+++\ntitle = \"주선양 대한민국 총영사 외사판공실 방문\"\ndate = 2026-03-12\nsectors = [\"foreign-affairs\"]\n+++\n\
          총영사는 영사 업무 협력에 대해 의견을 나누었다.\n",
     );
+}
+
+#[test]
+fn a_fourth_language_takes_only_config_and_strings() {
+    let site = Site::copy_of(&repo().join("articles"));
+    configure(&site, add_korean);
+    add_korean_text(&site);
     let check = site.check();
     check.success();
     assert!(check.stdout.contains("notice: strings: [ko] takes "), "check lists what ko borrows:\n{check}");
