@@ -2,8 +2,8 @@
 //! library function the daemon calls; this module only turns arguments into settings and
 //! results into output and an exit code.
 
-mod explain;
 mod digest;
+mod explain;
 mod returns;
 mod subscribers;
 

@@ -295,7 +295,12 @@ fn default_summary_chars() -> usize {
 
 impl Default for RawStore {
     fn default() -> Self {
-        RawStore { dir: default_store_dir(), index: default_index(), watch: true, press_release: RawPressRelease::default() }
+        RawStore {
+            dir: default_store_dir(),
+            index: default_index(),
+            watch: true,
+            press_release: RawPressRelease::default(),
+        }
     }
 }
 

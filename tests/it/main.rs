@@ -30,6 +30,7 @@ mod hostile;
 mod http;
 mod http_limits;
 mod http_proxy;
+mod press_cms;
 mod press_releases;
 mod rebuild;
 mod relay;
