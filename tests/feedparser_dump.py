@@ -46,6 +46,9 @@ def entry(e):
         "tags": [{"term": t.get("term"), "label": t.get("label"), "scheme": t.get("scheme")} for t in e.get("tags", [])],
         "summary": e.get("summary"),
         "content": [c.get("value") for c in e.get("content", [])],
+        "enclosures": [
+            {"href": x.get("href"), "length": x.get("length"), "type": x.get("type")} for x in e.get("enclosures", [])
+        ],
     }
 
 

@@ -38,7 +38,7 @@ pub fn file(folder: &Path, name: &str) -> Option<(PathBuf, u64)> {
     }
     let path = folder.join(name);
     let metadata = std::fs::symlink_metadata(&path).ok()?;
-    metadata.is_file().then(|| (path, metadata.len()))
+    metadata.is_file().then_some((path, metadata.len()))
 }
 
 /// The media type of a file, by its extension; `application/octet-stream` when unknown.

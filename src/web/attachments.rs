@@ -40,7 +40,7 @@ pub async fn file(
     let store = shared.live.site.load().config.store.dir.clone();
     let read = tokio::task::spawn_blocking(move || {
         let meta = catalog.find(&lang, &slug)?;
-        if !meta.attachments.iter().any(|listed| *listed == name) {
+        if !meta.attachments.contains(&name) {
             return None;
         }
         let (path, _) = attachment::file(&attachment::folder_of(&store, meta.path), &name)?;

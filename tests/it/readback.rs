@@ -191,7 +191,13 @@ fn assert_feed_rs(site: &Site, dir: &str, language: &str, expected: &[Expected])
                 assert_eq!(body, Some(want.content_html.trim()), "{at}: content");
                 // Readers that take the first link (feed-rs among them) must get the entry's own page.
                 assert_eq!(got.links.first().map(|l| l.href.as_str()), Some(want.url.as_str()), "{at}: first link");
-                let mut hreflangs: Vec<Option<&str>> = got.links.iter().map(|l| l.href_lang.as_deref()).collect();
+                // Enclosures (press-release attachments) are not alternates.
+                let mut hreflangs: Vec<Option<&str>> = got
+                    .links
+                    .iter()
+                    .filter(|l| l.rel.as_deref() != Some("enclosure"))
+                    .map(|l| l.href_lang.as_deref())
+                    .collect();
                 hreflangs.sort();
                 let mut wanted = vec![Some(want.language.as_str())];
                 wanted.extend(want.translations.iter().map(|(lang, _, _)| Some(lang.as_str())));

@@ -146,3 +146,51 @@ impl Chrome {
         end
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_patterns_match_whole_chrome_lines_only() {
+        let chrome = Chrome::defaults();
+        for line in [
+            "【字体：大 中 小】 【打印本页】 【关闭窗口】",
+            "【大】【中】【小】",
+            "分享到： 微信 微博 QQ空间",
+            "扫一扫在手机打开当前页",
+            "上一篇：市外办召开2024年工作会议",
+            "阅读：356次",
+            "Share to: WeChat | Weibo",
+            "[Print] [Close]",
+        ] {
+            assert!(chrome.matches(line).is_some(), "{line}");
+        }
+        for line in ["会议要求各处室打印本页材料。", "The delegation will close the forum.", "上一篇文章提到的问题"]
+        {
+            assert!(chrome.matches(line).is_none(), "{line}");
+        }
+    }
+
+    #[test]
+    fn configured_patterns_add_to_or_replace_the_defaults() {
+        let strip = vec!["本文已被浏览\\d+次".to_owned()];
+        let added = Chrome::new(true, &strip).unwrap();
+        assert_eq!(added.matches("本文已被浏览12次"), Some("strip pattern 1 `本文已被浏览\\d+次`"));
+        assert!(added.matches("【打印本页】").is_some());
+        // Anchored: a pattern matches a whole line, never part of one.
+        assert!(added.matches("正文。本文已被浏览12次").is_none());
+        let alone = Chrome::new(false, &strip).unwrap();
+        assert!(alone.matches("【打印本页】").is_none());
+        let error = Chrome::new(true, &["(".to_owned()]).unwrap_err();
+        assert!(format!("{error:#}").starts_with("store.press_release.strip[0]: '(' is not a regular expression"));
+    }
+
+    #[test]
+    fn chrome_is_cut_from_metadata_values() {
+        let chrome = Chrome::defaults();
+        assert_eq!(chrome.clean_value("市外办 【字体：大 中 小】【打印本页】"), "市外办");
+        assert_eq!(chrome.clean_value("市外办 打印本页 关闭窗口"), "市外办");
+        assert_eq!(chrome.clean_value("张三 李四"), "张三 李四");
+    }
+}

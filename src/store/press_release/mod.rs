@@ -262,7 +262,9 @@ fn read_body(
                     }
                 },
             };
-            dropped.push(drop(format!("field: {} {why}", found.key)));
+            let why =
+                if why.is_empty() { format!("field {}", found.key) } else { format!("field {} {why}", found.key) };
+            dropped.push(drop(why));
             at += 1;
             continue;
         }
@@ -664,5 +666,42 @@ mod tests {
                 .unwrap();
         assert_eq!(scripts(&release), ["Hani", "Latn", "Cyrl"]);
         assert_eq!(release.halves[2].paragraphs, ["Shenyang Foreign Affairs Office", "沈阳市 外事 办公室"]);
+    }
+
+    #[test]
+    fn a_later_half_keeps_its_own_fields_and_chinese_field_lines_go_to_the_first() {
+        let release = parse(
+            "标题\n时间：2024-05-06 作者：李华\n正文。\n（责任编辑：周宁）\nEnglish Title Here\nSource: Xinhua\nDate: 2024-05-07\nText.\n（责任编辑：王五）",
+        )
+        .unwrap();
+        let (zh, en) = (&release.halves[0], &release.halves[1]);
+        assert_eq!(zh.fields.editor.as_deref(), Some("周宁"));
+        assert_eq!(zh.paragraphs, ["正文。"]);
+        assert_eq!(en.fields.source.as_deref(), Some("Xinhua"));
+        assert_eq!(en.fields.author, None);
+        assert_eq!(en.fields.date, Some(PressDate::Date(ymd(2024, 5, 7))));
+        assert_eq!(en.paragraphs, ["Text."]);
+    }
+
+    #[test]
+    fn summary_skips_salutations_and_datelines() {
+        let release = parse("通知\n时间：2024-05-06\n各有关单位：\n2024年5月6日\n正文第一段。\n").unwrap();
+        assert_eq!(release.halves[0].summary_paragraph(), Some("正文第一段。"));
+        assert_eq!(release.halves[0].paragraphs.len(), 3);
+    }
+
+    #[test]
+    fn attachment_names_that_leave_the_folder_or_are_missing_stay_text() {
+        let has_file = |name: &str| name == "回执.docx";
+        let options = Options { chrome: Chrome::defaults(), has_file: &has_file };
+        let text =
+            "通知\n时间：2024-05-06\n正文。\n附件：1.回执.docx 2.缺.pdf\n附件：../../etc/passwd\n附件：\n1.回执.docx\n";
+        let release = parse_with(text, &options).unwrap();
+        let half = &release.halves[0];
+        assert_eq!(half.attachments, ["回执.docx"]);
+        assert_eq!(half.paragraphs, ["正文。", "附件：1.回执.docx 2.缺.pdf", "附件：../../etc/passwd"]);
+        let notices: Vec<String> = release.notices.iter().map(ToString::to_string).collect();
+        assert_eq!(notices.len(), 2, "{notices:?}");
+        assert!(notices[1].starts_with("line 5: attachment '../../etc/passwd'"));
     }
 }
