@@ -78,8 +78,6 @@ pub struct Renderer {
     env: Environment<'static>,
     /// Interface strings, date formats and plural rules by language, each complete.
     strings: BTreeMap<String, Strings>,
-    /// Whether each language is written right to left.
-    directions: BTreeMap<String, bool>,
     /// Site titles by language.
     site_titles: BTreeMap<String, String>,
     default_language: String,
@@ -109,8 +107,7 @@ impl Renderer {
         let strings = strings::load(&dir.join("strings.toml"), config)?;
         let site_titles = config.languages.iter().map(|l| (l.code.clone(), l.title.clone())).collect();
         let default_language = config.site.default_language.clone();
-        let directions = config.languages.iter().map(|l| (l.code.clone(), l.writing.is_rtl)).collect();
-        Ok(Renderer { env, strings, site_titles, directions, default_language })
+        Ok(Renderer { env, strings, site_titles, default_language })
     }
 
     /// The strings of `lang` (the default language's for a language that is not published).
@@ -151,7 +148,7 @@ impl Renderer {
 
     /// `rtl` or `ltr`: the direction `lang` is written in, for `dir` attributes.
     pub fn direction(&self, lang: &str) -> &'static str {
-        if self.directions.get(lang).copied().unwrap_or(false) { "rtl" } else { "ltr" }
+        if self.table(lang).is_rtl { "rtl" } else { "ltr" }
     }
 
     /// Strings each language takes from its declared fallback: (language, key, from).

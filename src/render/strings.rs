@@ -35,6 +35,8 @@ pub struct Strings {
     pub formats: Formats,
     /// Keys this language takes from its fallback, with the language they come from.
     pub borrowed: Vec<(String, String)>,
+    /// Written right to left (from CLDR, through the config's language).
+    pub is_rtl: bool,
 }
 
 impl Strings {
@@ -125,7 +127,7 @@ fn build(raw: &RawTables, config: &Config) -> Result<BTreeMap<String, Strings>> 
             plain.insert(key.clone(), other.unwrap_or_default());
             plural.insert(key, forms);
         }
-        all.insert(code.clone(), Strings { plain, plural, formats, borrowed });
+        all.insert(code.clone(), Strings { plain, plural, formats, borrowed, is_rtl: language.writing.is_rtl });
     }
     Ok(all)
 }
