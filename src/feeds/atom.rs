@@ -1,13 +1,18 @@
 //! Atom 1.0 (RFC 4287) with `atom_syndication`: `xml:lang`, a `self` link, stable `tag:` ids,
 //! `published` and `updated`, sector categories, HTML content plus summary, and on every entry
 //! that exists in other languages an `alternate` link with `hreflang` to each translation.
+//! RFC 5005 history: `prev-archive` / `next-archive` / `current` links, and `fh:archive` on an
+//! archive page.
 
 use anyhow::{Context, Result};
 use atom_syndication::{Category, Content, Entry as AtomEntry, Feed, Generator, Link, Person, Text};
 
-use super::model::{Entry, FeedInfo};
+use super::model::{Entry, FeedInfo, History};
 
 const HTML: &str = "text/html";
+const ATOM: &str = "application/atom+xml";
+/// RFC 5005's namespace.
+pub const HISTORY_NS: &str = "http://purl.org/syndication/history/1.0";
 
 fn link(href: &str, rel: &str, mime: &str, hreflang: Option<&str>, title: Option<&str>) -> Link {
     Link {
@@ -64,20 +69,36 @@ fn entry(info: &FeedInfo, e: &Entry) -> AtomEntry {
     atom
 }
 
+fn history_links(history: &History) -> impl Iterator<Item = Link> + '_ {
+    [("current", &history.current), ("prev-archive", &history.prev), ("next-archive", &history.next)]
+        .into_iter()
+        .filter_map(|(rel, urls)| urls.as_ref().map(|u| link(&u.atom, rel, ATOM, None, None)))
+}
+
 /// The Atom document for a feed.
 pub fn render(info: &FeedInfo, entries: &[&Entry]) -> Result<Vec<u8>> {
     let mut feed = Feed::default();
     feed.set_title(Text::plain(info.title.as_str()));
     feed.set_subtitle(Some(Text::plain(info.description.as_str())));
-    feed.set_id(info.atom_url.clone());
+    feed.set_id(info.id.clone());
     feed.set_updated(info.updated);
     feed.set_lang(Some(info.lang.clone()));
     feed.set_authors(vec![Person { name: info.author.clone(), ..Person::default() }]);
     feed.set_generator(Some(Generator { value: "gazette".to_owned(), uri: None, version: None }));
-    feed.set_links(vec![
-        link(&info.atom_url, "self", "application/atom+xml", None, None),
+    let mut links = vec![
+        link(&info.atom_url, "self", ATOM, None, None),
         link(&info.page_url, "alternate", HTML, Some(&info.lang), None),
-    ]);
+    ];
+    links.extend(history_links(&info.history));
+    feed.set_links(links);
+    if info.history.is_archive {
+        feed.set_namespaces(std::collections::BTreeMap::from([("fh".to_owned(), HISTORY_NS.to_owned())]));
+        let archive = atom_syndication::extension::Extension { name: "fh:archive".to_owned(), ..Default::default() };
+        feed.set_extensions(std::collections::BTreeMap::from([(
+            "fh".to_owned(),
+            std::collections::BTreeMap::from([("archive".to_owned(), vec![archive])]),
+        )]));
+    }
     feed.set_entries(entries.iter().map(|e| entry(info, e)).collect::<Vec<_>>());
     let mut out = feed.write_to(Vec::new()).context("cannot write Atom XML")?;
     out.push(b'\n');

@@ -15,6 +15,9 @@ struct JsonFeed<'a> {
     description: &'a str,
     language: &'a str,
     authors: [Author<'a>; 1],
+    /// JSON Feed's paging: the next older page of items (RFC 5005's `prev-archive`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_url: Option<&'a str>,
     items: Vec<Item<'a>>,
 }
 
@@ -102,10 +105,12 @@ pub fn render(info: &FeedInfo, entries: &[&Entry]) -> Result<Vec<u8>> {
         version: "https://jsonfeed.org/version/1.1",
         title: &info.title,
         home_page_url: &info.page_url,
-        feed_url: &info.json_url,
+        // The feed's identity, the same on every page of it.
+        feed_url: &info.json_id,
         description: &info.description,
         language: &info.lang,
         authors: [Author { name: &info.author }],
+        next_url: info.history.prev.as_ref().map(|u| u.json.as_str()),
         items: entries.iter().map(|e| item(e)).collect(),
     };
     let mut out = serde_json::to_vec_pretty(&feed).context("cannot write JSON Feed")?;

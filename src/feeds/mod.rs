@@ -1,7 +1,9 @@
 //! The feeds: for every language `L` and sector `S`, `L/{atom.xml,rss.xml,feed.json}` and the
-//! same under `L/S/`, plus `index.opml`. Selection works on index records; only the entries
-//! that make it into some feed are read in full and rendered, each once.
+//! same under `L/S/`, each with its archive pages under `archive/`, plus `index.opml`.
+//! Selection works on index records; only the entries that make it into some subscription
+//! feed are read in full and rendered, each once.
 
+pub mod archive;
 pub mod atom;
 pub mod json;
 pub mod model;
@@ -20,6 +22,9 @@ use crate::store::{self, Article, ArticleMeta, Catalog, ParseContext, Problem};
 
 /// A feed format's writer.
 type Renderer = fn(&FeedInfo, &[&model::Entry]) -> Result<Vec<u8>>;
+/// Every feed document's files, by format.
+const RENDERERS: [(&str, Renderer); 3] =
+    [("atom.xml", atom::render), ("rss.xml", rss::render), ("feed.json", json::render)];
 use model::{FeedInfo, FeedSpec};
 use output::{Written, write_if_changed};
 
@@ -34,6 +39,10 @@ pub struct Published {
     pub changed: Vec<PathBuf>,
     /// Files left as they were.
     pub unchanged: usize,
+    /// Archive pages removed (their month has no entries any more), relative to the folder.
+    pub removed: Vec<PathBuf>,
+    /// Archive pages, over all feeds.
+    pub archive_pages: usize,
     /// Articles that could not be read in full after selection (removed meanwhile, say).
     pub problems: Vec<Problem>,
 }
@@ -41,6 +50,7 @@ pub struct Published {
 /// Writes every feed of `catalog` into `config.feeds.dir`.
 pub fn publish(config: &Config, catalog: &Catalog, ctx: &ParseContext) -> Result<Published> {
     let specs = model::plan(config);
+    let history = archive::Plan::new(config, catalog, &specs);
     let selections: Vec<Vec<ArticleMeta>> =
         specs.iter().map(|spec| catalog.select(&spec.lang.code, spec.sector_index(), config.feeds.items)).collect();
 
@@ -62,13 +72,12 @@ pub fn publish(config: &Config, catalog: &Catalog, ctx: &ParseContext) -> Result
     published.articles_shown = entries.len();
 
     let mut infos: Vec<(FeedSpec, FeedInfo)> = Vec::with_capacity(specs.len());
-    for (spec, selection) in specs.iter().zip(&selections) {
+    for (i, (spec, selection)) in specs.iter().zip(&selections).enumerate() {
         let shown: Vec<&model::Entry> = selection.iter().filter_map(|m| entries.get(&(m.lang, m.slug))).collect();
-        let info = model::info(config, catalog, spec, &shown);
+        let info =
+            model::info(config, catalog, spec, &shown, archive::subscription_history(config, spec, history.newest(i)));
         let dir = PathBuf::from(spec.dir());
-        let renderers: [(&str, Renderer); 3] =
-            [("atom.xml", atom::render), ("rss.xml", rss::render), ("feed.json", json::render)];
-        for (file, render) in renderers {
+        for (file, render) in RENDERERS {
             let rel = dir.join(file);
             let bytes = render(&info, &shown).with_context(|| format!("cannot render {}", rel.display()))?;
             write(config, &rel, &bytes, &mut published)?;
@@ -88,6 +97,8 @@ pub fn publish(config: &Config, catalog: &Catalog, ctx: &ParseContext) -> Result
     let default_title = config.languages.first().map_or("gazette", |l| l.title.as_str());
     let opml = opml::render(default_title, &groups).context("cannot render index.opml")?;
     write(config, &PathBuf::from("index.opml"), &opml, &mut published)?;
+    archive::publish(config, catalog, ctx, &specs, &history, &mut published)?;
+    published.archive_pages = history.len();
     Ok(published)
 }
 

@@ -59,12 +59,19 @@ pub struct FeedInfo {
     pub author: String,
     /// The HTML page the feed mirrors.
     pub page_url: String,
-    /// The Atom feed's URL (also its id).
+    /// The feed's identity: its subscription document's Atom URL, which every archive page of
+    /// the feed shares (RFC 5005 §4: an archive is a part of the same feed).
+    pub id: String,
+    /// The subscription document's JSON Feed URL, JSON Feed's identity of a feed.
+    pub json_id: String,
+    /// This document's Atom URL (its `self` link).
     pub atom_url: String,
-    /// The RSS feed's URL.
+    /// This document's RSS URL.
     pub rss_url: String,
-    /// The JSON Feed's URL.
+    /// This document's JSON Feed URL.
     pub json_url: String,
+    /// Where this document sits among the feed's archive pages.
+    pub history: History,
     /// Newest `updated` among the entries (or the language's newest when empty): never "now",
     /// so the same store always gives the same bytes.
     pub updated: DateTime<FixedOffset>,
@@ -72,6 +79,41 @@ pub struct FeedInfo {
     pub published: DateTime<FixedOffset>,
     /// Base of category scheme URIs.
     pub category_scheme: String,
+}
+
+/// One feed document in each format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedUrls {
+    /// The Atom document.
+    pub atom: String,
+    /// The RSS document.
+    pub rss: String,
+    /// The JSON Feed document.
+    pub json: String,
+}
+
+impl FeedUrls {
+    /// The three documents of `file_dir` (`""` for the subscription feed, `archive/2026-11/`
+    /// for an archive page) of a feed.
+    pub fn of(config: &Config, lang: &str, sector: Option<&str>, file_dir: &str) -> FeedUrls {
+        let url = |file: &str| links::feed_url(config, lang, sector, &format!("{file_dir}{file}"));
+        FeedUrls { atom: url("atom.xml"), rss: url("rss.xml"), json: url("feed.json") }
+    }
+}
+
+/// RFC 5005 §4 (archived feeds): a subscription document links `prev-archive` to the newest
+/// archive page; each archive page is marked `fh:archive`, links `current` to the subscription
+/// document and `prev-archive` / `next-archive` to its neighbours.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    /// Is this document an archive page (complete for its period, never a subscription)?
+    pub is_archive: bool,
+    /// The subscription document, from an archive page.
+    pub current: Option<FeedUrls>,
+    /// The next older archive page.
+    pub prev: Option<FeedUrls>,
+    /// The next newer archive page.
+    pub next: Option<FeedUrls>,
 }
 
 /// A category in the feed's language.
@@ -165,8 +207,9 @@ pub fn entry<'a>(config: &Config, catalog: &Catalog, article: &'a Article) -> En
     }
 }
 
-/// The feed-level facts of `spec`, given its entries (newest first).
-pub fn info(config: &Config, catalog: &Catalog, spec: &FeedSpec, entries: &[&Entry]) -> FeedInfo {
+/// The feed-level facts of `spec`'s subscription document, given its entries (newest first)
+/// and where its history is.
+pub fn info(config: &Config, catalog: &Catalog, spec: &FeedSpec, entries: &[&Entry], history: History) -> FeedInfo {
     let lang = &spec.lang.code;
     let sector = spec.sector_id();
     // An empty feed still needs a date: the language's newest article, else the store's.
@@ -185,15 +228,19 @@ pub fn info(config: &Config, catalog: &Catalog, spec: &FeedSpec, entries: &[&Ent
     };
     let description =
         if spec.lang.description.trim().is_empty() { title.clone() } else { spec.lang.description.clone() };
+    let own = FeedUrls::of(config, lang, sector, "");
     FeedInfo {
         lang: lang.clone(),
         title,
         description,
         author: spec.lang.author.clone(),
         page_url: links::listing_page(config, lang, sector),
-        atom_url: links::feed_url(config, lang, sector, "atom.xml"),
-        rss_url: links::feed_url(config, lang, sector, "rss.xml"),
-        json_url: links::feed_url(config, lang, sector, "feed.json"),
+        id: own.atom.clone(),
+        json_id: own.json.clone(),
+        atom_url: own.atom,
+        rss_url: own.rss,
+        json_url: own.json,
+        history,
         updated,
         published,
         category_scheme: format!("{}/{lang}/sectors/", config.site.base_url),

@@ -1,6 +1,7 @@
 //! RSS 2.0 with the `rss` crate: `language`, an `atom:link rel="self"`, a stable non-permalink
 //! `guid`, RFC 2822 dates with a numeric offset (`+0800`: feed parsers read `CST` as US
 //! Central time), categories, `description` (the summary) and `content:encoded` (full text).
+//! RFC 5005 history as `atom:link` elements and `fh:archive`, as the RFC allows for RSS.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,10 @@ use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;
 use rss::{Category, Channel, Enclosure, Guid, Item};
 
-use super::model::{Entry, FeedInfo};
+use super::atom::HISTORY_NS;
+use super::model::{Entry, FeedInfo, History};
+
+const RSS: &str = "application/rss+xml";
 use crate::text::escape_html;
 
 fn alternate(lang: &str, url: &str, title: Option<&str>) -> Extension {
@@ -67,6 +71,19 @@ fn item(info: &FeedInfo, e: &Entry) -> Item {
     }
 }
 
+fn history_links(history: &History) -> impl Iterator<Item = Link> + '_ {
+    [("current", &history.current), ("prev-archive", &history.prev), ("next-archive", &history.next)]
+        .into_iter()
+        .filter_map(|(rel, urls)| {
+            urls.as_ref().map(|u| Link {
+                href: u.rss.clone(),
+                rel: rel.to_owned(),
+                mime_type: Some(RSS.to_owned()),
+                ..Link::default()
+            })
+        })
+}
+
 /// The RSS document for a feed.
 pub fn render(info: &FeedInfo, entries: &[&Entry]) -> Result<Vec<u8>> {
     let channel = Channel {
@@ -78,16 +95,24 @@ pub fn render(info: &FeedInfo, entries: &[&Entry]) -> Result<Vec<u8>> {
         pub_date: Some(info.published.to_rfc2822()),
         last_build_date: Some(info.updated.to_rfc2822()),
         atom_ext: Some(AtomExtension {
-            links: vec![Link {
+            links: std::iter::once(Link {
                 href: info.rss_url.clone(),
                 rel: "self".to_owned(),
-                mime_type: Some("application/rss+xml".to_owned()),
+                mime_type: Some(RSS.to_owned()),
                 ..Link::default()
-            }],
+            })
+            .chain(history_links(&info.history))
+            .collect(),
         }),
         items: entries.iter().map(|e| item(info, e)).collect(),
         ..Channel::default()
     };
+    let mut channel = channel;
+    if info.history.is_archive {
+        channel.namespaces.insert("fh".to_owned(), HISTORY_NS.to_owned());
+        let archive = Extension { name: "fh:archive".to_owned(), ..Extension::default() };
+        channel.extensions.insert("fh".to_owned(), BTreeMap::from([("archive".to_owned(), vec![archive])]));
+    }
     let mut out = channel.write_to(Vec::new()).context("cannot write RSS")?;
     out.push(b'\n');
     Ok(out)

@@ -187,6 +187,12 @@ impl Catalog {
         self.published.iter().map(|&slot| self.meta(slot))
     }
 
+    /// The stamp of the file at store-relative `path` when it was read, if the catalog holds it.
+    pub fn stamp_of(&self, path: &str) -> Option<super::index::Stamp> {
+        let i = self.records.binary_search_by(|r| r.path.as_str().cmp(path)).ok()?;
+        Some(self.records[i].stamp)
+    }
+
     /// The published version `slug` in language `lang`, if there is one.
     pub fn find(&self, lang: &str, slug: &str) -> Option<ArticleMeta<'_>> {
         self.articles().find(|m| m.lang == lang && m.slug == slug)

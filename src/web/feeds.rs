@@ -8,6 +8,9 @@
 //!
 //! Files are read once per version: the bytes, the tag and the compressed copy are kept until
 //! the file changes (a new build replaces it by rename, so its inode changes).
+//!
+//! A sealed archive page (RFC 5005: a month with a newer page beside it) may be kept by caches
+//! for a year; everything else for a minute.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -26,10 +29,17 @@ use sha2::Digest as _;
 const CACHE_FILES: usize = 4096;
 /// How long caches may reuse a feed without asking again.
 const MAX_AGE: &str = "public, max-age=60";
+/// A sealed archive page changes only if an article of its month is edited or deleted.
+const SEALED: &str = "public, max-age=31536000, immutable";
+
+/// What decides a file's version: its inode, length and mtime, and the mtime of the folder
+/// two levels up (an archive's folder of months: a new month seals the page before it).
+type Identity = (u64, u64, i64, i64, i64);
 
 /// One version of one file, as served.
 struct Cached {
-    identity: (u64, u64, i64, i64),
+    identity: Identity,
+    cache_control: &'static str,
     etag: String,
     last_modified: SystemTime,
     content_type: &'static str,
@@ -139,25 +149,35 @@ impl FeedFiles {
         // folder must not lead out of it.
         let mut path = dir.to_path_buf();
         let mut metadata = None;
+        let mut folders_mtime = [0_i64; 2];
         for component in relative.components() {
             path.push(component);
             match std::fs::symlink_metadata(&path) {
                 Ok(m) if m.file_type().is_symlink() => return Ok(None),
-                Ok(m) => metadata = Some(m),
+                Ok(m) => {
+                    if let Some(folder) = metadata.replace(m) {
+                        folders_mtime = [
+                            folders_mtime[1],
+                            folder.mtime().wrapping_mul(1_000_000_000).wrapping_add(folder.mtime_nsec()),
+                        ];
+                    }
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
                 Err(e) => return Err(e),
             }
         }
         let Some(metadata) = metadata.filter(std::fs::Metadata::is_file) else { return Ok(None) };
-        let identity = (metadata.ino(), metadata.len(), metadata.mtime(), metadata.mtime_nsec());
+        let identity = (metadata.ino(), metadata.len(), metadata.mtime(), metadata.mtime_nsec(), folders_mtime[0]);
         if let Some(cached) = self.lock().get(&path).filter(|c| c.identity == identity) {
             return Ok(Some(cached.clone()));
         }
         let body = Bytes::from(std::fs::read(&path)?);
         let hash = sha2::Sha256::digest(&body);
         let etag = format!("\"{}\"", base16(&hash[..16]));
+        let cache_control = if crate::feeds::archive::is_sealed(dir, &relative) { SEALED } else { MAX_AGE };
         let cached = Arc::new(Cached {
             identity,
+            cache_control,
             etag,
             last_modified: metadata.modified()?,
             content_type,
@@ -232,7 +252,7 @@ fn respond_with(file: &Cached, headers: &HeaderMap) -> Response {
     // The tag and date are ASCII made here; the fallbacks cannot happen.
     h.insert(header::ETAG, HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\"")));
     h.insert(header::LAST_MODIFIED, HeaderValue::from_str(&last_modified).unwrap_or(HeaderValue::from_static("")));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(MAX_AGE));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(file.cache_control));
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response

@@ -190,11 +190,15 @@ impl Site {
     }
 }
 
-/// Every file under `dir`, relative and `/`-separated, sorted.
+/// Every file under `dir`, relative and `/`-separated, sorted; hidden files (the build's own
+/// bookkeeping, which the server never serves) left out.
 pub fn files(dir: &Path) -> Vec<String> {
     fn walk(dir: &Path, prefix: &str, found: &mut Vec<String>) {
         for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display())) {
             let entry = entry.unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
             let rel = format!("{prefix}{}", entry.file_name().to_string_lossy());
             if entry.file_type().expect("file type").is_dir() {
                 walk(&entry.path(), &format!("{rel}/"), found);

@@ -16,6 +16,7 @@ mod readback;
 mod service;
 mod validators;
 
+mod archives;
 mod broken;
 mod browser;
 mod config;
