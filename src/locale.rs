@@ -144,6 +144,7 @@ pub fn category_name(category: PluralCategory) -> &'static str {
 pub struct Formats {
     date: DateTimeFormatter<DateFieldSet>,
     date_time: DateTimeFormatter<YMDT>,
+    year_month: DateTimeFormatter<fieldsets::YM>,
     plurals: PluralRules,
 }
 
@@ -155,9 +156,11 @@ impl Formats {
             .with_context(|| format!("no CLDR date formats for '{locale}'"))?;
         let date_time = DateTimeFormatter::try_new(prefs, YMDT::long().with_time_precision(TimePrecision::Minute))
             .with_context(|| format!("no CLDR date formats for '{locale}'"))?;
+        let year_month = DateTimeFormatter::try_new(prefs, fieldsets::YM::long())
+            .with_context(|| format!("no CLDR date formats for '{locale}'"))?;
         let plurals = PluralRules::try_new_cardinal(locale.into())
             .with_context(|| format!("no CLDR plural rules for '{locale}'"))?;
-        Ok(Formats { date, date_time, plurals })
+        Ok(Formats { date, date_time, year_month, plurals })
     }
 
     /// `date` as a reader of the language writes it.
@@ -165,6 +168,14 @@ impl Formats {
         match iso_date(date) {
             Some(d) => self.date.format(&d).to_string(),
             None => date.to_string(),
+        }
+    }
+
+    /// The month of `date` and its year, as a reader of the language names a month.
+    pub fn year_month(&self, date: NaiveDate) -> String {
+        match iso_date(date) {
+            Some(d) => self.year_month.format(&d).to_string(),
+            None => format!("{}-{:02}", date.year(), date.month()),
         }
     }
 
@@ -200,6 +211,14 @@ mod tests {
 
     fn formats(tag: &str) -> Formats {
         Formats::new(&Writing::of(tag).unwrap().locale, DateStyle::Long).unwrap()
+    }
+
+    #[test]
+    fn names_months_as_each_language_does() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        assert_eq!(formats("en-GB").year_month(day), "November 2026");
+        assert_eq!(formats("zh").year_month(day), "2026年11月");
+        assert!(formats("ru").year_month(day).starts_with("ноябрь 2026"), "{}", formats("ru").year_month(day));
     }
 
     #[test]

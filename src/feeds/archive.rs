@@ -9,18 +9,16 @@
 //! `.archive-digests` in the feeds folder, a hidden file the server never serves.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use chrono::Datelike as _;
 use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
 
 use super::model::{self, Entry, FeedSpec, FeedUrls, History};
 use super::{Published, RENDERERS};
 use crate::config::Config;
-use crate::store::dates::in_zone;
+pub use crate::store::dates::Month;
 use crate::store::{self, Article, ArticleMeta, Catalog, ParseContext, Problem};
 
 /// The folder of a feed's archive pages, inside the feed's own.
@@ -30,43 +28,9 @@ const MANIFEST: &str = ".archive-digests";
 /// Bumped when the writers change what a page holds, so every page is rendered again once.
 const FORMAT: u32 = 1;
 
-/// A calendar month, written `2026-11`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Month {
-    /// The year.
-    pub year: i32,
-    /// The month, 1–12.
-    pub month: u32,
-}
-
-impl Month {
-    /// The month, in the site's zone, of the moment `ts` (Unix seconds).
-    pub fn of(config: &Config, ts: i64) -> Month {
-        let date = in_zone(ts, config.site.timezone);
-        Month { year: date.year(), month: date.month() }
-    }
-
-    /// Reads `2026-11`; `None` for anything else.
-    pub fn parse(text: &str) -> Option<Month> {
-        let (year, month) = text.split_once('-')?;
-        let digits = |s: &str, n| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-        if !digits(year, 4) || !digits(month, 2) {
-            return None;
-        }
-        let month: u32 = month.parse().ok()?;
-        (1..=12).contains(&month).then_some(Month { year: year.parse().ok()?, month })
-    }
-
-    /// The page's folder inside its feed's: `archive/2026-11/`.
-    pub fn file_dir(self) -> String {
-        format!("{DIR}/{self}/")
-    }
-}
-
-impl fmt::Display for Month {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}", self.year, self.month)
-    }
+/// The page's folder inside its feed's: `archive/2026-11/`.
+fn file_dir(month: Month) -> String {
+    format!("{DIR}/{month}/")
 }
 
 /// One archive page: a month of one feed.
@@ -103,7 +67,7 @@ impl<'c> Plan<'c> {
                     .enumerate()
                     .filter(|(_, m)| spec.sector_index().is_none_or(|s| m.sectors.contains(s)));
                 for (i, meta) in shown {
-                    let month = Month::of(config, meta.published);
+                    let month = Month::of(meta.published, config.site.timezone);
                     let position = u32::try_from(i).unwrap_or(u32::MAX);
                     match pages.last_mut() {
                         Some(page) if page.month == month => page.entries.push(position),
@@ -135,7 +99,7 @@ impl<'c> Plan<'c> {
 /// Where page `page` of the feed `spec` (pages newest first) sits in its history.
 fn history(config: &Config, spec: &FeedSpec, pages: &[Page], page: usize) -> History {
     let (lang, sector) = (&spec.lang.code, spec.sector_id());
-    let urls = |p: &Page| FeedUrls::of(config, lang, sector, &p.month.file_dir());
+    let urls = |p: &Page| FeedUrls::of(config, lang, sector, &file_dir(p.month));
     History {
         is_archive: true,
         current: Some(FeedUrls::of(config, lang, sector, "")),
@@ -147,7 +111,7 @@ fn history(config: &Config, spec: &FeedSpec, pages: &[Page], page: usize) -> His
 /// The history of a feed's subscription document: `prev-archive` to its newest page.
 pub fn subscription_history(config: &Config, spec: &FeedSpec, newest: Option<Month>) -> History {
     History {
-        prev: newest.map(|m| FeedUrls::of(config, &spec.lang.code, spec.sector_id(), &m.file_dir())),
+        prev: newest.map(|m| FeedUrls::of(config, &spec.lang.code, spec.sector_id(), &file_dir(m))),
         ..History::default()
     }
 }
@@ -343,7 +307,7 @@ fn render_group(
             rendered.incomplete.push((s, p));
         }
         let mut info = model::info(config, catalog, spec, &shown, history(config, spec, feed_pages, p));
-        let own = FeedUrls::of(config, &spec.lang.code, spec.sector_id(), &page.month.file_dir());
+        let own = FeedUrls::of(config, &spec.lang.code, spec.sector_id(), &file_dir(page.month));
         (info.atom_url, info.rss_url, info.json_url) = (own.atom, own.rss, own.json);
         let dir = PathBuf::from(format!("{}/{DIR}/{}", spec.dir(), page.month));
         // A newest page that is new while older ones exist waits until they are written.
@@ -409,15 +373,6 @@ pub fn is_sealed(root: &Path, rel: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn months_read_and_write_as_year_dash_month() {
-        assert_eq!(Month::parse("2026-11"), Some(Month { year: 2026, month: 11 }));
-        assert_eq!(Month { year: 2026, month: 3 }.to_string(), "2026-03");
-        for bad in ["2026-13", "2026-00", "26-11", "2026-1", "2026/11", "abcd-ef", "2026-11-01", ""] {
-            assert_eq!(Month::parse(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn a_page_is_sealed_only_when_a_newer_month_sits_beside_it() {

@@ -141,6 +141,11 @@ impl Renderer {
         self.table(lang).formats.date(date)
     }
 
+    /// A month (given by a day in it) as a reader of `lang` names it: `November 2026`.
+    pub fn year_month(&self, lang: &str, date: chrono::NaiveDate) -> String {
+        self.table(lang).formats.year_month(date)
+    }
+
     /// A local day and time of day as a reader of `lang` writes them.
     pub fn date_time(&self, lang: &str, at: chrono::NaiveDateTime) -> String {
         self.table(lang).formats.date_time(at)

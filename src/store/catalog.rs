@@ -214,16 +214,42 @@ impl Catalog {
     /// The newest `limit` published versions in language `lang`, in sector position `sector`
     /// when given.
     pub fn select(&self, lang: &str, sector: Option<usize>, limit: usize) -> Vec<ArticleMeta<'_>> {
-        let Some(lang) = self.languages.iter().position(|l| l == lang) else { return Vec::new() };
-        self.published
-            .iter()
-            .filter(|&&slot| {
-                let (_, version) = self.version(slot);
-                usize::from(version.lang) == lang && sector.is_none_or(|s| version.sectors.contains(s))
-            })
-            .take(limit)
-            .map(|&slot| self.meta(slot))
-            .collect()
+        self.shown(lang, sector).take(limit).map(|slot| self.meta(slot)).collect()
+    }
+
+    /// Page `page` (from 0) of `per_page` of what [`Catalog::select`] would list, and how many
+    /// there are in all.
+    pub fn select_page(
+        &self,
+        lang: &str,
+        sector: Option<usize>,
+        page: usize,
+        per_page: usize,
+    ) -> (Vec<ArticleMeta<'_>>, usize) {
+        let skip = page.saturating_mul(per_page);
+        let mut total = 0;
+        let mut found = Vec::new();
+        for slot in self.shown(lang, sector) {
+            if (skip..skip.saturating_add(per_page)).contains(&total) {
+                found.push(self.meta(slot));
+            }
+            total += 1;
+        }
+        (found, total)
+    }
+
+    /// The published versions in `lang` (in sector position `sector` when given), newest first.
+    fn shown(&self, lang: &str, sector: Option<usize>) -> impl Iterator<Item = Slot> + '_ {
+        let lang = self.languages.iter().position(|l| l == lang);
+        self.published.iter().copied().filter(move |&slot| {
+            let (_, version) = self.version(slot);
+            Some(usize::from(version.lang)) == lang && sector.is_none_or(|s| version.sectors.contains(s))
+        })
+    }
+
+    /// The published versions in `lang`, newest first.
+    pub fn in_language<'c>(&'c self, lang: &str) -> impl Iterator<Item = ArticleMeta<'c>> + 'c {
+        self.shown(lang, None).map(|slot| self.meta(slot))
     }
 }
 

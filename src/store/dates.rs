@@ -2,7 +2,7 @@
 //! with no offset is local to that zone, an offset is taken as written. Front matter may hold a
 //! TOML date/datetime or a string in the same forms.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike as _, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// Unix seconds of a local date-time in `tz`. In a DST gap the time moves forward past it;
@@ -93,10 +93,66 @@ pub fn in_zone(ts: i64, tz: Tz) -> DateTime<Tz> {
     utc.with_timezone(&tz)
 }
 
+/// A calendar month, written `2026-11`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Month {
+    /// The year.
+    pub year: i32,
+    /// The month, 1–12.
+    pub month: u32,
+}
+
+impl Month {
+    /// The month, in zone `tz`, of the moment `ts` (Unix seconds).
+    pub fn of(ts: i64, tz: Tz) -> Month {
+        let date = in_zone(ts, tz);
+        Month { year: date.year(), month: date.month() }
+    }
+
+    /// Reads `2026-11`; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Month> {
+        let (year, month) = text.split_once('-')?;
+        let digits = |s: &str, n| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(year, 4) || !digits(month, 2) {
+            return None;
+        }
+        let month: u32 = month.parse().ok()?;
+        (1..=12).contains(&month).then_some(Month { year: year.parse().ok()?, month })
+    }
+
+    /// The month `months` after this one (before it, when negative).
+    pub fn plus(self, months: i32) -> Month {
+        let index = self.year * 12 + self.month as i32 - 1 + months;
+        Month { year: index.div_euclid(12), month: index.rem_euclid(12) as u32 + 1 }
+    }
+
+    /// Its first day.
+    pub fn first_day(self) -> Option<chrono::NaiveDate> {
+        chrono::NaiveDate::from_ymd_opt(self.year, self.month, 1)
+    }
+}
+
+impl std::fmt::Display for Month {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono_tz::Asia::Shanghai;
+
+    #[test]
+    fn months_read_and_write_as_year_dash_month() {
+        assert_eq!(Month::parse("2026-11"), Some(Month { year: 2026, month: 11 }));
+        assert_eq!(Month { year: 2026, month: 3 }.to_string(), "2026-03");
+        assert_eq!(Month { year: 2026, month: 12 }.plus(1), Month { year: 2027, month: 1 });
+        assert_eq!(Month { year: 2026, month: 1 }.plus(-1), Month { year: 2025, month: 12 });
+        for bad in ["2026-13", "2026-00", "26-11", "2026-1", "2026/11", "abcd-ef", "2026-11-01", ""] {
+            assert_eq!(Month::parse(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn a_bare_date_is_midnight_in_the_site_zone() {

@@ -1,5 +1,6 @@
 //! The HTTP server of `gazette run` (axum): the feed folder under `/feeds/`, the article and
-//! front pages the feeds and emails link to, the subscription pages (subscribe, confirm,
+//! front pages the feeds and emails link to (paged, with a month archive, a page per feed,
+//! `sitemap.xml` and `robots.txt`), the subscription pages (subscribe, confirm,
 //! unsubscribe including RFC 8058 one-click, preferences); and on the operations listener
 //! `/healthz` and `/metrics`.
 //!
@@ -10,11 +11,14 @@ mod account;
 mod attachments;
 mod client;
 mod db;
+mod feed_page;
 mod feeds;
 mod guard;
+mod history;
 mod limits;
 mod pages;
 mod server;
+mod sitemap;
 mod status;
 
 use std::net::IpAddr;
@@ -42,6 +46,8 @@ pub struct Shared {
     /// The loaded config and templates, and the articles of the last feed build.
     pub live: Arc<Live>,
     feeds: FeedFiles,
+    /// The sitemap of the current catalog, made on first request.
+    sitemaps: sitemap::Sitemaps,
     /// Database connections for requests, kept open.
     db: Arc<db::Connections>,
     signups: DefaultKeyedRateLimiter<IpAddr>,
@@ -65,6 +71,7 @@ impl Shared {
         Shared {
             live,
             feeds: FeedFiles::default(),
+            sitemaps: sitemap::Sitemaps::default(),
             db: Arc::default(),
             signups: DefaultKeyedRateLimiter::keyed(governor::Quota::per_hour(per_hour)),
             mail_limit: crate::subscription::MailLimit::default(),
@@ -89,6 +96,12 @@ pub fn router(shared: Arc<Shared>, with_ops: bool) -> Router {
         .route("/{lang}", get(pages::to_front))
         .route("/{lang}/", get(pages::front))
         .route("/{lang}/sectors/{sector}/", get(pages::sector))
+        .route("/{lang}/feed/", get(feed_page::language))
+        .route("/{lang}/sectors/{sector}/feed/", get(feed_page::sector))
+        .route("/{lang}/archive/", get(history::index))
+        .route("/{lang}/archive/{year}/{month}/", get(history::month))
+        .route("/sitemap.xml", get(sitemap::index))
+        .route("/robots.txt", get(sitemap::robots))
         .route("/{lang}/articles/{slug}/", get(pages::article))
         .route("/{lang}/articles/{slug}/{name}", get(attachments::file))
         .route("/feeds/{*path}", get(feeds_file))

@@ -26,25 +26,25 @@ const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src * data
 
 /// A feed link as pages show it.
 #[derive(Serialize)]
-struct FeedLink {
-    name: &'static str,
+pub(super) struct FeedLink {
+    pub name: &'static str,
     #[serde(rename = "type")]
-    media_type: &'static str,
-    title: String,
-    url: String,
+    pub media_type: &'static str,
+    pub title: String,
+    pub url: String,
 }
 
 /// A link to the same page in another language.
 #[derive(Serialize)]
-struct LanguageLink {
-    lang: String,
-    name: String,
-    url: String,
+pub(super) struct LanguageLink {
+    pub lang: String,
+    pub name: String,
+    pub url: String,
 }
 
 /// An article in a listing.
 #[derive(Serialize)]
-struct Listed {
+pub(super) struct Listed {
     title: String,
     url: String,
     date: String,
@@ -139,30 +139,43 @@ pub async fn root(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Resp
     response
 }
 
-/// `/zh` → `/zh/`; any other one-segment path is not found.
+/// `/zh` → `/zh/`; `/sitemap-N.xml`, a part of a large sitemap; any other one-segment path
+/// is not found.
 pub async fn to_front(
     State(shared): State<Arc<Shared>>,
     Path(lang): Path<String>,
     query: Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
+    if let Some(part) = super::sitemap::part_number(&lang) {
+        return super::sitemap::part(&shared, part);
+    }
     if shared.live.site.load().config.language(&lang).is_none() {
         return not_found(State(shared), query, headers).await;
     }
     Redirect::permanent(&format!("/{lang}/")).into_response()
 }
 
-/// `/{lang}/`: the newest articles in `lang`.
-pub async fn front(State(shared): State<Arc<Shared>>, Path(lang): Path<String>) -> Response {
-    listing(&shared, &lang, None)
+/// `/{lang}/`: the newest articles in `lang`, and `?page=N` the older ones.
+pub async fn front(
+    State(shared): State<Arc<Shared>>,
+    Path(lang): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    listing(&shared, &lang, None, query.get("page").map(String::as_str))
 }
 
-/// `/{lang}/sectors/{sector}/`: the newest articles of one sector.
-pub async fn sector(State(shared): State<Arc<Shared>>, Path((lang, sector)): Path<(String, String)>) -> Response {
-    listing(&shared, &lang, Some(&sector))
+/// `/{lang}/sectors/{sector}/`: the newest articles of one sector, paged like the front page.
+pub async fn sector(
+    State(shared): State<Arc<Shared>>,
+    Path((lang, sector)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    listing(&shared, &lang, Some(&sector), query.get("page").map(String::as_str))
 }
 
-fn feed_links(site: &Site, lang: &str, sector: Option<&str>, title: &str) -> Vec<FeedLink> {
+/// The feed links of pages: autodiscovery in the head (machines follow these).
+pub(super) fn feed_links(site: &Site, lang: &str, sector: Option<&str>, title: &str) -> Vec<FeedLink> {
     [
         ("Atom", "application/atom+xml", "atom.xml"),
         ("RSS", "application/rss+xml", "rss.xml"),
@@ -178,7 +191,7 @@ fn feed_links(site: &Site, lang: &str, sector: Option<&str>, title: &str) -> Vec
     .collect()
 }
 
-fn listing(shared: &Shared, lang: &str, sector: Option<&str>) -> Response {
+fn listing(shared: &Shared, lang: &str, sector: Option<&str>, page: Option<&str>) -> Response {
     let site = shared.live.site.load();
     let config = &site.config;
     let Some(language) = config.language(lang) else {
@@ -191,8 +204,19 @@ fn listing(shared: &Shared, lang: &str, sector: Option<&str>) -> Response {
         },
         None => None,
     };
+    // `?page=1` is the page itself; anything but a page that exists is not found.
+    let page = match page.map(str::parse::<usize>) {
+        None => 1,
+        Some(Ok(n)) if n >= 1 => n,
+        Some(_) => return not_found_page(&site, lang),
+    };
     let catalog = shared.live.catalog.load();
-    let articles: Vec<Listed> = catalog.select(lang, position, LISTED).iter().map(|m| listed(&site, lang, m)).collect();
+    let (shown, total) = catalog.select_page(lang, position, page - 1, LISTED);
+    let pages = total.div_ceil(LISTED).max(1);
+    if page > pages {
+        return not_found_page(&site, lang);
+    }
+    let articles: Vec<Listed> = shown.iter().map(|m| listed(&site, lang, m)).collect();
     let title = match position {
         Some(p) => format!("{} · {}", config.sectors[p].name(lang, &config.site.default_language), language.title),
         None => language.title.clone(),
@@ -209,22 +233,40 @@ fn listing(shared: &Shared, lang: &str, sector: Option<&str>) -> Response {
             }
         })
         .collect();
-    let alternates: Vec<Value> = config
-        .languages
-        .iter()
-        .map(|l| context! { lang => &l.code, url => links::listing_page(config, &l.code, sector) })
-        .collect();
+    let home = links::listing_page(config, lang, sector);
+    let page_url = |n: usize| if n == 1 { home.clone() } else { format!("{home}?page={n}") };
+    let pager = (pages > 1).then(|| super::history::Pager {
+        label: site
+            .renderer
+            .string(lang, "page_of")
+            .replace("{page}", &page.to_string())
+            .replace("{pages}", &pages.to_string()),
+        newer: (page > 1).then(|| page_url(page - 1)),
+        older: (page < pages).then(|| page_url(page + 1)),
+    });
+    let alternates: Vec<Value> = if page == 1 {
+        config
+            .languages
+            .iter()
+            .map(|l| context! { lang => &l.code, url => links::listing_page(config, &l.code, sector) })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let extra = context! {
         articles,
         sectors,
+        pager,
         feeds => feed_links(&site, lang, sector, &title),
-        canonical => links::listing_page(config, lang, sector),
+        feed_page => super::feed_page::url(lang, sector),
+        canonical => page_url(page),
         alternates,
     };
     render(&site, lang, "pages/list.html", &title, extra, StatusCode::OK, Caching::Public)
 }
 
-fn listed(site: &Site, lang: &str, meta: &ArticleMeta) -> Listed {
+/// An article as listings show it, dated in `lang`.
+pub(super) fn listed(site: &Site, lang: &str, meta: &ArticleMeta) -> Listed {
     let config = &site.config;
     let at = in_zone(meta.published, config.site.timezone);
     Listed {
@@ -305,7 +347,8 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
-fn not_found_page(site: &Site, lang: &str) -> Response {
+/// The not-found page in `lang` (the default language when `lang` is not one).
+pub(super) fn not_found_page(site: &Site, lang: &str) -> Response {
     let lang = if site.config.language(lang).is_some() { lang } else { &site.config.site.default_language };
     let text = vec![site.renderer.string(lang, "not_found_text")];
     message(site, lang, "not_found_title", &text, None, StatusCode::NOT_FOUND)
