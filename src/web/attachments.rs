@@ -58,7 +58,10 @@ fn respond(name: &str, bytes: Vec<u8>) -> Response {
     let length = bytes.len();
     let mut response = bytes.into_response();
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(attachment::media_type(name)));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(attachment::media_type(name).unwrap_or("application/octet-stream")),
+    );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     if let Ok(value) = HeaderValue::from_str(&content_disposition(name)) {
         h.insert(header::CONTENT_DISPOSITION, value);

@@ -16,6 +16,7 @@ mod readback;
 mod service;
 mod validators;
 
+mod attachments;
 mod broken;
 mod browser;
 mod config;
