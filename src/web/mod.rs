@@ -9,6 +9,7 @@
 mod account;
 mod attachments;
 mod client;
+mod conditional;
 mod db;
 mod feeds;
 mod guard;

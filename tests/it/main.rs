@@ -16,6 +16,7 @@ mod readback;
 mod service;
 mod validators;
 
+mod attachment_serving;
 mod attachments;
 mod broken;
 mod browser;
