@@ -12,7 +12,7 @@ use super::article::{FileError, Version};
 use crate::config::Config;
 
 /// Bumped whenever the record layout or parsing rules change.
-const FORMAT: u32 = 4;
+const FORMAT: u32 = 5;
 
 /// When a file was last seen changing: any difference means it is read again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

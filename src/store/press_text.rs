@@ -152,7 +152,7 @@ pub fn read_article<'a>(text: &str, meta: ArticleMeta<'a>, ctx: &ParseContext) -
                 name: name.clone(),
                 url: links::attachment_url(ctx.config, &meta, name),
                 length,
-                media_type: attachment::media_type(name),
+                media_type: attachment::media_type(name)?,
             })
         })
         .collect();

@@ -102,7 +102,7 @@ fn refusal(e: &std::io::Error) -> Option<StatusCode> {
 }
 
 /// Is `name` one of the tags in an `If-None-Match` value (weak comparison, RFC 9110 13.1.2)?
-fn none_match(value: &str, tags: &[&str]) -> bool {
+pub(super) fn none_match(value: &str, tags: &[&str]) -> bool {
     value.split(',').map(str::trim).any(|t| t == "*" || tags.contains(&t.trim_start_matches("W/")))
 }
 

@@ -10,6 +10,7 @@
 mod account;
 mod attachments;
 mod client;
+mod conditional;
 mod db;
 mod feed_page;
 mod feeds;

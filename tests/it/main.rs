@@ -17,6 +17,8 @@ mod service;
 mod validators;
 
 mod archives;
+mod attachment_serving;
+mod attachments;
 mod broken;
 mod browser;
 mod config;

@@ -123,12 +123,82 @@ fn looks_like_file(name: &str) -> bool {
     })
 }
 
-/// A file name that cannot leave the press release's folder: no separator, no `..`, not
-/// hidden, no control characters, at most 255 bytes.
+/// A file name that cannot leave the press release's folder or pass for another: no
+/// separator, no `..`, not hidden, no control characters, no bidirectional controls or line
+/// separators (a download named `x\u{202e}fdp.docx` shows as `xxcod.pdf`), at most 255 bytes.
 pub fn is_plain_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 255
         && !name.starts_with('.')
         && !name.contains(['/', '\\', '\0', ':'])
-        && !name.chars().any(char::is_control)
+        && !name.chars().any(|c| c.is_control() || is_disguise(c))
+}
+
+/// Invisible characters that reorder or break the text around them (Unicode bidirectional
+/// controls, UAX #9; the line and paragraph separators; the zero-width space and BOM).
+fn is_disguise(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200b}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2028}' | '\u{2029}')
+        || matches!(c, '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+/// Why a name an attachment block gives is not published, for its notice (a name that is not
+/// plain is escaped, so no control character reaches a log).
+pub(super) fn refusal(name: &str) -> String {
+    const MISSING: &str = "is not a file beside the press release; kept as text";
+    if !is_plain_name(name) {
+        return format!("attachment '{}' {MISSING}", name.escape_debug());
+    }
+    match crate::store::attachment::media_type(name) {
+        Some(_) => format!("attachment '{name}' {MISSING}"),
+        None => {
+            let ext = name.rsplit_once('.').map_or(String::new(), |(_, ext)| format!(" (.{ext})"));
+            format!("attachment '{name}' is not a kind of file published as an attachment{ext}; kept as text")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_names_stay_in_the_folder_and_show_as_they_are() {
+        for name in ["参会回执.docx", "Reply Form.docx", "a \"b\".pdf", "Résumé.pdf"] {
+            assert!(is_plain_name(name), "{name}");
+        }
+        for name in [
+            "",
+            ".",
+            "..",
+            "...",
+            ".hidden.pdf",
+            "../a.pdf",
+            "a/b.pdf",
+            "a\\b.pdf",
+            "/etc/passwd",
+            "c:x.pdf",
+            "a\0.pdf",
+            "a\r\nSet-Cookie: x.pdf",
+            "a\tb.pdf",
+            "x\u{202e}fdp.docx",
+            "x\u{2066}y.pdf",
+            "a\u{2028}b.pdf",
+            "\u{feff}a.pdf",
+        ] {
+            assert!(!is_plain_name(name), "{name:?}");
+        }
+        assert!(is_plain_name(&format!("{}.pdf", "名".repeat(83))));
+        assert!(!is_plain_name(&format!("{}.pdf", "名".repeat(84))));
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        assert!(refusal("page.html").contains("is not a kind of file published as an attachment (.html)"));
+        assert!(refusal("../../etc/passwd").contains("is not a file beside the press release"));
+        assert!(refusal("缺.pdf").contains("is not a file beside the press release"));
+        assert_eq!(
+            refusal("x\u{202e}fdp.docx"),
+            "attachment 'x\\u{202e}fdp.docx' is not a file beside the press release; kept as text"
+        );
+    }
 }

@@ -124,6 +124,10 @@ pub struct Options<'a> {
     pub has_file: &'a dyn Fn(&str) -> bool,
 }
 
+/// Files one half may publish: a block naming more (a runaway export) publishes the first
+/// ones and keeps the rest as text, so one release cannot swell every feed it is in.
+pub const MAX_ATTACHMENTS: usize = 100;
+
 /// How many non-empty lines at the top may hold breadcrumb, title and metadata: one each,
 /// plus one spare for a breadcrumb split over two lines.
 const HEADER_LINES: usize = 4;
@@ -239,6 +243,7 @@ fn read_body(
     notices: &mut Vec<ParseError>,
 ) {
     let mut at = 0;
+    let mut is_over_told = false;
     while at < body.len() {
         let line = body[at];
         let drop = |why: String| Dropped { line: line.number, text: line.text.to_owned(), why };
@@ -271,7 +276,16 @@ fn read_body(
         if let Some(block) = attachments::read_block(&body[at..], options.has_file) {
             for item in &block.lines {
                 let line = body[at + item.offset];
-                if item.is_attachment {
+                let fresh: Vec<&String> = item.found.iter().filter(|n| !half.attachments.contains(n)).collect();
+                let is_over = half.attachments.len() + fresh.len() > MAX_ATTACHMENTS;
+                if is_over && !is_over_told {
+                    is_over_told = true;
+                    notices.push(error(
+                        line.number,
+                        format!("attachments: more than {MAX_ATTACHMENTS} in one half; the rest are kept as text"),
+                    ));
+                }
+                if item.is_attachment && !is_over {
                     dropped.push(Dropped {
                         line: line.number,
                         text: line.text.to_owned(),
@@ -282,15 +296,10 @@ fn read_body(
                 }
                 for name in &item.missing {
                     half.missing.push(name.clone());
-                    notices.push(error(
-                        line.number,
-                        format!("attachment '{name}' is not a file beside the press release; kept as text"),
-                    ));
+                    notices.push(error(line.number, attachments::refusal(name)));
                 }
-                for name in &item.found {
-                    if !half.attachments.contains(name) {
-                        half.attachments.push(name.clone());
-                    }
+                if !is_over {
+                    half.attachments.extend(fresh.into_iter().cloned());
                 }
             }
             at += block.lines.len();
@@ -703,5 +712,22 @@ mod tests {
         let notices: Vec<String> = release.notices.iter().map(ToString::to_string).collect();
         assert_eq!(notices.len(), 2, "{notices:?}");
         assert!(notices[1].starts_with("line 5: attachment '../../etc/passwd'"));
+    }
+
+    #[test]
+    fn a_runaway_block_publishes_the_first_hundred_names_and_keeps_the_rest_as_text() {
+        let options = Options { chrome: Chrome::defaults(), has_file: &|_| true };
+        let mut text = "通知\n时间：2024-05-06\n正文。\nAttachments:\n".to_owned();
+        for i in 0..150 {
+            text.push_str(&format!("f{i:03}.pdf\n"));
+        }
+        let release = parse_with(&text, &options).unwrap();
+        let half = &release.halves[0];
+        assert_eq!(half.attachments.len(), MAX_ATTACHMENTS);
+        assert_eq!(half.attachments.last().map(String::as_str), Some("f099.pdf"));
+        assert_eq!(half.paragraphs.len(), 1 + 50, "{:?}", half.paragraphs);
+        assert_eq!(half.paragraphs[1], "f100.pdf");
+        let notices: Vec<String> = release.notices.iter().map(ToString::to_string).collect();
+        assert_eq!(notices, ["line 105: attachments: more than 100 in one half; the rest are kept as text"]);
     }
 }
