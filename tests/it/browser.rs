@@ -438,6 +438,20 @@ fn every_page_passes_axe_wcag_2_1_aa_in_every_language() {
         browser.expect_page(lang, &format!("{trade} · {title}"));
         audit.check(&format!("{lang} sector page"));
 
+        // The page a feed link leads to, the month archive and one month of it.
+        browser.goto(&format!("{base}/{lang}/"));
+        browser.click("main .feeds a");
+        browser.expect_page(lang, &s("feed_page_title").replace("{feed}", &title));
+        audit.check(&format!("{lang} feed page"));
+        browser.goto(&format!("{base}/{lang}/"));
+        browser.click(&format!("main a[href='/{lang}/archive/']"));
+        browser.expect_page(lang, &s("archive_title"));
+        audit.check(&format!("{lang} archive"));
+        browser.click("main .months a");
+        audit.check(&format!("{lang} archive month"));
+        browser.goto(&format!("{base}/{lang}/"));
+        browser.click_link(&trade);
+
         // The article in both languages, with a table: the "also in" link and the table are
         // on the page.
         let article = "main a[href*='sino-german-park-consulate']";

@@ -21,6 +21,7 @@ mod attachment_serving;
 mod attachments;
 mod broken;
 mod browser;
+mod browsing;
 mod config;
 mod daemon;
 mod dates;
