@@ -109,6 +109,8 @@ fn record_end(config: &Config, job: &str, outcome: &str) {
 /// The jobs of one daemon.
 pub struct Jobs {
     live: Arc<Live>,
+    /// Told which feeds each build changed.
+    hub: Arc<crate::websub::Hub>,
     /// Asks the build worker for a build; requests while one runs make one more build.
     pub build_requests: Arc<Notify>,
     /// When the next held-back article becomes due (Unix seconds; 0 for none).
@@ -127,9 +129,10 @@ pub struct Jobs {
 
 impl Jobs {
     /// The jobs of a daemon: they read `live` and replace its catalog.
-    pub fn new(live: Arc<Live>, stop: CancellationToken) -> Arc<Jobs> {
+    pub fn new(live: Arc<Live>, hub: Arc<crate::websub::Hub>, stop: CancellationToken) -> Arc<Jobs> {
         Arc::new(Jobs {
             live,
+            hub,
             build_requests: Arc::new(Notify::new()),
             next_release: AtomicI64::new(0),
             release_changed: Notify::new(),
@@ -197,12 +200,24 @@ impl Jobs {
                 self.next_release.store(survey.catalog.next_release.unwrap_or(0), Ordering::Relaxed);
                 self.release_changed.notify_one();
                 self.live.catalog.store(Arc::new(survey.catalog));
+                self.feeds_changed(&report.published.changed).await;
             }
             Err(e) => {
                 tracing::error!(error = format!("{e:#}"), "feed build failed");
                 m.builds.get_or_create(&label("outcome", "error")).inc();
                 m.job_ended(BUILD, false);
             }
+        }
+    }
+
+    /// Queues the WebSub deliveries of the feeds a build changed.
+    async fn feeds_changed(&self, changed: &[std::path::PathBuf]) {
+        let changed: Vec<String> = changed.iter().filter_map(|p| p.to_str()).map(str::to_owned).collect();
+        let now_ms = Utc::now().timestamp_millis();
+        match crate::websub::feeds_changed(&self.hub, changed, now_ms).await {
+            Ok(0) => {}
+            Ok(queued) => tracing::debug!(queued, "websub deliveries queued"),
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "cannot queue websub deliveries"),
         }
     }
 

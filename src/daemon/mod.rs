@@ -96,8 +96,9 @@ async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
     let address = listeners.public_address()?;
     let ops = listeners.ops_address()?;
     let live = Arc::new(Live::new(site));
-    let shared = Arc::new(Shared::new(live.clone(), stop.clone()));
-    let jobs = Jobs::new(live.clone(), stop.clone());
+    let hub = crate::websub::Hub::new(live.clone(), stop.clone());
+    let shared = Arc::new(Shared::new(live.clone(), hub.clone(), stop.clone()));
+    let jobs = Jobs::new(live.clone(), hub.clone(), stop.clone());
 
     let server = tokio::spawn(web::serve(listeners, shared.clone(), stop.clone()));
     let lmtp = lmtp.map(|listener| tokio::spawn(crate::returns::lmtp::serve(listener, live.clone(), stop.clone())));
@@ -105,6 +106,7 @@ async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
     tokio::spawn(jobs.clone().release_timer());
     tokio::spawn(jobs.clone().prune_daily());
     tokio::spawn(jobs.clone().purge_signups());
+    hub.tasks.spawn(crate::websub::deliver::run(hub.clone()));
     jobs.build_requests.notify_one();
     let mut generation = start_generation(&jobs, &config, &stop, true);
     tracing::info!(listen = %address, ops = %ops, config = %config_path.display(), "gazette is running");
@@ -129,6 +131,7 @@ async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
     generation.stop.cancel();
     jobs.work.close();
     shared.mail_tasks.close();
+    hub.tasks.close();
     let drained = tokio::time::timeout(SHUTDOWN, async {
         let _ = server.await;
         if let Some(lmtp) = lmtp {
@@ -136,6 +139,7 @@ async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
         }
         jobs.work.wait().await;
         shared.mail_tasks.wait().await;
+        hub.tasks.wait().await;
     })
     .await;
     match drained {

@@ -74,10 +74,13 @@ pub fn render(info: &FeedInfo, entries: &[&Entry]) -> Result<Vec<u8>> {
     feed.set_lang(Some(info.lang.clone()));
     feed.set_authors(vec![Person { name: info.author.clone(), ..Person::default() }]);
     feed.set_generator(Some(Generator { value: "gazette".to_owned(), uri: None, version: None }));
-    feed.set_links(vec![
+    let mut links = vec![
         link(&info.atom_url, "self", "application/atom+xml", None, None),
         link(&info.page_url, "alternate", HTML, Some(&info.lang), None),
-    ]);
+    ];
+    // WebSub 4: the hub, beside `self` (the topic).
+    links.extend(info.hubs.iter().map(|hub| Link { href: hub.clone(), rel: "hub".to_owned(), ..Link::default() }));
+    feed.set_links(links);
     feed.set_entries(entries.iter().map(|e| entry(info, e)).collect::<Vec<_>>());
     let mut out = feed.write_to(Vec::new()).context("cannot write Atom XML")?;
     out.push(b'\n');

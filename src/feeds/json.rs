@@ -15,7 +15,17 @@ struct JsonFeed<'a> {
     description: &'a str,
     language: &'a str,
     authors: [Author<'a>; 1],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hubs: Vec<Hub<'a>>,
     items: Vec<Item<'a>>,
+}
+
+/// JSON Feed 1.1 `hubs`: endpoints for real-time notification.
+#[derive(Serialize)]
+struct Hub<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: &'a str,
 }
 
 #[derive(Serialize)]
@@ -106,6 +116,7 @@ pub fn render(info: &FeedInfo, entries: &[&Entry]) -> Result<Vec<u8>> {
         description: &info.description,
         language: &info.lang,
         authors: [Author { name: &info.author }],
+        hubs: info.hubs.iter().map(|url| Hub { kind: "WebSub", url }).collect(),
         items: entries.iter().map(|e| item(e)).collect(),
     };
     let mut out = serde_json::to_vec_pretty(&feed).context("cannot write JSON Feed")?;

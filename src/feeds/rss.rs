@@ -78,12 +78,15 @@ pub fn render(info: &FeedInfo, entries: &[&Entry]) -> Result<Vec<u8>> {
         pub_date: Some(info.published.to_rfc2822()),
         last_build_date: Some(info.updated.to_rfc2822()),
         atom_ext: Some(AtomExtension {
-            links: vec![Link {
+            // WebSub 4: `self` (the topic) and each hub.
+            links: std::iter::once(Link {
                 href: info.rss_url.clone(),
                 rel: "self".to_owned(),
                 mime_type: Some("application/rss+xml".to_owned()),
                 ..Link::default()
-            }],
+            })
+            .chain(info.hubs.iter().map(|hub| Link { href: hub.clone(), rel: "hub".to_owned(), ..Link::default() }))
+            .collect(),
         }),
         items: entries.iter().map(|e| item(info, e)).collect(),
         ..Channel::default()
