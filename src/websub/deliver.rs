@@ -56,7 +56,7 @@ pub async fn run(hub: Arc<Hub>) {
 }
 
 /// Expires leases, sends the deliveries due now (a batch at a time, all at once), records
-/// each outcome; returns when the next delivery is due (milliseconds).
+/// each outcome; returns when there is work next, a delivery or a lease's end (milliseconds).
 async fn round(config: &Arc<Config>, stop: &CancellationToken) -> Result<Option<i64>> {
     let now = now_ms();
     let expired = blocking(config, move |state| state.hub_expire(now / 1000)).await?;

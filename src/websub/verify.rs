@@ -32,6 +32,8 @@ pub async fn verify(hub: Arc<Hub>, intent: Intent) {
         () = hub.stop.cancelled() => return,
         outcome = settle(&config, &intent, &host, chrono::Utc::now().timestamp()) => outcome,
     };
+    // A new lease may end before the deliverer would next wake: let it look again.
+    hub.queued.notify_one();
     match outcome {
         Ok(what) => tracing::info!(mode = intent.mode.as_str(), callback_host = host, outcome = what, "hub request"),
         Err(e) => tracing::info!(

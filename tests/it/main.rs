@@ -14,6 +14,7 @@ mod mailsink;
 mod postfix;
 mod readback;
 mod service;
+mod subscriber;
 mod validators;
 
 mod broken;
@@ -41,3 +42,4 @@ mod smtp;
 mod snapshots;
 mod subscribers;
 mod translations;
+mod websub;

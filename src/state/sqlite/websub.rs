@@ -144,9 +144,14 @@ impl State {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    /// When the next waiting delivery is due (milliseconds), if any.
+    /// When the hub has work next (milliseconds): a waiting delivery due, or a lease ending.
     pub fn hub_next_due(&self) -> Result<Option<i64>> {
-        Ok(self.conn.query_row("SELECT MIN(next_at) FROM websub_deliveries", [], |r| r.get(0))?)
+        Ok(self.conn.query_row(
+            "SELECT MIN(t) FROM (SELECT MIN(next_at) AS t FROM websub_deliveries
+             UNION ALL SELECT MIN(expires_at) * 1000 FROM websub_subscriptions)",
+            [],
+            |r| r.get(0),
+        )?)
     }
 
     /// Records that `delivery` reached its callback at `now_ms`: done, unless a newer change
