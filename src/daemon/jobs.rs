@@ -18,6 +18,8 @@ use anyhow::Result;
 use chrono::{DateTime, TimeZone as _, Utc};
 use chrono_tz::Tz;
 use tokio::sync::{Notify, oneshot};
+
+use super::changes::{Build, BuildRequests};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -112,7 +114,11 @@ pub struct Jobs {
     /// Told which feeds each build changed.
     hub: Arc<crate::websub::Hub>,
     /// Asks the build worker for a build; requests while one runs make one more build.
-    pub build_requests: Arc<Notify>,
+    pub build_requests: Arc<BuildRequests>,
+    /// The index fingerprint of the settings the live catalog was built under (none before
+    /// the first build): a rebuild of changed files alone reuses its records only under the
+    /// same settings.
+    built_with: Mutex<Option<String>>,
     /// When the next held-back article becomes due (Unix seconds; 0 for none).
     next_release: AtomicI64,
     release_changed: Notify,
@@ -133,7 +139,8 @@ impl Jobs {
         Arc::new(Jobs {
             live,
             hub,
-            build_requests: Arc::new(Notify::new()),
+            build_requests: Arc::default(),
+            built_with: Mutex::new(None),
             next_release: AtomicI64::new(0),
             release_changed: Notify::new(),
             running: Mutex::new(HashMap::new()),
@@ -147,21 +154,42 @@ impl Jobs {
     /// Builds when asked, one build at a time, until the process stops.
     pub async fn build_worker(self: Arc<Self>) {
         loop {
-            tokio::select! {
+            let request = tokio::select! {
                 () = self.stop.cancelled() => return,
-                () = self.build_requests.notified() => {}
-            }
-            self.work.track_future(self.clone().build()).await;
+                request = self.build_requests.next() => request,
+            };
+            self.work.track_future(self.clone().build(request)).await;
         }
     }
 
-    async fn build(self: Arc<Self>) {
+    async fn build(self: Arc<Self>, request: Build) {
         let config = self.live.site.load().config.clone();
         let now = Utc::now();
+        let fingerprint = crate::store::index::fingerprint(&config);
+        let is_same_settings =
+            self.built_with.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_deref() == Some(&fingerprint);
+        let changed = match request {
+            Build::Paths(paths) if is_same_settings => Some(paths),
+            _ => None,
+        };
+        let previous = self.live.catalog.load_full();
         metrics().job_started(BUILD, now.timestamp());
         let result = blocking(move || {
             record_start(&config, BUILD, now.timestamp(), now.timestamp(), None);
-            let result = crate::build::build(&config, now);
+            // The files the watcher named alone, when that is enough; else the whole store.
+            let rebuilt = match &changed {
+                Some(paths) => crate::build::rebuild(&config, now, &previous, paths).transpose(),
+                None => None,
+            };
+            drop(previous);
+            let result = match rebuilt {
+                Some(Err(e)) => {
+                    tracing::warn!(error = format!("{e:#}"), "rebuilding the changed files failed: full build");
+                    crate::build::build(&config, now)
+                }
+                Some(Ok(report)) => Ok(report),
+                None => crate::build::build(&config, now),
+            };
             let outcome = match &result {
                 Ok(_) => "ok".to_owned(),
                 Err(e) => format!("error: {e:#}"),
@@ -171,6 +199,9 @@ impl Jobs {
         })
         .await
         .and_then(|r| r);
+        if result.is_ok() {
+            *self.built_with.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(fingerprint);
+        }
         let m = metrics();
         match result {
             Ok(report) => {
@@ -278,7 +309,7 @@ impl Jobs {
             if due > 0 && now >= due {
                 self.next_release.store(0, Ordering::Relaxed);
                 tracing::info!("a held-back article is due: building");
-                self.build_requests.notify_one();
+                self.build_requests.full();
                 continue;
             }
             let wait = if due > 0 { Duration::from_secs((due - now).unsigned_abs()) } else { LONGEST_SLEEP };
@@ -297,7 +328,7 @@ impl Jobs {
             if !sleep_until(next.with_timezone(&Utc), &stop).await {
                 return;
             }
-            self.build_requests.notify_one();
+            self.build_requests.full();
         }
     }
 

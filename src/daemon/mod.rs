@@ -7,6 +7,7 @@
 //! templates; an invalid new config is logged and the old one kept. Under systemd
 //! (`Type=notify`) the [`systemd`] messages tell the service manager how things stand.
 
+mod changes;
 mod jobs;
 pub mod systemd;
 mod watch;
@@ -107,7 +108,7 @@ async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
     tokio::spawn(jobs.clone().prune_daily());
     tokio::spawn(jobs.clone().purge_signups());
     hub.tasks.spawn(crate::websub::deliver::run(hub.clone()));
-    jobs.build_requests.notify_one();
+    jobs.build_requests.full();
     let mut generation = start_generation(&jobs, &config, &stop, true);
     tracing::info!(listen = %address, ops = %ops, config = %config_path.display(), "gazette is running");
     systemd::ready(&format!("serving on http://{address}"));
@@ -165,7 +166,7 @@ fn reload(path: &Path, shared: &Arc<Shared>, jobs: &Arc<Jobs>, stop: &Cancellati
             }
             shared.live.site.store(Arc::new(site));
             let generation = start_generation(jobs, &config, stop, false);
-            jobs.build_requests.notify_one();
+            jobs.build_requests.full();
             tracing::info!(config = %path.display(), "SIGHUP: config and templates reloaded");
             Some(generation)
         }
