@@ -1,6 +1,8 @@
 //! One feed build, the job the `build` command and the daemon's schedule both run: scan the
 //! store (through the index cache), make the catalog as of `now`, write the feeds. Also the
 //! survey behind `check`, which writes no feeds (only the index cache, which is a cache).
+//! And the daemon's rebuild when the watcher names the files that changed: only those are
+//! read, the rest comes from the last build's catalog, and the output is the same.
 
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -11,7 +13,7 @@ use chrono::{DateTime, Utc};
 use crate::config::Config;
 use crate::feeds::{self, Published};
 use crate::store::classify::Classifier;
-use crate::store::scan::{Scan, scan, walk_store};
+use crate::store::scan::{Scan, patch, scan, walk_store};
 use crate::store::{Catalog, ParseContext, Problem, index};
 
 /// The store as found, and what is published from it.
@@ -77,10 +79,16 @@ fn survey_with(ctx: &ParseContext, now: DateTime<Utc>) -> Result<Survey> {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "index loaded, store walked"
     );
-    let mut scan = scan(ctx, walked, cached);
+    let scan = scan(ctx, walked, cached);
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "store scanned");
+    Ok(survey_of(ctx, scan, &fingerprint, now, started))
+}
+
+/// The survey of `scan`: the index cache written in the background, the catalog made.
+fn survey_of(ctx: &ParseContext, mut scan: Scan, fingerprint: &str, now: DateTime<Utc>, started: Instant) -> Survey {
+    let config = ctx.config;
     // The cache is written on a thread of its own while the catalog and the feeds are made.
-    let index_write = match scan.is_changed.then(|| index::encode(&fingerprint, &scan.records)) {
+    let index_write = match scan.is_changed.then(|| index::encode(fingerprint, &scan.records)) {
         Some(Ok(bytes)) => {
             let path = config.store.index.clone();
             Some(std::thread::spawn(move || crate::atomic::write(&path, &bytes)))
@@ -93,7 +101,28 @@ fn survey_with(ctx: &ParseContext, now: DateTime<Utc>) -> Result<Survey> {
     };
     let catalog = Catalog::new(config, std::mem::take(&mut scan.records), now.timestamp());
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "catalog made");
-    Ok(Survey { scan, catalog, index_write })
+    Survey { scan, catalog, index_write }
+}
+
+/// Builds the feeds again after the files at `changed` (store-relative) changed, taking every
+/// other file's record from `previous`, the catalog of the last build. `None` when the change
+/// needs a full build (a folder, an attachment).
+pub fn rebuild(
+    config: &Config,
+    now: DateTime<Utc>,
+    previous: &Catalog,
+    changed: &[String],
+) -> Result<Option<BuildReport>> {
+    let started = Instant::now();
+    let classifier = Classifier::new(&config.sectors)?;
+    let ctx = ParseContext { config, classifier: &classifier };
+    let Some(scan) = patch(&ctx, previous.records_as_read(), changed) else { return Ok(None) };
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, files = changed.len(), "changed files read");
+    let mut survey = survey_of(&ctx, scan, &index::fingerprint(config), now, started);
+    let published = feeds::publish(config, &survey.catalog, &ctx);
+    survey.finish_index();
+    let published = published?;
+    Ok(Some(BuildReport { survey, published, elapsed: started.elapsed() }))
 }
 
 /// Builds every feed from the store as of `now`.

@@ -17,6 +17,8 @@
 //! - [`live`]: what the running service knows now: the loaded site and the last catalog.
 //! - [`web`]: the HTTP server: feeds, article pages, and the subscription pages; `/healthz` and
 //!   `/metrics` on their own listener.
+//! - [`websub`]: the WebSub hub: subscriptions, verification of intent, content distribution
+//!   after each build, the callback address policy; pings to external hubs.
 //! - [`daemon`]: `gazette run`: schedules, the store watcher, signals and systemd.
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`atomic`]: files replaced whole, through a temporary file and a rename.
@@ -46,3 +48,4 @@ pub mod subscription;
 pub mod text;
 pub mod tokens;
 pub mod web;
+pub mod websub;

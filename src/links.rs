@@ -63,6 +63,13 @@ pub fn feed_url(config: &Config, lang: &str, sector: Option<&str>, file: &str) -
     format!("{}/feeds/{}/{file}", config.site.base_url, feed_dir(lang, sector))
 }
 
+/// The WebSub hubs every feed names (`rel="hub"`): gazette's own hub, `{base}/websub`, unless
+/// `websub.hub = false`, then the external `websub.hubs`.
+pub fn hubs(config: &Config) -> Vec<String> {
+    let own = config.websub.is_hub.then(|| format!("{}/websub", config.site.base_url));
+    own.into_iter().chain(config.websub.hubs.iter().map(|u| u.as_str().to_owned())).collect()
+}
+
 /// The HTML page a feed mirrors: the language front page, or a sector's page.
 pub fn listing_page(config: &Config, lang: &str, sector: Option<&str>) -> String {
     match sector {

@@ -6,6 +6,7 @@ mod digest;
 mod http;
 mod mail;
 mod subscriptions;
+mod websub;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -20,6 +21,7 @@ pub use digest::{Digest, StateConfig, TemplatesConfig, TokensConfig};
 pub use http::{HttpConfig, IpNetwork, OpsListen, ProxyHeader};
 pub use mail::{DkimAlgorithm, DkimSettings, MAIL_URL_ENV, MailConfig, PASSWORD_ENV, ReturnsConfig, Tls, Transport};
 pub use subscriptions::SubscriptionsConfig;
+pub use websub::WebSubConfig;
 
 use crate::locale::Writing;
 use crate::schedule::CronSchedule;
@@ -55,6 +57,8 @@ pub struct Config {
     pub templates: TemplatesConfig,
     /// The daemon's HTTP server.
     pub http: HttpConfig,
+    /// The WebSub hub and the external hubs.
+    pub websub: WebSubConfig,
 }
 
 /// `[site]`: where the site lives and how its dates read.
@@ -202,6 +206,8 @@ struct RawConfig {
     templates: digest::RawTemplates,
     #[serde(default)]
     http: http::RawHttp,
+    #[serde(default)]
+    websub: websub::RawWebSub,
 }
 
 #[derive(Deserialize)]
@@ -458,6 +464,7 @@ impl RawConfig {
             subscriptions: self.subscriptions.validate()?,
             templates: self.templates.validate(base),
             http: self.http.validate()?,
+            websub: self.websub.validate()?,
             mail: self.mail.validate(base, std::env::var(mail::MAIL_URL_ENV).ok())?,
             site: Site { base_url, tag_authority, timezone, default_language },
             languages,

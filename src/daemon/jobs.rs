@@ -18,15 +18,19 @@ use anyhow::Result;
 use chrono::{DateTime, TimeZone as _, Utc};
 use chrono_tz::Tz;
 use tokio::sync::{Notify, oneshot};
+
+use super::changes::BuildRequests;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::systemd;
 use crate::config::{Config, Digest};
 use crate::live::Live;
-use crate::metrics::{label, metrics};
+use crate::metrics::metrics;
 use crate::schedule::CronSchedule;
 use crate::state::State;
+
+mod builds;
 
 /// The longest single sleep: wall-clock time is checked again after it (the clock may jump).
 const LONGEST_SLEEP: Duration = Duration::from_secs(30);
@@ -109,8 +113,14 @@ fn record_end(config: &Config, job: &str, outcome: &str) {
 /// The jobs of one daemon.
 pub struct Jobs {
     live: Arc<Live>,
+    /// Told which feeds each build changed.
+    hub: Arc<crate::websub::Hub>,
     /// Asks the build worker for a build; requests while one runs make one more build.
-    pub build_requests: Arc<Notify>,
+    pub build_requests: Arc<BuildRequests>,
+    /// The index fingerprint of the settings the live catalog was built under (none before
+    /// the first build): a rebuild of changed files alone reuses its records only under the
+    /// same settings.
+    built_with: Mutex<Option<String>>,
     /// When the next held-back article becomes due (Unix seconds; 0 for none).
     next_release: AtomicI64,
     release_changed: Notify,
@@ -127,10 +137,12 @@ pub struct Jobs {
 
 impl Jobs {
     /// The jobs of a daemon: they read `live` and replace its catalog.
-    pub fn new(live: Arc<Live>, stop: CancellationToken) -> Arc<Jobs> {
+    pub fn new(live: Arc<Live>, hub: Arc<crate::websub::Hub>, stop: CancellationToken) -> Arc<Jobs> {
         Arc::new(Jobs {
             live,
-            build_requests: Arc::new(Notify::new()),
+            hub,
+            build_requests: Arc::default(),
+            built_with: Mutex::new(None),
             next_release: AtomicI64::new(0),
             release_changed: Notify::new(),
             running: Mutex::new(HashMap::new()),
@@ -139,71 +151,6 @@ impl Jobs {
             stop,
             work: TaskTracker::new(),
         })
-    }
-
-    /// Builds when asked, one build at a time, until the process stops.
-    pub async fn build_worker(self: Arc<Self>) {
-        loop {
-            tokio::select! {
-                () = self.stop.cancelled() => return,
-                () = self.build_requests.notified() => {}
-            }
-            self.work.track_future(self.clone().build()).await;
-        }
-    }
-
-    async fn build(self: Arc<Self>) {
-        let config = self.live.site.load().config.clone();
-        let now = Utc::now();
-        metrics().job_started(BUILD, now.timestamp());
-        let result = blocking(move || {
-            record_start(&config, BUILD, now.timestamp(), now.timestamp(), None);
-            let result = crate::build::build(&config, now);
-            let outcome = match &result {
-                Ok(_) => "ok".to_owned(),
-                Err(e) => format!("error: {e:#}"),
-            };
-            record_end(&config, BUILD, &outcome);
-            result
-        })
-        .await
-        .and_then(|r| r);
-        let m = metrics();
-        match result {
-            Ok(report) => {
-                let survey = report.survey;
-                let errors = survey.errors().count() + report.published.problems.len();
-                for problem in survey.errors().chain(&report.published.problems) {
-                    tracing::error!("{problem}");
-                }
-                tracing::info!(
-                    feeds = report.published.feeds,
-                    articles = survey.catalog.len(),
-                    changed = report.published.changed.len(),
-                    errors,
-                    elapsed_ms = report.elapsed.as_millis() as u64,
-                    "feeds built"
-                );
-                m.builds.get_or_create(&label("outcome", "ok")).inc();
-                m.feeds.set(i64::try_from(report.published.feeds).unwrap_or(i64::MAX));
-                m.articles.set(i64::try_from(survey.catalog.len()).unwrap_or(i64::MAX));
-                m.article_errors.set(i64::try_from(errors).unwrap_or(i64::MAX));
-                m.job_ended(BUILD, true);
-                systemd::status(&format!(
-                    "serving; feeds built at {} with {} articles",
-                    now.format("%H:%M:%S"),
-                    survey.catalog.len()
-                ));
-                self.next_release.store(survey.catalog.next_release.unwrap_or(0), Ordering::Relaxed);
-                self.release_changed.notify_one();
-                self.live.catalog.store(Arc::new(survey.catalog));
-            }
-            Err(e) => {
-                tracing::error!(error = format!("{e:#}"), "feed build failed");
-                m.builds.get_or_create(&label("outcome", "error")).inc();
-                m.job_ended(BUILD, false);
-            }
-        }
     }
 
     /// Once a day (the first time at start), deletes digest runs older than `state.keep_runs`
@@ -263,7 +210,7 @@ impl Jobs {
             if due > 0 && now >= due {
                 self.next_release.store(0, Ordering::Relaxed);
                 tracing::info!("a held-back article is due: building");
-                self.build_requests.notify_one();
+                self.build_requests.full();
                 continue;
             }
             let wait = if due > 0 { Duration::from_secs((due - now).unsigned_abs()) } else { LONGEST_SLEEP };
@@ -282,7 +229,7 @@ impl Jobs {
             if !sleep_until(next.with_timezone(&Utc), &stop).await {
                 return;
             }
-            self.build_requests.notify_one();
+            self.build_requests.full();
         }
     }
 

@@ -7,6 +7,7 @@
 //! templates; an invalid new config is logged and the old one kept. Under systemd
 //! (`Type=notify`) the [`systemd`] messages tell the service manager how things stand.
 
+mod changes;
 mod jobs;
 pub mod systemd;
 mod watch;
@@ -96,8 +97,9 @@ async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
     let address = listeners.public_address()?;
     let ops = listeners.ops_address()?;
     let live = Arc::new(Live::new(site));
-    let shared = Arc::new(Shared::new(live.clone(), stop.clone()));
-    let jobs = Jobs::new(live.clone(), stop.clone());
+    let hub = crate::websub::Hub::new(live.clone(), stop.clone());
+    let shared = Arc::new(Shared::new(live.clone(), hub.clone(), stop.clone()));
+    let jobs = Jobs::new(live.clone(), hub.clone(), stop.clone());
 
     let server = tokio::spawn(web::serve(listeners, shared.clone(), stop.clone()));
     let lmtp = lmtp.map(|listener| tokio::spawn(crate::returns::lmtp::serve(listener, live.clone(), stop.clone())));
@@ -105,7 +107,8 @@ async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
     tokio::spawn(jobs.clone().release_timer());
     tokio::spawn(jobs.clone().prune_daily());
     tokio::spawn(jobs.clone().purge_signups());
-    jobs.build_requests.notify_one();
+    hub.tasks.spawn(crate::websub::deliver::run(hub.clone()));
+    jobs.build_requests.full();
     let mut generation = start_generation(&jobs, &config, &stop, true);
     tracing::info!(listen = %address, ops = %ops, config = %config_path.display(), "gazette is running");
     systemd::ready(&format!("serving on http://{address}"));
@@ -129,6 +132,7 @@ async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
     generation.stop.cancel();
     jobs.work.close();
     shared.mail_tasks.close();
+    hub.tasks.close();
     let drained = tokio::time::timeout(SHUTDOWN, async {
         let _ = server.await;
         if let Some(lmtp) = lmtp {
@@ -136,6 +140,7 @@ async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
         }
         jobs.work.wait().await;
         shared.mail_tasks.wait().await;
+        hub.tasks.wait().await;
     })
     .await;
     match drained {
@@ -161,7 +166,7 @@ fn reload(path: &Path, shared: &Arc<Shared>, jobs: &Arc<Jobs>, stop: &Cancellati
             }
             shared.live.site.store(Arc::new(site));
             let generation = start_generation(jobs, &config, stop, false);
-            jobs.build_requests.notify_one();
+            jobs.build_requests.full();
             tracing::info!(config = %path.display(), "SIGHUP: config and templates reloaded");
             Some(generation)
         }

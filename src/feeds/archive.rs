@@ -309,6 +309,8 @@ fn render_group(
         let mut info = model::info(config, catalog, spec, &shown, history(config, spec, feed_pages, p));
         let own = FeedUrls::of(config, &spec.lang.code, spec.sector_id(), &file_dir(page.month));
         (info.atom_url, info.rss_url, info.json_url) = (own.atom, own.rss, own.json);
+        // A sealed page changes too rarely to push; the hub's topics are the subscription feeds.
+        info.hubs.clear();
         let dir = PathBuf::from(format!("{}/{DIR}/{}", spec.dir(), page.month));
         // A newest page that is new while older ones exist waits until they are written.
         let is_held = p == 0 && feed_pages.len() > 1 && !config.feeds.dir.join(&dir).is_dir();

@@ -89,6 +89,8 @@ pub fn render(info: &FeedInfo, entries: &[&Entry]) -> Result<Vec<u8>> {
         link(&info.atom_url, "self", ATOM, None, None),
         link(&info.page_url, "alternate", HTML, Some(&info.lang), None),
     ];
+    // WebSub 4: the hub, beside `self` (the topic).
+    links.extend(info.hubs.iter().map(|hub| Link { href: hub.clone(), rel: "hub".to_owned(), ..Link::default() }));
     links.extend(history_links(&info.history));
     feed.set_links(links);
     if info.history.is_archive {

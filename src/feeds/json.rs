@@ -18,7 +18,17 @@ struct JsonFeed<'a> {
     /// JSON Feed's paging: the next older page of items (RFC 5005's `prev-archive`).
     #[serde(skip_serializing_if = "Option::is_none")]
     next_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hubs: Vec<Hub<'a>>,
     items: Vec<Item<'a>>,
+}
+
+/// JSON Feed 1.1 `hubs`: endpoints for real-time notification.
+#[derive(Serialize)]
+struct Hub<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: &'a str,
 }
 
 #[derive(Serialize)]
@@ -111,6 +121,7 @@ pub fn render(info: &FeedInfo, entries: &[&Entry]) -> Result<Vec<u8>> {
         language: &info.lang,
         authors: [Author { name: &info.author }],
         next_url: info.history.prev.as_ref().map(|u| u.json.as_str()),
+        hubs: info.hubs.iter().map(|url| Hub { kind: "WebSub", url }).collect(),
         items: entries.iter().map(|e| item(e)).collect(),
     };
     let mut out = serde_json::to_vec_pretty(&feed).context("cannot write JSON Feed")?;

@@ -79,6 +79,8 @@ pub struct FeedInfo {
     pub published: DateTime<FixedOffset>,
     /// Base of category scheme URIs.
     pub category_scheme: String,
+    /// WebSub hubs (`rel="hub"`, JSON Feed `hubs`).
+    pub hubs: Vec<String>,
 }
 
 /// One feed document in each format.
@@ -244,5 +246,6 @@ pub fn info(config: &Config, catalog: &Catalog, spec: &FeedSpec, entries: &[&Ent
         updated,
         published,
         category_scheme: format!("{}/{lang}/sectors/", config.site.base_url),
+        hubs: links::hubs(config),
     }
 }

@@ -95,12 +95,14 @@ pub fn render(info: &FeedInfo, entries: &[&Entry]) -> Result<Vec<u8>> {
         pub_date: Some(info.published.to_rfc2822()),
         last_build_date: Some(info.updated.to_rfc2822()),
         atom_ext: Some(AtomExtension {
+            // WebSub 4: `self` (the topic) and each hub.
             links: std::iter::once(Link {
                 href: info.rss_url.clone(),
                 rel: "self".to_owned(),
                 mime_type: Some(RSS.to_owned()),
                 ..Link::default()
             })
+            .chain(info.hubs.iter().map(|hub| Link { href: hub.clone(), rel: "hub".to_owned(), ..Link::default() }))
             .chain(history_links(&info.history))
             .collect(),
         }),

@@ -1,5 +1,6 @@
 //! Subscriber state in SQLite: who subscribes, in which language and sectors, to which digest,
-//! and with what consent; sign-ups waiting for confirmation; digest runs. [`sqlite`] holds
+//! and with what consent; sign-ups waiting for confirmation; digest runs; the WebSub hub's
+//! subscriptions and deliveries. [`sqlite`] holds
 //! every query, so another backend (PostgreSQL, for several senders sharing one queue) can be
 //! added beside it; this module holds the types. The rules are [`crate::subscription`]'s.
 
@@ -218,4 +219,60 @@ pub enum Outcome {
         /// A permanent refusal (counts as a hard bounce).
         is_permanent: bool,
     },
+}
+
+/// A WebSub subscription held by the hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubSubscription {
+    /// Row id (0 before it is stored).
+    pub id: i64,
+    /// The feed, relative to the feed folder (`en/atom.xml`).
+    pub topic: String,
+    /// The subscriber's callback URL.
+    pub callback: String,
+    /// The HMAC key of `X-Hub-Signature`, if the subscriber gave one.
+    pub secret: Option<String>,
+    /// When the lease ends (Unix seconds).
+    pub expires_at: i64,
+}
+
+/// A delivery waiting for its callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubDelivery {
+    /// Whom it goes to.
+    pub subscription: HubSubscription,
+    /// Changes it carries so far (a newer one sends it again).
+    pub version: i64,
+    /// Failed attempts so far.
+    pub attempts: i64,
+    /// When its first change was queued (milliseconds): it is given up some time after.
+    pub first_at: i64,
+}
+
+/// How many subscriptions the hub holds at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HubLimits {
+    /// Per topic.
+    pub per_topic: u64,
+    /// Per callback host, over every topic.
+    pub per_callback_host: u64,
+}
+
+/// Why the hub refuses a subscription it otherwise would take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HubRefusal {
+    /// The topic has as many subscriptions as it may.
+    TopicFull,
+    /// The callback's host has as many subscriptions as it may.
+    HostFull,
+}
+
+impl HubRefusal {
+    /// The `hub.reason` told to the subscriber.
+    pub fn reason(self) -> &'static str {
+        match self {
+            HubRefusal::TopicFull => "too many subscriptions to this topic",
+            HubRefusal::HostFull => "too many subscriptions from this callback host",
+        }
+    }
 }

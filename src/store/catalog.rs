@@ -48,12 +48,14 @@ pub struct Catalog {
     /// The earliest moment a held-back version becomes due (Unix seconds): the daemon
     /// schedules a rebuild for then.
     pub next_release: Option<i64>,
+    /// The sectors versions had as read, before translations shared theirs.
+    as_read: Vec<(Slot, SectorSet)>,
 }
 
 impl Catalog {
     /// Builds the catalog of `records` (sorted by path) as of `now` (Unix seconds).
     pub fn new(config: &Config, mut records: Vec<FileRecord>, now: i64) -> Catalog {
-        share_classified_sectors(&mut records);
+        let as_read = share_classified_sectors(&mut records);
         let languages: Vec<String> = config.languages.iter().map(|l| l.code.clone()).collect();
         let dir = &config.store.dir;
         let mut errors = Vec::new();
@@ -133,7 +135,19 @@ impl Catalog {
         let by_key: Vec<u32> = by_key.into_iter().map(|(_, i)| i).collect();
         drop(rows);
         drop(kept);
-        Catalog { records, languages, published, by_key, errors, notices, drafts, held_back, next_release }
+        Catalog { records, languages, published, by_key, errors, notices, drafts, held_back, next_release, as_read }
+    }
+
+    /// The records as the scan read them (sorted by path), for a rebuild that changes only
+    /// some of them: what translations shared is undone, so it can be shared afresh.
+    pub fn records_as_read(&self) -> Vec<FileRecord> {
+        let mut records = self.records.clone();
+        for &((r, v), sectors) in &self.as_read {
+            if let Some(version) = records.get_mut(r as usize).and_then(|r| versions_mut(r).get_mut(usize::from(v))) {
+                version.sectors = sectors;
+            }
+        }
+        records
     }
 
     fn version(&self, (r, v): Slot) -> (&FileRecord, &Version) {
@@ -256,7 +270,7 @@ impl Catalog {
 /// Keywords classify an article, not one language version of it: versions whose front matter
 /// lists no sectors get every sector their translations' texts matched, so a translation pair
 /// sits in the same sector feeds.
-fn share_classified_sectors(records: &mut [FileRecord]) {
+fn share_classified_sectors(records: &mut [FileRecord]) -> Vec<(Slot, SectorSet)> {
     let is_classified = |r: &FileRecord| match &r.outcome {
         Outcome::Articles { versions, .. } => versions.iter().any(|v| !v.has_listed_sectors),
         Outcome::Broken(_) => false,
@@ -272,6 +286,7 @@ fn share_classified_sectors(records: &mut [FileRecord]) {
         .filter(|run| run.len() > 1)
         .map(|run| run.iter().map(|&(_, i)| i).collect())
         .collect();
+    let mut as_read = Vec::new();
     for group in groups {
         let mut union = SectorSet::default();
         for &i in &group {
@@ -280,11 +295,17 @@ fn share_classified_sectors(records: &mut [FileRecord]) {
             }
         }
         for &i in &group {
-            for v in versions_mut(&mut records[i]).iter_mut().filter(|v| !v.has_listed_sectors) {
+            for (j, v) in versions_mut(&mut records[i]).iter_mut().enumerate().filter(|(_, v)| !v.has_listed_sectors) {
+                if v.sectors != union
+                    && let (Ok(r), Ok(j)) = (u32::try_from(i), u8::try_from(j))
+                {
+                    as_read.push(((r, j), v.sectors));
+                }
                 v.sectors = union;
             }
         }
     }
+    as_read
 }
 
 fn versions_mut(record: &mut FileRecord) -> &mut [Version] {
@@ -349,6 +370,16 @@ mod tests {
         };
         assert_eq!((sectors("visit", "en"), sectors("visit", "zh")), (0b11, 0b11));
         assert_eq!((sectors("fair", "en"), sectors("fair", "zh")), (0b01, 0b10));
+        // A rebuild starts from the sectors as read, not as shared.
+        let as_read: Vec<u64> = catalog
+            .records_as_read()
+            .iter()
+            .map(|r| match &r.outcome {
+                Outcome::Articles { versions, .. } => versions[0].sectors.0,
+                Outcome::Broken(_) => 0,
+            })
+            .collect();
+        assert_eq!(as_read, [0b01, 0b10, 0b01, 0b10]);
     }
 
     #[test]

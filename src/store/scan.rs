@@ -1,5 +1,6 @@
 //! Walks the store folder and brings the record of every article file up to date: files whose
 //! stamp matches the index cache are taken from it, the rest are read and parsed in parallel.
+//! Or, when the watcher names the files that changed, brings only theirs up to date.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -100,6 +101,44 @@ pub fn scan(ctx: &ParseContext, walked: Walked, cached: Vec<FileRecord>) -> Scan
         scan.records.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     }
     scan
+}
+
+/// Brings `records` (sorted by path, as the last scan left them) up to date for the files at
+/// `changed` (store-relative) alone: each is read again, added, or dropped when it is gone.
+/// `None` when a path is not an article file (a folder, an attachment a press release may
+/// name): then only a walk of the store knows what changed.
+pub fn patch(ctx: &ParseContext, mut records: Vec<FileRecord>, changed: &[String]) -> Option<Scan> {
+    let dir = &ctx.config.store.dir;
+    let mut to_read = Vec::new();
+    for rel in changed {
+        path::parse(rel)?;
+        match std::fs::metadata(dir.join(rel)) {
+            Ok(m) if m.is_file() => to_read.push(Found { rel: rel.clone(), stamp: stamp(&m) }),
+            Ok(_) => return None,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Ok(at) = records.binary_search_by(|r| r.path.as_str().cmp(rel)) {
+                    records.remove(at);
+                }
+            }
+            Err(_) => return None,
+        }
+    }
+    let files_read = to_read.len();
+    let read: Vec<FileRecord> = to_read
+        .into_par_iter()
+        .map(|f| {
+            let outcome = read_file(&dir.join(&f.rel), &f.rel, f.stamp.size, ctx);
+            FileRecord { path: f.rel, stamp: f.stamp, outcome }
+        })
+        .collect();
+    for record in read {
+        match records.binary_search_by(|r| r.path.cmp(&record.path)) {
+            Ok(at) => records[at] = record,
+            Err(at) => records.insert(at, record),
+        }
+    }
+    let files_reused = records.len().saturating_sub(files_read);
+    Some(Scan { records, files_read, files_reused, walk_problems: Vec::new(), is_changed: true })
 }
 
 /// Whether the attachment files a cached record saw are as it saw them: a press release is

@@ -53,6 +53,11 @@ pub struct FeedFiles {
     cache: Mutex<HashMap<PathBuf, Arc<Cached>>>,
 }
 
+/// The media type a feed file (`en/atom.xml`) is served and delivered with.
+pub(crate) fn content_type_of(rel: &str) -> &'static str {
+    content_type(Path::new(rel)).unwrap_or("application/octet-stream")
+}
+
 /// The registered media type of a feed file, by name.
 fn content_type(path: &Path) -> Option<&'static str> {
     match path.extension()?.to_str()? {
@@ -119,10 +124,16 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 
 impl FeedFiles {
     /// The response to a `GET` or `HEAD` of `raw` (the part of the path after `/feeds/`, as
-    /// sent) under the folder `dir`.
-    pub fn respond(&self, dir: &Path, raw: &str, headers: &HeaderMap) -> Response {
+    /// sent) under the folder `dir`, with a `Link` header `link` when given.
+    pub fn respond(&self, dir: &Path, raw: &str, headers: &HeaderMap, link: Option<&str>) -> Response {
         match self.file(dir, raw) {
-            Ok(Some(file)) => respond_with(&file, headers),
+            Ok(Some(file)) => {
+                let mut response = respond_with(&file, headers);
+                if let Some(value) = link.and_then(|l| HeaderValue::from_str(l).ok()) {
+                    response.headers_mut().insert(header::LINK, value);
+                }
+                response
+            }
             Ok(None) => StatusCode::NOT_FOUND.into_response(),
             Err(e) => match refusal(&e) {
                 // The client chose the path: what it names is its own affair, logged only for

@@ -37,6 +37,8 @@ use tokio_util::task::TaskTracker;
 pub use crate::live::{Live, Site};
 
 pub use feeds::FeedFiles;
+pub(crate) use feeds::content_type_of;
+pub(crate) use guard::{client_ip, rate_key};
 pub use server::{Listeners, bind, serve};
 
 /// Longest a request may take.
@@ -60,11 +62,13 @@ pub struct Shared {
     pub mail_tasks: TaskTracker,
     /// Cancelled at shutdown: confirmation emails waiting for the mail server give up.
     pub stop: CancellationToken,
+    /// The WebSub hub.
+    pub hub: Arc<crate::websub::Hub>,
 }
 
 impl Shared {
     /// The shared state of a server showing `live`.
-    pub fn new(live: Arc<Live>, stop: CancellationToken) -> Shared {
+    pub fn new(live: Arc<Live>, hub: Arc<crate::websub::Hub>, stop: CancellationToken) -> Shared {
         let site = live.site.load_full();
         let per_hour =
             std::num::NonZeroU32::new(site.config.http.subscribe_per_hour).unwrap_or(std::num::NonZeroU32::MIN);
@@ -79,6 +83,7 @@ impl Shared {
             confirm_rate,
             mail_tasks: TaskTracker::new(),
             stop,
+            hub,
         }
     }
 
@@ -86,6 +91,7 @@ impl Shared {
     pub fn forget_idle_clients(&self) {
         self.signups.retain_recent();
         self.mail_limit.forget_idle();
+        self.hub.forget_idle_clients();
     }
 }
 
@@ -106,6 +112,7 @@ pub fn router(shared: Arc<Shared>, with_ops: bool) -> Router {
         .route("/{lang}/articles/{slug}/", get(pages::article))
         .route("/{lang}/articles/{slug}/{name}", get(attachments::file))
         .route("/feeds/{*path}", get(feeds_file))
+        .route("/websub", axum::routing::post(crate::websub::hub::post))
         .route("/subscribe", get(account::subscribe_form).post(account::subscribe))
         .route("/confirm", get(account::confirm_page).post(account::confirm))
         .route("/unsubscribe", get(account::unsubscribe_page).post(account::unsubscribe))
@@ -138,9 +145,12 @@ async fn feeds_file(
 ) -> axum::response::Response {
     // The raw path, still encoded: encoded separators are refused, not decoded into place.
     let raw = uri.path().strip_prefix("/feeds/").unwrap_or_default().to_owned();
-    let dir = shared.live.site.load().config.feeds.dir.clone();
+    let config = shared.live.site.load().config.clone();
+    let dir = config.feeds.dir.clone();
+    // WebSub 4: a topic is served with its hubs and its own URL (topics' paths are ASCII).
+    let link = crate::websub::link_header(&config, &raw);
     let shared = shared.clone();
-    tokio::task::spawn_blocking(move || shared.feeds.respond(&dir, &raw, &headers))
+    tokio::task::spawn_blocking(move || shared.feeds.respond(&dir, &raw, &headers, link.as_deref()))
         .await
         .unwrap_or_else(|_| axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }

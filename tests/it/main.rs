@@ -14,6 +14,7 @@ mod mailsink;
 mod postfix;
 mod readback;
 mod service;
+mod subscriber;
 mod validators;
 
 mod archives;
@@ -45,3 +46,4 @@ mod smtp;
 mod snapshots;
 mod subscribers;
 mod translations;
+mod websub;

@@ -174,3 +174,39 @@ fn config_changes_invalidate_the_index_cache() {
     fresh.build().success();
     assert_eq!(contents(&fresh), contents(&site), "a cached rebuild differs from a fresh build");
 }
+
+#[test]
+fn the_daemon_rebuilds_only_the_files_that_changed_and_writes_what_a_full_build_writes() {
+    use crate::service::{Daemon, get, served_site};
+    let (site, port) = served_site("file://outbox", |_| {});
+    let daemon = Daemon::start(&site, port, &[]);
+    daemon.wait_log("feeds built", Duration::from_secs(20));
+    // An edit, an addition and a removal in folders that exist: the watcher names each file.
+    let park = site.store.join("2026/sino-german-park-consulate.en.md");
+    let text = std::fs::read_to_string(&park).expect("article");
+    let title = text.lines().find(|l| l.starts_with("title")).expect("a title line").to_owned();
+    std::fs::write(&park, text.replace(&title, "title = \"Park Visit, Edited\"")).expect("edit");
+    site.write_article(
+        "2026/rebuilt-alone.en.md",
+        "+++\ntitle = \"Rebuilt Alone\"\ndate = 2026-11-20\n+++\nTrade fair news.\n",
+    );
+    std::fs::remove_file(site.store.join("2026/novosibirsk-business-meeting.ru.md")).expect("remove");
+    daemon.wait("the three changes served", Duration::from_secs(20), || {
+        let en = daemon.send(&get("/feeds/en/atom.xml")).text();
+        let ru = daemon.send(&get("/feeds/ru/atom.xml")).text();
+        en.contains("Park Visit, Edited")
+            && en.contains("Rebuilt Alone")
+            && !ru.contains("novosibirsk-business-meeting")
+    });
+    assert!(daemon.log().contains("changed files read"), "no rebuild of the changed files alone:\n{}", daemon.log());
+    std::thread::sleep(Duration::from_millis(800));
+    let incremental = contents(&site);
+    drop(daemon);
+
+    // A full build with no index cache writes exactly the same bytes.
+    std::fs::remove_file(site.index()).expect("the index cache exists");
+    let run = site.build();
+    run.success();
+    assert_eq!(run.summary_field("changed"), 0, "{run}");
+    assert_eq!(contents(&site), incremental);
+}

@@ -1,11 +1,12 @@
 //! Every SQL statement gazette runs, against one SQLite file: schema migrations (applied at
 //! open, tracked in `user_version`) here, subscribers and sign-ups in [`subscribers`], digest
-//! runs in [`runs`]. WAL mode, so the HTTP server can read while a digest run writes. What the
+//! runs in [`runs`], the WebSub hub's subscriptions and deliveries in [`websub`]. WAL mode, so the HTTP server can read while a digest run writes. What the
 //! rows mean and when they change is decided by [`crate::subscription`].
 
 mod migrate;
 mod runs;
 mod subscribers;
+mod websub;
 
 use std::path::Path;
 
@@ -143,6 +144,33 @@ fn migrations() -> Migrations<'static> {
                 diagnostic TEXT
             );
             CREATE INDEX returns_by_time ON returns (received_at);",
+        ),
+        // The WebSub hub: a subscription per (topic, callback), with its lease; at most one
+        // delivery waiting per subscription, which sends the feed as it is when it goes and is
+        // retried until it is given up. `version` counts the changes it carries, so a change
+        // that comes while it is being sent sends it again.
+        M::up(
+            "CREATE TABLE websub_subscriptions (
+                id INTEGER PRIMARY KEY,
+                topic TEXT NOT NULL,
+                callback TEXT NOT NULL,
+                callback_host TEXT NOT NULL,
+                secret TEXT,
+                created_at INTEGER NOT NULL,
+                expires_at INTEGER NOT NULL,
+                UNIQUE (topic, callback)
+            );
+            CREATE INDEX websub_by_host ON websub_subscriptions (callback_host);
+            CREATE INDEX websub_by_expiry ON websub_subscriptions (expires_at);
+            CREATE TABLE websub_deliveries (
+                subscription_id INTEGER PRIMARY KEY REFERENCES websub_subscriptions (id) ON DELETE CASCADE,
+                version INTEGER NOT NULL,
+                attempts INTEGER NOT NULL,
+                first_at INTEGER NOT NULL,
+                next_at INTEGER NOT NULL,
+                last_error TEXT
+            );
+            CREATE INDEX websub_due ON websub_deliveries (next_at);",
         ),
     ])
 }
