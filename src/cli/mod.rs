@@ -119,10 +119,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         return generate::run(command).map(|()| ExitCode::SUCCESS);
     }
     let mut config = Config::from_file(&cli.config)?;
-    if let Some(problem) = config.placeholder_problem() {
-        if !matches!(cli.command, Command::Check(_)) {
-            tracing::warn!("{problem}");
-        }
+    // check reports it as an error of its own; everything else goes on, saying so.
+    if let Some(problem) = config.placeholder_problem()
+        && !matches!(cli.command, Command::Check(_))
+    {
+        tracing::warn!("{problem}");
     }
     match &cli.command {
         Command::Build(paths) => {
