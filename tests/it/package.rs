@@ -13,7 +13,6 @@ use crate::helpers::repo;
 
 /// The two builds: the changelog's version, and a higher one to upgrade to.
 struct Packages {
-    _dir: tempfile::TempDir,
     first: PathBuf,
     second: PathBuf,
     first_version: String,
@@ -46,8 +45,9 @@ fn text(out: &Output) -> String {
 fn packages() -> &'static Packages {
     static PACKAGES: OnceLock<Packages> = OnceLock::new();
     PACKAGES.get_or_init(|| {
-        let dir =
-            tempfile::Builder::new().prefix("gazette-deb-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp");
+        // One folder, emptied at each run: a static is never dropped, so a TempDir would stay.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gazette-deb");
+        let _ = std::fs::remove_dir_all(&dir);
         let version = text(&run(Command::new("dpkg-parsechangelog").args(["-S", "Version"]).current_dir(repo())));
         let first_version = version.trim().to_owned();
         let second_version = format!("{first_version}+upgrade1");
@@ -56,14 +56,14 @@ fn packages() -> &'static Packages {
             let output = run(Command::new(repo().join("scripts/package"))
                 .args(["--binary", env!("CARGO_BIN_EXE_gazette"), "--version", version, "--compression", "gzip"])
                 .arg("--out")
-                .arg(dir.path().join(out)));
+                .arg(dir.join(out)));
             let deb = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim().lines().last().expect("a path"));
             eprintln!("package: built {} in {:.1?}", deb.display(), started.elapsed());
             deb
         };
         let first = build(&first_version, "first");
         let second = build(&second_version, "second");
-        Packages { first, second, first_version, second_version, _dir: dir }
+        Packages { first, second, first_version, second_version }
     })
 }
 
