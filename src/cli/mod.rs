@@ -4,6 +4,7 @@
 
 mod digest;
 mod explain;
+mod generate;
 mod returns;
 mod subscribers;
 
@@ -69,6 +70,13 @@ pub enum Command {
         #[command(subcommand)]
         command: subscribers::SubscribersCommand,
     },
+    /// Write the man pages or shell completions (for packaging; reads no config).
+    #[command(hide = true)]
+    Generate {
+        /// What to write.
+        #[command(subcommand)]
+        command: generate::GenerateCommand,
+    },
 }
 
 /// `check`'s arguments.
@@ -107,7 +115,16 @@ impl PathArgs {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    if let Command::Generate { command } = &cli.command {
+        return generate::run(command).map(|()| ExitCode::SUCCESS);
+    }
     let mut config = Config::from_file(&cli.config)?;
+    // check reports it as an error of its own; everything else goes on, saying so.
+    if let Some(problem) = config.placeholder_problem()
+        && !matches!(cli.command, Command::Check(_))
+    {
+        tracing::warn!("{problem}");
+    }
     match &cli.command {
         Command::Build(paths) => {
             paths.apply(&mut config);
@@ -121,6 +138,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Returns { command } => returns::run(&config, command),
         Command::Digest { command } => digest::run(&config, command),
         Command::Run => crate::daemon::run(&cli.config, config).map(|()| ExitCode::SUCCESS),
+        Command::Generate { .. } => unreachable!("generate returned above"),
     }
 }
 
@@ -158,6 +176,10 @@ fn run_build(config: &Config) -> Result<ExitCode> {
 fn run_check(config: &Config) -> Result<ExitCode> {
     let survey = build::survey(config, Utc::now())?;
     let mut errors = 0;
+    if let Some(problem) = config.placeholder_problem() {
+        println!("error: {problem}");
+        errors += 1;
+    }
     for problem in survey.errors() {
         println!("error: {problem}");
         errors += 1;

@@ -57,11 +57,26 @@ fn default_catch_up() -> String {
     "6h".to_owned()
 }
 
-/// `[templates]`: the folder of email and page templates and their interface strings.
+/// `[templates]`: the folder of email and page templates and their interface strings, and a
+/// folder of local copies that win over them (the package ships the first in `/usr/share`,
+/// the administrator edits the second in `/etc`).
 #[derive(Debug, Clone)]
 pub struct TemplatesConfig {
     /// The folder (`digest/`, `email/`, `strings.toml`).
     pub dir: PathBuf,
+    /// A folder whose files win over `dir`'s, name by name.
+    pub override_dir: Option<PathBuf>,
+}
+
+impl TemplatesConfig {
+    /// Where the file `name` (`digest/body.html`, `strings.toml`) is read from: the override
+    /// folder when it holds one, else `dir`.
+    pub fn file(&self, name: &str) -> PathBuf {
+        match &self.override_dir {
+            Some(local) if local.join(name).exists() => local.join(name),
+            _ => self.dir.join(name),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -69,11 +84,12 @@ pub struct TemplatesConfig {
 pub(super) struct RawTemplates {
     #[serde(default = "default_templates_dir")]
     dir: PathBuf,
+    override_dir: Option<PathBuf>,
 }
 
 impl Default for RawTemplates {
     fn default() -> Self {
-        RawTemplates { dir: default_templates_dir() }
+        RawTemplates { dir: default_templates_dir(), override_dir: None }
     }
 }
 
@@ -83,7 +99,7 @@ fn default_templates_dir() -> PathBuf {
 
 impl RawTemplates {
     pub(super) fn validate(self, base: &Path) -> TemplatesConfig {
-        TemplatesConfig { dir: base.join(self.dir) }
+        TemplatesConfig { dir: base.join(self.dir), override_dir: self.override_dir.map(|d| base.join(d)) }
     }
 }
 

@@ -5,6 +5,7 @@
 mod digest;
 mod http;
 mod mail;
+pub mod reference;
 mod subscriptions;
 mod websub;
 
@@ -66,6 +67,9 @@ pub struct Config {
 pub struct Site {
     /// Absolute base URL with no trailing slash, e.g. `https://news.example.gov.cn`.
     pub base_url: String,
+    /// The base URL's host is under `.invalid` (RFC 2606): the packaged config's placeholder,
+    /// not yet set to the site's address.
+    pub is_placeholder: bool,
     /// The authority of entry ids (`tag:AUTHORITY,DATE:…`, RFC 4151): `site.tag_authority`,
     /// else the host of `base_url`. Set it to keep ids when the site moves to another host.
     pub tag_authority: String,
@@ -162,6 +166,18 @@ impl Config {
     /// The digest with id `id`, if configured.
     pub fn digest(&self, id: &str) -> Option<&Digest> {
         self.digests.iter().find(|d| d.id == id)
+    }
+
+    /// What to say while `site.base_url` is still a placeholder (a host under `.invalid`).
+    pub fn placeholder_problem(&self) -> Option<String> {
+        self.site.is_placeholder.then(|| {
+            format!(
+                "site.base_url: '{}' is a placeholder (its host is under .invalid); set it to the site's public \
+                 address in {}",
+                self.site.base_url,
+                self.path.display()
+            )
+        })
     }
 
     /// The sector with id `id`, if configured.
@@ -368,6 +384,7 @@ impl RawConfig {
             bail!("site.base_url: must not have a query or fragment: '{}'", self.site.base_url);
         }
         let host = url.host_str().context("site.base_url: has no host")?.to_owned();
+        let is_placeholder = host == "invalid" || host.ends_with(".invalid");
         let tag_authority = match self.site.tag_authority {
             Some(a) if !a.is_empty() && a.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.@".contains(&b)) => a,
             Some(a) => bail!("site.tag_authority: '{a}' is not a domain name or e-mail address"),
@@ -466,7 +483,7 @@ impl RawConfig {
             http: self.http.validate()?,
             websub: self.websub.validate()?,
             mail: self.mail.validate(base, std::env::var(mail::MAIL_URL_ENV).ok())?,
-            site: Site { base_url, tag_authority, timezone, default_language },
+            site: Site { base_url, is_placeholder, tag_authority, timezone, default_language },
             languages,
             sectors,
             store: StoreConfig {
@@ -537,6 +554,14 @@ keywords = ["trade"]
             let err = format!("{:#}", parse(&format!("{MINIMAL}[state]\nkeep_runs = \"{bad}\"\n")).unwrap_err());
             assert!(err.contains("state.keep_runs"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn a_base_url_under_invalid_is_a_placeholder_named_by_its_key() {
+        assert!(parse(MINIMAL).unwrap().placeholder_problem().is_none());
+        let config = parse(&MINIMAL.replace("news.example.gov.cn", "news.example.invalid")).unwrap();
+        let problem = config.placeholder_problem().unwrap();
+        assert!(problem.starts_with("site.base_url:") && problem.contains("/srv/gazette/config.toml"), "{problem}");
     }
 
     #[test]

@@ -87,10 +87,16 @@ impl Renderer {
     /// Loads the templates folder of `config`, checking that every template parses and every
     /// configured language has its strings.
     pub fn load(config: &Config) -> Result<Renderer> {
-        let dir = &config.templates.dir;
+        let templates = &config.templates;
         let mut env = Environment::new();
-        // The path loader refuses names that would leave the folder.
-        env.set_loader(minijinja::path_loader(dir));
+        // The path loaders refuse names that would leave their folder; a file in the override
+        // folder wins over the packaged one of the same name.
+        let local = templates.override_dir.as_deref().map(minijinja::path_loader);
+        let packaged = minijinja::path_loader(&templates.dir);
+        env.set_loader(move |name| match local.as_ref().map(|load| load(name)).transpose()?.flatten() {
+            Some(source) => Ok(Some(source)),
+            None => packaged(name),
+        });
         env.set_keep_trailing_newline(true);
         // minijinja's HTML escaping also turns '/' into `&#x2f;`, which link scanners and some
         // mail clients trip over in `href`; escaping `& < > "` is what HTML needs (the templates
@@ -102,9 +108,9 @@ impl Renderer {
             _ => minijinja::escape_formatter(out, state, value),
         });
         for name in TEMPLATES {
-            env.get_template(name).with_context(|| format!("template {}", dir.join(name).display()))?;
+            env.get_template(name).with_context(|| format!("template {}", templates.file(name).display()))?;
         }
-        let strings = strings::load(&dir.join("strings.toml"), config)?;
+        let strings = strings::load(&templates.file("strings.toml"), config)?;
         let site_titles = config.languages.iter().map(|l| (l.code.clone(), l.title.clone())).collect();
         let default_language = config.site.default_language.clone();
         Ok(Renderer { env, strings, site_titles, default_language })

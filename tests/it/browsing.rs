@@ -81,7 +81,7 @@ fn front_and_sector_pages_page_back_through_every_article() {
             let next = html.split("<link rel=\"next\" href=\"").nth(1).and_then(|r| r.split('"').next());
             url = next.map(|n| n.strip_prefix(&base).unwrap_or(n).replace("&amp;", "&"));
             if let Some(next) = &url {
-                assert!(html.contains(&format!("rel=\"next\">")), "{path}: a visible link to {next}");
+                assert!(html.contains("rel=\"next\">"), "{path}: a visible link to {next}");
             }
         }
         let unique: BTreeSet<&String> = seen.iter().collect();
@@ -194,7 +194,7 @@ fn a_feed_link_leads_to_a_page_that_explains_the_feed() {
     let front = daemon.send(&get("/en/")).text();
     assert!(front.contains("href=\"/en/feed/\""), "the front page links its feed page");
     assert!(
-        front.contains(&format!("<link rel=\"alternate\" type=\"application/atom+xml\"")),
+        front.contains("<link rel=\"alternate\" type=\"application/atom+xml\""),
         "readers still discover the feed itself"
     );
     let page = daemon.send(&get("/en/sectors/trade/feed/"));

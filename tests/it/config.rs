@@ -61,3 +61,45 @@ fn missing_store_folder_is_an_error_naming_it() {
     assert!(run.stderr.contains(&site.store.display().to_string()), "{run}");
     assert!(!site.out.exists());
 }
+
+#[test]
+fn a_file_in_templates_override_dir_wins_over_the_packaged_one_by_name() {
+    let site = Site::with_store("snapshot");
+    let local = site.root.join("local-templates");
+    std::fs::create_dir_all(local.join("digest")).expect("local templates folder");
+    site.write_config(|config| {
+        table(config, "templates").insert("override_dir".into(), "local-templates".into());
+        table(config, "store").insert("dir".into(), "store".into());
+    });
+    let preview = |to: &str| {
+        let out = site.root.join("preview");
+        let args = ["digest", "preview", "daily", "--to", to, "--out"].map(std::ffi::OsStr::new);
+        site.run(args.into_iter().chain([out.as_os_str()])).success();
+        std::fs::read_to_string(out.join(format!("{to}.html"))).expect("the preview's HTML")
+    };
+    // An empty override folder changes nothing.
+    site.check().success();
+    assert!(!preview("before@example.org").contains("LOCAL-BODY"));
+
+    // A broken local template stops check, and the error names the local file.
+    let body = local.join("digest/body.html");
+    std::fs::write(&body, "<p>LOCAL-BODY {{ subject</p>").expect("write template");
+    let run = site.check();
+    run.code(1);
+    assert!(run.stdout.contains(&body.display().to_string()), "check names {}\n{run}", body.display());
+
+    // A good one is used in place of the packaged one.
+    std::fs::write(&body, "<p>LOCAL-BODY {{ subject }}</p>").expect("write template");
+    site.check().success();
+    let html = preview("after@example.org");
+    assert!(html.contains("LOCAL-BODY"), "the local template is used:\n{html}");
+
+    // strings.toml is a template file too: a local copy wins whole.
+    let strings = std::fs::read_to_string(site.root.join("templates/strings.toml")).expect("strings.toml");
+    std::fs::write(local.join("strings.toml"), strings.replacen("[en]", "[en]\nextra_local_key = \"x\"", 1))
+        .expect("write strings");
+    let run = site.check();
+    run.code(1);
+    let named = local.join("strings.toml").display().to_string();
+    assert!(run.stdout.contains("extra_local_key") && run.stdout.contains(&named), "{run}");
+}

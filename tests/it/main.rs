@@ -36,6 +36,7 @@ mod http;
 mod http_limits;
 mod http_proxy;
 mod languages;
+mod package;
 mod press_cms;
 mod press_releases;
 mod rebuild;
