@@ -130,25 +130,51 @@ fn settings_digest(config: &Config) -> Sha256 {
 }
 
 /// What an article's entry depends on: its file as read, its record, its attachments' files
-/// and its translations' titles and links.
-fn entry_digest(config: &Config, catalog: &Catalog, meta: &ArticleMeta) -> [u8; 32] {
+/// and (`group`) its translations' titles and links.
+fn entry_digest(config: &Config, catalog: &Catalog, meta: &ArticleMeta, group: Option<&[u8; 32]>) -> [u8; 32] {
     let mut hash = Sha256::new();
-    let stamp = catalog.stamp_of(meta.path);
-    hash.update(format!(
-        "{}|{:?}|{}|{}|{}|{}|{:?}|",
-        meta.path, stamp, meta.title, meta.published, meta.updated, meta.sectors.0, meta.canonical_url
-    ));
+    let field = |hash: &mut Sha256, bytes: &[u8]| {
+        hash.update((bytes.len() as u64).to_le_bytes());
+        hash.update(bytes);
+    };
+    field(&mut hash, meta.path.as_bytes());
+    if let Some(stamp) = catalog.stamp_of(meta.path) {
+        for n in [stamp.size as i64, stamp.mtime_ns, stamp.ctime_ns, stamp.inode as i64] {
+            hash.update(n.to_le_bytes());
+        }
+    }
+    field(&mut hash, meta.title.as_bytes());
+    for n in [meta.published, meta.updated, meta.sectors.0 as i64] {
+        hash.update(n.to_le_bytes());
+    }
+    field(&mut hash, meta.canonical_url.unwrap_or_default().as_bytes());
     if !meta.attachments.is_empty() {
         let folder = store::attachment::folder_of(&config.store.dir, meta.path);
         for name in meta.attachments {
             let seen = std::fs::metadata(folder.join(name)).ok().map(|m| (m.len(), m.modified().ok()));
-            hash.update(format!("{name}|{seen:?}|"));
+            field(&mut hash, format!("{name}|{seen:?}").as_bytes());
         }
     }
-    for t in catalog.translations(meta) {
-        hash.update(format!("{}|{}|{}|{:?}|", t.lang, t.slug, t.title, t.canonical_url));
-    }
+    hash.update(group.copied().unwrap_or_default());
     hash.finalize().into()
+}
+
+/// For each translation key with more than one published version, a digest of every
+/// version's language, slug, title and link: what an entry shows of its translations.
+fn translation_groups<'c>(plan: &Plan<'c>) -> HashMap<&'c str, [u8; 32]> {
+    let mut versions: Vec<&ArticleMeta<'c>> = plan.by_lang.iter().flatten().collect();
+    versions.par_sort_unstable_by(|a, b| (a.key, a.lang).cmp(&(b.key, b.lang)));
+    versions
+        .chunk_by(|a, b| a.key == b.key)
+        .filter(|group| group.len() > 1)
+        .map(|group| {
+            let mut hash = Sha256::new();
+            for v in group {
+                hash.update(format!("{}|{}|{}|{:?}|", v.lang, v.slug, v.title, v.canonical_url));
+            }
+            (group[0].key, hash.finalize().into())
+        })
+        .collect()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -193,8 +219,12 @@ pub fn publish(
     let before = load_manifest(&manifest_path);
     let settings = settings_digest(config);
 
-    let entry_digests: Vec<Vec<[u8; 32]>> =
-        plan.by_lang.iter().map(|metas| metas.par_iter().map(|m| entry_digest(config, catalog, m)).collect()).collect();
+    let groups = translation_groups(plan);
+    let entry_digests: Vec<Vec<[u8; 32]>> = plan
+        .by_lang
+        .iter()
+        .map(|metas| metas.par_iter().map(|m| entry_digest(config, catalog, m, groups.get(m.key))).collect())
+        .collect();
 
     // Each page's digest, and the pages that must be rendered, grouped by language and month:
     // an article is read once for its language's page and all its sectors' pages.

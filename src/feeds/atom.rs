@@ -75,6 +75,10 @@ fn history_links(history: &History) -> impl Iterator<Item = Link> + '_ {
         .filter_map(|(rel, urls)| urls.as_ref().map(|u| link(&u.atom, rel, ATOM, None, None)))
 }
 
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
 /// The Atom document for a feed.
 pub fn render(info: &FeedInfo, entries: &[&Entry]) -> Result<Vec<u8>> {
     let mut feed = Feed::default();
@@ -95,14 +99,16 @@ pub fn render(info: &FeedInfo, entries: &[&Entry]) -> Result<Vec<u8>> {
     feed.set_links(links);
     if info.history.is_archive {
         feed.set_namespaces(std::collections::BTreeMap::from([("fh".to_owned(), HISTORY_NS.to_owned())]));
-        let archive = atom_syndication::extension::Extension { name: "fh:archive".to_owned(), ..Default::default() };
-        feed.set_extensions(std::collections::BTreeMap::from([(
-            "fh".to_owned(),
-            std::collections::BTreeMap::from([("archive".to_owned(), vec![archive])]),
-        )]));
     }
     feed.set_entries(entries.iter().map(|e| entry(info, e)).collect::<Vec<_>>());
     let mut out = feed.write_to(Vec::new()).context("cannot write Atom XML")?;
+    if info.history.is_archive {
+        // RFC 4287's schema takes extension elements of a feed only before its entries, and the
+        // writer puts them after: so `fh:archive` goes in by hand, before the first entry (no
+        // text the writer escaped can hold a raw `<entry`).
+        let at = find(&out, b"<entry").or_else(|| find(&out, b"</feed>")).context("the Atom writer wrote no feed")?;
+        out.splice(at..at, b"<fh:archive/>".iter().copied());
+    }
     out.push(b'\n');
     Ok(out)
 }
