@@ -14,18 +14,7 @@ use crate::helpers::{BASE_URL, Site, repo, table};
 use crate::service::{Daemon, get, request, served_site};
 use crate::validators::{python, validate_file};
 
-/// Every feed folder of the example store's config: each language, alone and per sector.
-fn feed_dirs() -> Vec<String> {
-    let config: toml::Table = toml::from_str(&crate::helpers::config_text(|_| {})).expect("config");
-    let languages: Vec<&String> = config["languages"].as_table().expect("languages").keys().collect();
-    let sectors: Vec<&String> = config["sectors"].as_table().expect("sectors").keys().collect();
-    let mut dirs = Vec::new();
-    for lang in languages {
-        dirs.push(lang.clone());
-        dirs.extend(sectors.iter().map(|s| format!("{lang}/{s}")));
-    }
-    dirs
-}
+use crate::example_store::configured_feeds as feed_dirs;
 
 fn example_site() -> Site {
     let site = Site::copy_of(&repo().join("articles"));

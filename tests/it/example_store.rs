@@ -13,7 +13,7 @@ fn example_site() -> Site {
 }
 
 /// `(language, sector)` of every feed config asks for: each language, alone and per sector.
-fn configured_feeds() -> Vec<String> {
+pub fn configured_feeds() -> Vec<String> {
     let config: toml::Table = toml::from_str(&crate::helpers::config_text(|_| {})).expect("config");
     let languages: Vec<&String> = config["languages"].as_table().expect("languages").keys().collect();
     let sectors: Vec<&String> = config["sectors"].as_table().expect("sectors").keys().collect();
