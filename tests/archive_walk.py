@@ -5,12 +5,14 @@ Prints, as JSON, one object per document: its URL, whether it says `fh:archive`,
 `current` / `prev-archive` / `next-archive` links and its entry ids.
 
 Used by gazette's integration tests (tests/it/archives.rs). URLs under BASE are read from the
-files under ROOT, so the walk needs no server.
+files under ROOT, or fetched over HTTP from ROOT when it is an `http://` URL (a running
+`gazette run` whose public address is BASE).
 Usage: archive_walk.py ROOT BASE START_URL
 """
 
 import json
 import sys
+import urllib.request
 
 import feedparser
 
@@ -28,8 +30,12 @@ def main():
         seen.add(url)
         if not url.startswith(base):
             sys.exit(f"{url} is not under {base}")
-        with open(root + "/" + url[len(base):], "rb") as f:
-            data = f.read()
+        if root.startswith("http://"):
+            with urllib.request.urlopen(root + url[len(base):], timeout=30) as response:
+                data = response.read()
+        else:
+            with open(root + "/" + url[len(base):], "rb") as f:
+                data = f.read()
         parsed = feedparser.parse(data)
         if parsed.bozo:
             sys.exit(f"{url}: feedparser: {parsed.get('bozo_exception')!r}")

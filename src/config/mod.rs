@@ -133,6 +133,9 @@ pub struct FeedsConfig {
     pub summary_chars: usize,
     /// When the daemon rebuilds the feeds.
     pub schedule: Option<CronSchedule>,
+    /// Whether builds also write every feed's archive pages into the folder (for a web server
+    /// other than gazette's own, which renders them when asked).
+    pub archive_files: bool,
 }
 
 impl Sector {
@@ -294,6 +297,8 @@ struct RawFeeds {
     #[serde(default = "default_summary_chars")]
     summary_chars: usize,
     schedule: Option<String>,
+    #[serde(default)]
+    archive_files: bool,
 }
 
 fn default_store_dir() -> PathBuf {
@@ -333,6 +338,7 @@ impl Default for RawFeeds {
             items: default_items(),
             summary_chars: default_summary_chars(),
             schedule: None,
+            archive_files: false,
         }
     }
 }
@@ -497,6 +503,7 @@ impl RawConfig {
                 items: self.feeds.items,
                 summary_chars: self.feeds.summary_chars,
                 schedule,
+                archive_files: self.feeds.archive_files,
             },
         })
     }

@@ -65,6 +65,10 @@ pub const KEYS: &[Key] = &[
     Key { key: "feeds.items", meaning: "entries per feed (default 50)" },
     Key { key: "feeds.summary_chars", meaning: "longest generated summary in characters (default 200)" },
     Key {
+        key: "feeds.archive_files",
+        meaning: "also write every feed's monthly archive pages into `feeds.dir`, for serving the folder with another web server (default false: `gazette run` renders them when asked)",
+    },
+    Key {
         key: "feeds.schedule",
         meaning: "optional: cron expression for the service's rebuilds (5 fields, or 6 with seconds first; weekdays numbered as in crontab, 0 or 7 = Sunday; unlike crontab, a restricted day of month and a restricted weekday must both match)",
     },

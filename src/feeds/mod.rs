@@ -1,5 +1,6 @@
 //! The feeds: for every language `L` and sector `S`, `L/{atom.xml,rss.xml,feed.json}` and the
-//! same under `L/S/`, each with its archive pages under `archive/`, plus `index.opml`.
+//! same under `L/S/`, plus `index.opml`; each feed's archive pages ([`archive`]) are made when
+//! asked for, or written under `archive/` too with `feeds.archive_files`.
 //! Selection works on index records; only the entries that make it into some subscription
 //! feed are read in full and rendered, each once.
 
@@ -21,9 +22,9 @@ use crate::config::Config;
 use crate::store::{self, Article, ArticleMeta, Catalog, ParseContext, Problem};
 
 /// A feed format's writer.
-type Renderer = fn(&FeedInfo, &[&model::Entry]) -> Result<Vec<u8>>;
+pub(crate) type Renderer = fn(&FeedInfo, &[&model::Entry]) -> Result<Vec<u8>>;
 /// Every feed document's files, by format.
-const RENDERERS: [(&str, Renderer); 3] =
+pub(crate) const RENDERERS: [(&str, Renderer); 3] =
     [("atom.xml", atom::render), ("rss.xml", rss::render), ("feed.json", json::render)];
 use model::{FeedInfo, FeedSpec};
 use output::{Written, write_if_changed};
@@ -97,12 +98,12 @@ pub fn publish(config: &Config, catalog: &Catalog, ctx: &ParseContext) -> Result
     let default_title = config.languages.first().map_or("gazette", |l| l.title.as_str());
     let opml = opml::render(default_title, &groups).context("cannot render index.opml")?;
     write(config, &PathBuf::from("index.opml"), &opml, &mut published)?;
-    archive::publish(config, catalog, ctx, &specs, &history, &mut published)?;
+    archive::files::publish(config, catalog, ctx, &specs, &history, &mut published)?;
     published.archive_pages = history.len();
     Ok(published)
 }
 
-fn write(config: &Config, rel: &std::path::Path, bytes: &[u8], published: &mut Published) -> Result<()> {
+pub(crate) fn write(config: &Config, rel: &std::path::Path, bytes: &[u8], published: &mut Published) -> Result<()> {
     match write_if_changed(&config.feeds.dir.join(rel), bytes)? {
         Written::Changed => published.changed.push(rel.to_path_buf()),
         Written::Unchanged => published.unchanged += 1,

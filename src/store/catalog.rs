@@ -201,6 +201,11 @@ impl Catalog {
         self.published.iter().map(|&slot| self.meta(slot))
     }
 
+    /// The published version at `position` in [`Catalog::articles`]' order, if there is one.
+    pub fn at(&self, position: u32) -> Option<ArticleMeta<'_>> {
+        self.published.get(position as usize).map(|&slot| self.meta(slot))
+    }
+
     /// The stamp of the file at store-relative `path` when it was read, if the catalog holds it.
     pub fn stamp_of(&self, path: &str) -> Option<super::index::Stamp> {
         let i = self.records.binary_search_by(|r| r.path.as_str().cmp(path)).ok()?;

@@ -7,10 +7,8 @@
 //! component may be a symbolic link.
 //!
 //! Files are read once per version: the bytes, the tag and the compressed copy are kept until
-//! the file changes (a new build replaces it by rename, so its inode changes).
-//!
-//! A sealed archive page (RFC 5005: a month with a newer page beside it) may be kept by caches
-//! for a year; everything else for a minute.
+//! the file changes (a new build replaces it by rename, so its inode changes). Caches may keep
+//! them for a minute. (Archive pages are rendered when asked for: `super::archive`.)
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -28,16 +26,15 @@ use sha2::Digest as _;
 /// Files kept in memory at most; beyond it the cache starts again.
 const CACHE_FILES: usize = 4096;
 /// How long caches may reuse a feed without asking again.
-const MAX_AGE: &str = "public, max-age=60";
+pub(super) const MAX_AGE: &str = "public, max-age=60";
 /// A sealed archive page changes only if an article of its month is edited or deleted.
-const SEALED: &str = "public, max-age=31536000, immutable";
+pub(super) const SEALED: &str = "public, max-age=31536000, immutable";
 
-/// What decides a file's version: its inode, length and mtime, and the mtime of the folder
-/// two levels up (an archive's folder of months: a new month seals the page before it).
-type Identity = (u64, u64, i64, i64, i64);
+/// What decides a file's version: its inode, length and mtime.
+type Identity = (u64, u64, i64, i64);
 
-/// One version of one file, as served.
-struct Cached {
+/// One version of one document, as served.
+pub(super) struct Cached {
     identity: Identity,
     cache_control: &'static str,
     etag: String,
@@ -160,35 +157,26 @@ impl FeedFiles {
         // folder must not lead out of it.
         let mut path = dir.to_path_buf();
         let mut metadata = None;
-        let mut folders_mtime = [0_i64; 2];
         for component in relative.components() {
             path.push(component);
             match std::fs::symlink_metadata(&path) {
                 Ok(m) if m.file_type().is_symlink() => return Ok(None),
-                Ok(m) => {
-                    if let Some(folder) = metadata.replace(m) {
-                        folders_mtime = [
-                            folders_mtime[1],
-                            folder.mtime().wrapping_mul(1_000_000_000).wrapping_add(folder.mtime_nsec()),
-                        ];
-                    }
-                }
+                Ok(m) => metadata = Some(m),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
                 Err(e) => return Err(e),
             }
         }
         let Some(metadata) = metadata.filter(std::fs::Metadata::is_file) else { return Ok(None) };
-        let identity = (metadata.ino(), metadata.len(), metadata.mtime(), metadata.mtime_nsec(), folders_mtime[0]);
+        let identity = (metadata.ino(), metadata.len(), metadata.mtime(), metadata.mtime_nsec());
         if let Some(cached) = self.lock().get(&path).filter(|c| c.identity == identity) {
             return Ok(Some(cached.clone()));
         }
         let body = Bytes::from(std::fs::read(&path)?);
         let hash = sha2::Sha256::digest(&body);
         let etag = format!("\"{}\"", base16(&hash[..16]));
-        let cache_control = if crate::feeds::archive::is_sealed(dir, &relative) { SEALED } else { MAX_AGE };
         let cached = Arc::new(Cached {
             identity,
-            cache_control,
+            cache_control: MAX_AGE,
             etag,
             last_modified: metadata.modified()?,
             content_type,
@@ -213,6 +201,22 @@ fn base16(bytes: &[u8]) -> String {
 }
 
 impl Cached {
+    /// A document made in memory (no file behind it), with its tag.
+    pub(super) fn new(
+        body: Bytes,
+        etag: String,
+        last_modified: SystemTime,
+        content_type: &'static str,
+        cache_control: &'static str,
+    ) -> Cached {
+        Cached { identity: (0, 0, 0, 0), cache_control, etag, last_modified, content_type, body, gzip: OnceLock::new() }
+    }
+
+    /// The length of the plain copy.
+    pub(super) fn len(&self) -> usize {
+        self.body.len()
+    }
+
     /// The gzip copy (made on first request), unless compressing fails.
     fn gzip(&self) -> Option<&Bytes> {
         self.gzip
@@ -222,33 +226,69 @@ impl Cached {
             })
             .as_ref()
     }
-
-    /// The tag of the gzip copy: a different entity, so a different strong tag.
-    fn gzip_etag(&self) -> String {
-        format!("{}-gzip\"", self.etag.trim_end_matches('"'))
-    }
 }
 
-fn respond_with(file: &Cached, headers: &HeaderMap) -> Response {
-    let gzip = if accepts_gzip(headers) { file.gzip() } else { None };
-    let etag = if gzip.is_some() { file.gzip_etag() } else { file.etag.clone() };
-    let last_modified = httpdate::fmt_http_date(file.last_modified);
-    let not_modified = match headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+/// The tag of the gzip copy of the entity tagged `etag`: a different entity, so a different
+/// strong tag.
+fn gzip_etag(etag: &str) -> String {
+    format!("{}-gzip\"", etag.trim_end_matches('"'))
+}
+
+/// Does the client hold the version tagged `etag`, last modified at `last_modified`?
+fn is_not_modified(etag: &str, last_modified: SystemTime, headers: &HeaderMap) -> bool {
+    match headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
         // Only the tag of the version being served: a cache holding the gzip copy must not
         // get a 304 for the plain one.
-        Some(value) => none_match(value, &[etag.as_str()]),
+        Some(value) => none_match(value, &[etag]),
         // If-Modified-Since counts only without If-None-Match (RFC 9110 13.1.3).
         None => headers
             .get(header::IF_MODIFIED_SINCE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| httpdate::parse_http_date(v).ok())
             .is_some_and(|since| {
-                let modified = file.last_modified.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+                let modified = last_modified.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
                 let since = since.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
                 modified.as_secs() <= since.as_secs()
             }),
-    };
-    let mut response = if not_modified {
+    }
+}
+
+/// The headers every answer about a document carries.
+fn describe(response: &mut Response, etag: &str, last_modified: SystemTime, cache_control: &'static str) {
+    let h = response.headers_mut();
+    // The tag and date are ASCII made here; the fallbacks cannot happen.
+    h.insert(header::ETAG, HeaderValue::from_str(etag).unwrap_or(HeaderValue::from_static("\"\"")));
+    let date = httpdate::fmt_http_date(last_modified);
+    h.insert(header::LAST_MODIFIED, HeaderValue::from_str(&date).unwrap_or(HeaderValue::from_static("")));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+}
+
+/// A `304 Not Modified` for a client that holds the version of a document tagged `etag` (in
+/// the encoding it would be sent in), before the document itself is at hand; `None` when the
+/// client needs the body.
+pub(super) fn unchanged(
+    etag: &str,
+    last_modified: SystemTime,
+    cache_control: &'static str,
+    headers: &HeaderMap,
+) -> Option<Response> {
+    let etag = if accepts_gzip(headers) { gzip_etag(etag) } else { etag.to_owned() };
+    if !is_not_modified(&etag, last_modified, headers) {
+        return None;
+    }
+    let mut response = StatusCode::NOT_MODIFIED.into_response();
+    describe(&mut response, &etag, last_modified, cache_control);
+    Some(response)
+}
+
+/// The answer to a `GET` or `HEAD` of `file`: the body (gzip when the client accepts it) or
+/// `304 Not Modified`.
+pub(super) fn respond_with(file: &Cached, headers: &HeaderMap) -> Response {
+    let gzip = if accepts_gzip(headers) { file.gzip() } else { None };
+    let etag = if gzip.is_some() { gzip_etag(&file.etag) } else { file.etag.clone() };
+    let mut response = if is_not_modified(&etag, file.last_modified, headers) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let mut response = Response::new(Body::from(gzip.unwrap_or(&file.body).clone()));
@@ -259,13 +299,7 @@ fn respond_with(file: &Cached, headers: &HeaderMap) -> Response {
         }
         response
     };
-    let h = response.headers_mut();
-    // The tag and date are ASCII made here; the fallbacks cannot happen.
-    h.insert(header::ETAG, HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\"")));
-    h.insert(header::LAST_MODIFIED, HeaderValue::from_str(&last_modified).unwrap_or(HeaderValue::from_static("")));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(file.cache_control));
-    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    describe(&mut response, &etag, file.last_modified, file.cache_control);
     response
 }
 

@@ -8,6 +8,7 @@
 //! on SIGHUP) and the catalog of the last feed build (swapped after each build).
 
 mod account;
+mod archive;
 mod attachments;
 mod client;
 mod conditional;
@@ -49,6 +50,8 @@ pub struct Shared {
     /// The loaded config and templates, and the articles of the last feed build.
     pub live: Arc<Live>,
     feeds: FeedFiles,
+    /// The archive pages of the current catalog, rendered when asked for.
+    archive: archive::ArchivePages,
     /// The sitemap of the current catalog, made on first request.
     sitemaps: sitemap::Sitemaps,
     /// Database connections for requests, kept open.
@@ -76,6 +79,7 @@ impl Shared {
         Shared {
             live,
             feeds: FeedFiles::default(),
+            archive: archive::ArchivePages::default(),
             sitemaps: sitemap::Sitemaps::default(),
             db: Arc::default(),
             signups: DefaultKeyedRateLimiter::keyed(governor::Quota::per_hour(per_hour)),
@@ -145,6 +149,13 @@ async fn feeds_file(
 ) -> axum::response::Response {
     // The raw path, still encoded: encoded separators are refused, not decoded into place.
     let raw = uri.path().strip_prefix("/feeds/").unwrap_or_default().to_owned();
+    if archive::is_archive_path(&raw) {
+        let (site, catalog) = (shared.live.site.load_full(), shared.live.catalog.load_full());
+        let shared = shared.clone();
+        return tokio::task::spawn_blocking(move || shared.archive.respond(site, catalog, &raw, &headers))
+            .await
+            .unwrap_or_else(|_| axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    }
     let config = shared.live.site.load().config.clone();
     let dir = config.feeds.dir.clone();
     // WebSub 4: a topic is served with its hubs and its own URL (topics' paths are ASCII).

@@ -1,8 +1,9 @@
 //! RFC 5005 archived feeds, read as a reader rebuilding a feed's history reads them: Python
-//! feedparser follows `prev-archive` from every Atom and RSS subscription document (and the
-//! JSON Feed `next_url` chain is followed here), and must meet every published article exactly
-//! once. Rebuilds rewrite only the pages whose month changed; the server lets caches keep a
-//! sealed month for a year.
+//! feedparser follows `prev-archive` from every Atom and RSS subscription document served by
+//! `gazette run` (and the JSON Feed `next_url` chain is followed here), and must meet every
+//! published article exactly once. The server renders a page when asked and tags it without
+//! rendering; a sealed month is cached for a year. With `feeds.archive_files` the build writes
+//! the same bytes into the feed folder, rewriting only the pages whose month changed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::MetadataExt as _;
@@ -10,23 +11,50 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use std::time::Duration;
+
 use crate::helpers::{BASE_URL, Site, repo, table};
 use crate::service::{Daemon, get, request, served_site};
 use crate::validators::{python, validate_file};
 
 use crate::example_store::configured_feeds as feed_dirs;
 
+/// The example store built with its archive pages written as files.
 fn example_site() -> Site {
     let site = Site::copy_of(&repo().join("articles"));
+    site.write_config(|config| {
+        table(config, "feeds").insert("archive_files".into(), true.into());
+    });
     site.build().success();
     site
 }
 
+/// The example store served by `gazette run` (archive pages rendered when asked for), once
+/// its feeds are built.
+/// Its public address is [`BASE_URL`], as behind a proxy.
+fn served(edit: impl FnOnce(&mut toml::Table)) -> (Site, Daemon) {
+    let (site, port) = served_site("file://outbox", |config| {
+        table(config, "site").insert("base_url".into(), BASE_URL.into());
+        edit(config);
+    });
+    let daemon = Daemon::start(&site, port, &[]);
+    daemon.wait_log("feeds built", Duration::from_secs(20));
+    (site, daemon)
+}
+
+/// The body of a `200 OK` to `GET path`.
+fn fetch(daemon: &Daemon, path: &str) -> Vec<u8> {
+    let response = daemon.send(&get(path));
+    assert_eq!(response.status, 200, "GET {path}: {}", response.text());
+    response.body
+}
+
 /// The ids of every article each feed publishes, from a build whose subscription feeds are
 /// long enough to hold them all: a reference made by the selection code, not the archive's.
-fn all_ids(site: &Site) -> BTreeMap<String, BTreeSet<String>> {
+fn all_ids(site: &Site, base_url: &str) -> BTreeMap<String, BTreeSet<String>> {
     let full = Site::copy_of(&site.store);
     full.write_config(|config| {
+        table(config, "site").insert("base_url".into(), base_url.into());
         table(config, "feeds").insert("items".into(), 100_000.into());
     });
     full.build().success();
@@ -48,14 +76,14 @@ struct Walked {
     ids: Vec<String>,
 }
 
-/// feedparser's walk from the subscription document `start` (a file under the output folder)
+/// feedparser's walk over HTTP from the subscription document `start` (under `/feeds/`)
 /// through every `prev-archive` link.
-fn walk(site: &Site, start: &str) -> Vec<Walked> {
+fn walk(daemon: &Daemon, start: &str) -> Vec<Walked> {
     let base = format!("{BASE_URL}/feeds/");
     let script = repo().join("tests/archive_walk.py");
     let out = Command::new(python())
         .arg(&script)
-        .arg(&site.out)
+        .arg(format!("http://127.0.0.1:{}/feeds/", daemon.port))
         .arg(&base)
         .arg(format!("{base}{start}"))
         .output()
@@ -84,19 +112,27 @@ fn link<'a>(page: &'a Walked, rel: &str) -> Option<&'a str> {
 
 #[test]
 fn following_prev_archive_from_every_feed_meets_every_article_exactly_once() {
-    let site = example_site();
-    let expected = all_ids(&site);
+    let (site, daemon) = served(|_| {});
+    let expected = all_ids(&site, BASE_URL);
+    let feeds = format!("{BASE_URL}/feeds/");
+    // What was read over HTTP is validated as files, as the build's own output is.
+    let fetched = tempfile::tempdir().expect("tempdir");
     for dir in feed_dirs() {
         let want = &expected[&dir];
         assert!(!want.is_empty(), "{dir} publishes articles");
         for file in ["atom.xml", "rss.xml"] {
-            let pages = walk(&site, &format!("{dir}/{file}"));
+            let pages = walk(&daemon, &format!("{dir}/{file}"));
             let (subscription, archives) = pages.split_first().expect("the subscription document");
             assert!(!subscription.is_archive, "{}: a subscription document is not an archive", subscription.url);
             assert!(!archives.is_empty(), "{dir}/{file} links prev-archive to its newest archive page");
             let mut met: BTreeMap<&str, usize> = BTreeMap::new();
             for (i, page) in archives.iter().enumerate() {
                 assert!(page.is_archive, "{}: an archive page says fh:archive", page.url);
+                let rel = page.url.strip_prefix(&feeds).expect("an archive page under /feeds/");
+                let saved = fetched.path().join(rel);
+                std::fs::create_dir_all(saved.parent().expect("folder")).expect("mkdir");
+                std::fs::write(&saved, fetch(&daemon, &format!("/feeds/{rel}"))).expect("save");
+                validate_file(fetched.path(), rel);
                 assert_eq!(link(page, "current"), Some(subscription.url.as_str()), "{}: current", page.url);
                 assert_eq!(link(page, "self"), Some(page.url.as_str()), "{}: self", page.url);
                 // The chain links both ways: each page's next-archive is the page before it.
@@ -121,10 +157,13 @@ fn following_prev_archive_from_every_feed_meets_every_article_exactly_once() {
         let mut url = site.json_feed(&dir)["next_url"].as_str().map(str::to_owned);
         let mut met = Vec::new();
         while let Some(next) = url {
-            let rel = next.strip_prefix(&format!("{BASE_URL}/feeds/")).expect("next_url under the feeds").to_owned();
-            validate_file(&site.out, &rel);
-            let page: Value = serde_json::from_slice(&std::fs::read(site.out.join(&rel)).expect("read")).expect("json");
-            assert_eq!(page["feed_url"], format!("{BASE_URL}/feeds/{dir}/feed.json"), "{rel}: the feed's identity");
+            let rel = next.strip_prefix(&feeds).expect("next_url under the feeds").to_owned();
+            let saved = fetched.path().join(&rel);
+            std::fs::create_dir_all(saved.parent().expect("folder")).expect("mkdir");
+            std::fs::write(&saved, fetch(&daemon, &format!("/feeds/{rel}"))).expect("save");
+            validate_file(fetched.path(), &rel);
+            let page: Value = serde_json::from_slice(&std::fs::read(&saved).expect("read")).expect("json");
+            assert_eq!(page["feed_url"], format!("{feeds}{dir}/feed.json"), "{rel}: the feed's identity");
             met.extend(
                 page["items"].as_array().expect("items").iter().map(|i| i["id"].as_str().expect("id").to_owned()),
             );
@@ -134,6 +173,35 @@ fn following_prev_archive_from_every_feed_meets_every_article_exactly_once() {
         assert_eq!(unique.len(), met.len(), "{dir}/feed.json: no article twice along next_url");
         assert_eq!(&unique, want, "{dir}/feed.json: next_url reaches every published article");
     }
+    assert!(
+        !site.files().iter().any(|f| f.contains("/archive/")),
+        "without feeds.archive_files the build writes no archive page: {:?}",
+        site.files()
+    );
+}
+
+#[test]
+fn archive_files_hold_the_bytes_the_server_renders_and_go_when_turned_off() {
+    let (site, daemon) = served(|config| {
+        table(config, "feeds").insert("archive_files".into(), true.into());
+    });
+    let pages: Vec<String> = site.files().into_iter().filter(|f| f.contains("/archive/")).collect();
+    assert!(pages.len() >= 3 * feed_dirs().len(), "every feed has archive pages as files: {pages:?}");
+    for rel in &pages {
+        let file = std::fs::read(site.out.join(rel)).expect("read");
+        assert!(fetch(&daemon, &format!("/feeds/{rel}")) == file, "{rel}: the file and the served page differ");
+    }
+    drop(daemon);
+    site.write_config(|config| {
+        table(config, "feeds").insert("archive_files".into(), false.into());
+    });
+    site.build().success();
+    let left: Vec<String> = site.files().into_iter().filter(|f| f.contains("/archive/")).collect();
+    assert_eq!(left, Vec::<String>::new(), "turned off, the pages go");
+    for dir in feed_dirs() {
+        assert!(!site.out.join(&dir).join("archive").exists(), "{dir}/archive/ goes with its pages");
+    }
+    assert!(!site.out.join(".archive-digests").exists(), "and so does the digest of the pages");
 }
 
 /// Every archive file's (inode, mtime in ns), by path.
@@ -256,12 +324,22 @@ fn rebuilds_rewrite_only_the_archive_pages_whose_month_changed() {
     assert!(now == first_bytes, "the same store gives the same archive pages again");
 }
 
+/// The months of the served feed `dir`'s archive pages, newest first, along its JSON chain.
+fn served_months(daemon: &Daemon, dir: &str) -> Vec<String> {
+    let mut months = Vec::new();
+    let mut page: Value = serde_json::from_slice(&fetch(daemon, &format!("/feeds/{dir}/feed.json"))).expect("json");
+    while let Some(next) = page["next_url"].as_str() {
+        let path = next.strip_prefix(BASE_URL).expect("under the site").to_owned();
+        months.push(path.rsplit('/').nth(1).expect("month").to_owned());
+        page = serde_json::from_slice(&fetch(daemon, &path)).expect("json");
+    }
+    months
+}
+
 #[test]
 fn a_sealed_archive_month_is_cached_for_a_year_and_the_newest_for_a_minute() {
-    let (site, port) = served_site("file://outbox", |_| {});
-    let daemon = Daemon::start(&site, port, &[]);
-    daemon.wait_log("feeds built", std::time::Duration::from_secs(20));
-    let months = months(&site, "zh");
+    let (site, daemon) = served(|_| {});
+    let months = served_months(&daemon, "zh");
     assert!(months.len() >= 2, "the example store's Chinese feed spans several months: {months:?}");
     for file in ["atom.xml", "rss.xml", "feed.json"] {
         let sealed = daemon.send(&get(&format!("/feeds/zh/archive/{}/{file}", months[1])));
@@ -277,22 +355,41 @@ fn a_sealed_archive_month_is_cached_for_a_year_and_the_newest_for_a_minute() {
             b"",
         ));
         assert_eq!(again.status, 304, "a sealed page revalidates like any feed");
+        assert_eq!(again.header("etag"), Some(tag.as_str()));
+        let gzip = daemon.send(&request(
+            "GET",
+            &format!("/feeds/zh/archive/{}/{file}", months[1]),
+            &[("Accept-Encoding", "gzip")],
+            b"",
+        ));
+        assert_eq!(gzip.header("content-encoding"), Some("gzip"), "{file}");
+        assert_ne!(gzip.header("etag"), Some(tag.as_str()), "the gzip copy is another entity");
     }
-    // A new month seals the page that was newest, even a JSON page whose bytes stay the same.
+    for missing in ["zh/archive/1999-01/atom.xml", "zh/archive/2026-13/atom.xml", "zh/nosuch/archive/2024-01/atom.xml"]
+    {
+        assert_eq!(daemon.send(&get(&format!("/feeds/{missing}"))).status, 404, "{missing}");
+    }
+    let month = &months[1];
+    assert_eq!(daemon.send(&get(&format!("/feeds/zh/archive/{month}/page.html"))).status, 404);
+
+    // A new month seals the page that was newest, though its JSON bytes stay the same.
     let newest_json = format!("/feeds/zh/archive/{}/feed.json", months[0]);
-    assert_eq!(daemon.send(&get(&newest_json)).header("cache-control"), Some("public, max-age=60"));
+    let before = daemon.send(&get(&newest_json));
+    assert_eq!(before.header("cache-control"), Some("public, max-age=60"));
     site.write_article(
         "new-month.zh.md",
         "+++\ntitle = \"新的月份\"\ndate = 2026-11-20T10:00:00+08:00\n+++\n\n沈阳举办经贸洽谈会。\n",
     );
-    daemon.wait("the new month's page", std::time::Duration::from_secs(20), || {
-        site.out.join("zh/archive/2026-11/atom.xml").is_file()
+    daemon.wait("the new month's page", Duration::from_secs(20), || {
+        daemon.send(&get("/feeds/zh/archive/2026-11/atom.xml")).status == 200
     });
+    let after = daemon.send(&get(&newest_json));
     assert_eq!(
-        daemon.send(&get(&newest_json)).header("cache-control"),
+        after.header("cache-control"),
         Some("public, max-age=31536000, immutable"),
-        "the month before the new one is sealed"
+        "the month before is sealed"
     );
+    assert_ne!(after.header("etag"), before.header("etag"), "its atom and rss pages gained next-archive");
     assert_eq!(
         daemon.send(&get("/feeds/zh/archive/2026-11/atom.xml")).header("cache-control"),
         Some("public, max-age=60")
