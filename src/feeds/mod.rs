@@ -42,8 +42,6 @@ pub struct Published {
     pub unchanged: usize,
     /// Archive pages removed (their month has no entries any more), relative to the folder.
     pub removed: Vec<PathBuf>,
-    /// Archive pages, over all feeds.
-    pub archive_pages: usize,
     /// Articles that could not be read in full after selection (removed meanwhile, say).
     pub problems: Vec<Problem>,
 }
@@ -51,7 +49,9 @@ pub struct Published {
 /// Writes every feed of `catalog` into `config.feeds.dir`.
 pub fn publish(config: &Config, catalog: &Catalog, ctx: &ParseContext) -> Result<Published> {
     let specs = model::plan(config);
-    let history = archive::Plan::new(config, catalog, &specs);
+    // The full plan of archive pages only when they are written; the subscription feeds need
+    // just each feed's newest month.
+    let history = config.feeds.archive_files.then(|| archive::Plan::new(config, catalog, &specs));
     let selections: Vec<Vec<ArticleMeta>> =
         specs.iter().map(|spec| catalog.select(&spec.lang.code, spec.sector_index(), config.feeds.items)).collect();
 
@@ -75,8 +75,11 @@ pub fn publish(config: &Config, catalog: &Catalog, ctx: &ParseContext) -> Result
     let mut infos: Vec<(FeedSpec, FeedInfo)> = Vec::with_capacity(specs.len());
     for (i, (spec, selection)) in specs.iter().zip(&selections).enumerate() {
         let shown: Vec<&model::Entry> = selection.iter().filter_map(|m| entries.get(&(m.lang, m.slug))).collect();
-        let info =
-            model::info(config, catalog, spec, &shown, archive::subscription_history(config, spec, history.newest(i)));
+        let newest = match &history {
+            Some(plan) => plan.newest(i),
+            None => archive::Plan::newest_of(config, catalog, spec),
+        };
+        let info = model::info(config, catalog, spec, &shown, archive::subscription_history(config, spec, newest));
         let dir = PathBuf::from(spec.dir());
         for (file, render) in RENDERERS {
             let rel = dir.join(file);
@@ -98,8 +101,7 @@ pub fn publish(config: &Config, catalog: &Catalog, ctx: &ParseContext) -> Result
     let default_title = config.languages.first().map_or("gazette", |l| l.title.as_str());
     let opml = opml::render(default_title, &groups).context("cannot render index.opml")?;
     write(config, &PathBuf::from("index.opml"), &opml, &mut published)?;
-    archive::files::publish(config, catalog, ctx, &specs, &history, &mut published)?;
-    published.archive_pages = history.len();
+    archive::files::publish(config, catalog, ctx, &specs, history.as_ref(), &mut published)?;
     Ok(published)
 }
 

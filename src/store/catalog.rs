@@ -266,6 +266,18 @@ impl Catalog {
         })
     }
 
+    /// The positions (in [`Catalog::articles`]' order) and publication times of the published
+    /// versions in `lang`, and in `sector` when given, newest first: what [`Catalog::select`]
+    /// lists, without making each version's [`ArticleMeta`].
+    pub fn positions<'c>(&'c self, lang: &str, sector: Option<usize>) -> impl Iterator<Item = (u32, i64)> + 'c {
+        let lang = self.languages.iter().position(|l| l == lang);
+        self.published.iter().enumerate().filter_map(move |(i, &slot)| {
+            let (_, version) = self.version(slot);
+            let shown = Some(usize::from(version.lang)) == lang && sector.is_none_or(|s| version.sectors.contains(s));
+            shown.then(|| (u32::try_from(i).unwrap_or(u32::MAX), version.published))
+        })
+    }
+
     /// The published versions in `lang`, newest first.
     pub fn in_language<'c>(&'c self, lang: &str) -> impl Iterator<Item = ArticleMeta<'c>> + 'c {
         self.shown(lang, None).map(|slot| self.meta(slot))

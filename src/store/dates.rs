@@ -126,6 +126,16 @@ impl Month {
         Month { year: index.div_euclid(12), month: index.rem_euclid(12) as u32 + 1 }
     }
 
+    /// The moments (Unix seconds, from inclusive, to exclusive) it spans in zone `tz`; `None`
+    /// when a midnight that bounds it does not exist there (a zone that skipped it).
+    pub fn span(self, tz: Tz) -> Option<(i64, i64)> {
+        let start = |m: Month| {
+            let midnight = m.first_day()?.and_hms_opt(0, 0, 0)?;
+            Some(tz.from_local_datetime(&midnight).earliest()?.timestamp())
+        };
+        Some((start(self)?, start(self.plus(1))?))
+    }
+
     /// Its first day.
     pub fn first_day(self) -> Option<chrono::NaiveDate> {
         chrono::NaiveDate::from_ymd_opt(self.year, self.month, 1)
@@ -151,6 +161,19 @@ mod tests {
         assert_eq!(Month { year: 2026, month: 1 }.plus(-1), Month { year: 2025, month: 12 });
         for bad in ["2026-13", "2026-00", "26-11", "2026-1", "2026/11", "abcd-ef", "2026-11-01", ""] {
             assert_eq!(Month::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_month_spans_its_days_in_the_zone() {
+        for (tz, month) in
+            [(Shanghai, Month { year: 2026, month: 11 }), (chrono_tz::Europe::Berlin, Month { year: 2026, month: 3 })]
+        {
+            let (from, to) = month.span(tz).unwrap();
+            assert_eq!(Month::of(from, tz), month);
+            assert_eq!(Month::of(to - 1, tz), month);
+            assert_eq!(Month::of(from - 1, tz), month.plus(-1));
+            assert_eq!(Month::of(to, tz), month.plus(1));
         }
     }
 

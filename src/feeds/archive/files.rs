@@ -49,19 +49,19 @@ struct Wrote {
 }
 
 /// Writes the archive pages of every feed that changed since the last build, and removes the
-/// pages of months that no longer have entries. With `feeds.archive_files` off, removes every
-/// page an earlier build wrote.
+/// pages of months that no longer have entries. With `feeds.archive_files` off (and no `plan`),
+/// removes every page an earlier build wrote.
 pub fn publish(
     config: &Config,
     catalog: &Catalog,
     ctx: &ParseContext,
     specs: &[FeedSpec],
-    plan: &Plan,
+    plan: Option<&Plan>,
     published: &mut Published,
 ) -> Result<()> {
     let root = &config.feeds.dir;
     let manifest_path = root.join(MANIFEST);
-    if !config.feeds.archive_files {
+    let Some(plan) = plan.filter(|_| config.feeds.archive_files) else {
         if manifest_path.exists() {
             let mut gone: Vec<String> = load_manifest(&manifest_path).into_keys().collect();
             gone.sort();
@@ -72,7 +72,7 @@ pub fn publish(
                 .with_context(|| format!("cannot remove {}", manifest_path.display()))?;
         }
         return Ok(());
-    }
+    };
     let before = load_manifest(&manifest_path);
 
     // Each article's entry digest once, however many pages show it.

@@ -15,6 +15,7 @@
 pub mod files;
 
 use anyhow::{Context, Result};
+use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
 
 use super::RENDERERS;
@@ -52,21 +53,36 @@ pub struct Plan {
 impl Plan {
     /// The pages of every feed in `specs`, from the catalog's published articles.
     pub fn new(config: &Config, catalog: &Catalog, specs: &[FeedSpec]) -> Plan {
-        let mut pages: Vec<Vec<Page>> = specs.iter().map(|_| Vec::new()).collect();
-        for (position, meta) in catalog.articles().enumerate() {
-            let position = u32::try_from(position).unwrap_or(u32::MAX);
-            let month = Month::of(meta.published, config.site.timezone);
-            for (spec, feed) in specs.iter().zip(pages.iter_mut()) {
-                if spec.lang.code != meta.lang || !spec.sector_index().is_none_or(|s| meta.sectors.contains(s)) {
-                    continue;
+        let tz = config.site.timezone;
+        let pages = specs
+            .par_iter()
+            .map(|spec| {
+                let mut feed: Vec<Page> = Vec::new();
+                // Entries come newest first, so a month's span is worked out once, not per entry.
+                let mut span = (i64::MAX, i64::MIN);
+                for (position, published) in catalog.positions(&spec.lang.code, spec.sector_index()) {
+                    if let Some(page) = feed.last_mut().filter(|_| (span.0..span.1).contains(&published)) {
+                        page.entries.push(position);
+                        continue;
+                    }
+                    let month = Month::of(published, tz);
+                    span = month.span(tz).unwrap_or((published, published + 1));
+                    match feed.last_mut() {
+                        Some(page) if page.month == month => page.entries.push(position),
+                        _ => feed.push(Page { month, entries: vec![position] }),
+                    }
                 }
-                match feed.last_mut() {
-                    Some(page) if page.month == month => page.entries.push(position),
-                    _ => feed.push(Page { month, entries: vec![position] }),
-                }
-            }
-        }
+                feed
+            })
+            .collect();
         Plan { pages, settings: settings_digest(config) }
+    }
+
+    /// The month of the newest archive page of the feed `spec` would have: that of its newest
+    /// entry (what [`Plan::newest`] gives, without planning every page).
+    pub fn newest_of(config: &Config, catalog: &Catalog, spec: &FeedSpec) -> Option<Month> {
+        let (_, published) = catalog.positions(&spec.lang.code, spec.sector_index()).next()?;
+        Some(Month::of(published, config.site.timezone))
     }
 
     /// The newest archive page of the feed at position `spec` of the plan, if it has any.
