@@ -5,6 +5,8 @@
 //! The catalog owns the records and hands out [`ArticleMeta`] views into them, so a store of
 //! 100,000 files is ordered without copying a string.
 
+use std::sync::OnceLock;
+
 use rayon::prelude::*;
 
 use super::article::{ArticleMeta, Problem, SectorSet, Version};
@@ -50,6 +52,18 @@ pub struct Catalog {
     pub next_release: Option<i64>,
     /// The sectors versions had as read, before translations shared theirs.
     as_read: Vec<(Slot, SectorSet)>,
+    /// Lookups the pages need and the build does not, made on first use ([`Lookups`]).
+    lookups: OnceLock<Lookups>,
+}
+
+/// Positions in `published`, arranged for the server's lookups.
+#[derive(Debug)]
+struct Lookups {
+    /// For each language (by config position): its versions newest first (`[0]`), then those
+    /// in sector `s` (`[1 + s]`).
+    lists: Vec<Vec<Vec<u32>>>,
+    /// Every published version, sorted by (language, slug).
+    by_slug: Vec<u32>,
 }
 
 impl Catalog {
@@ -135,7 +149,19 @@ impl Catalog {
         let by_key: Vec<u32> = by_key.into_iter().map(|(_, i)| i).collect();
         drop(rows);
         drop(kept);
-        Catalog { records, languages, published, by_key, errors, notices, drafts, held_back, next_release, as_read }
+        Catalog {
+            records,
+            languages,
+            published,
+            by_key,
+            errors,
+            notices,
+            drafts,
+            held_back,
+            next_release,
+            as_read,
+            lookups: OnceLock::new(),
+        }
     }
 
     /// The records as the scan read them (sorted by path), for a rebuild that changes only
@@ -214,7 +240,47 @@ impl Catalog {
 
     /// The published version `slug` in language `lang`, if there is one.
     pub fn find(&self, lang: &str, slug: &str) -> Option<ArticleMeta<'_>> {
-        self.articles().find(|m| m.lang == lang && m.slug == slug)
+        let by_slug = &self.lookups().by_slug;
+        let i = by_slug.binary_search_by(|&i| {
+            let meta = self.meta_at(i);
+            (meta.lang, meta.slug).cmp(&(lang, slug))
+        });
+        i.ok().map(|i| self.meta_at(by_slug[i]))
+    }
+
+    /// The lookups, made on first use.
+    fn lookups(&self) -> &Lookups {
+        self.lookups.get_or_init(|| {
+            let mut lists: Vec<Vec<Vec<u32>>> = self.languages.iter().map(|_| vec![Vec::new()]).collect();
+            for (i, &slot) in self.published.iter().enumerate() {
+                let (_, version) = self.version(slot);
+                let Some(by_sector) = lists.get_mut(usize::from(version.lang)) else { continue };
+                let i = u32::try_from(i).unwrap_or(u32::MAX);
+                by_sector[0].push(i);
+                let mut bits = version.sectors.0;
+                while bits != 0 {
+                    let s = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    if by_sector.len() <= s + 1 {
+                        by_sector.resize_with(s + 2, Vec::new);
+                    }
+                    by_sector[s + 1].push(i);
+                }
+            }
+            let mut by_slug: Vec<u32> = (0..u32::try_from(self.published.len()).unwrap_or(u32::MAX)).collect();
+            by_slug.par_sort_unstable_by(|&a, &b| {
+                let (a, b) = (self.meta_at(a), self.meta_at(b));
+                (a.lang, a.slug).cmp(&(b.lang, b.slug))
+            });
+            Lookups { lists, by_slug }
+        })
+    }
+
+    /// Positions in `published` of the versions in `lang` (and `sector`), newest first.
+    fn list(&self, lang: &str, sector: Option<usize>) -> &[u32] {
+        let Some(l) = self.languages.iter().position(|c| c == lang) else { return &[] };
+        let by_sector = &self.lookups().lists[l];
+        by_sector.get(sector.map_or(0, |s| s + 1)).map_or(&[], Vec::as_slice)
     }
 
     /// The other published language versions of `meta`, ordered by language code.
@@ -245,16 +311,9 @@ impl Catalog {
         page: usize,
         per_page: usize,
     ) -> (Vec<ArticleMeta<'_>>, usize) {
-        let skip = page.saturating_mul(per_page);
-        let mut total = 0;
-        let mut found = Vec::new();
-        for slot in self.shown(lang, sector) {
-            if (skip..skip.saturating_add(per_page)).contains(&total) {
-                found.push(self.meta(slot));
-            }
-            total += 1;
-        }
-        (found, total)
+        let list = self.list(lang, sector);
+        let found = list.iter().skip(page.saturating_mul(per_page)).take(per_page).map(|&i| self.meta_at(i)).collect();
+        (found, list.len())
     }
 
     /// The published versions in `lang` (in sector position `sector` when given), newest first.
@@ -280,7 +339,7 @@ impl Catalog {
 
     /// The published versions in `lang`, newest first.
     pub fn in_language<'c>(&'c self, lang: &str) -> impl Iterator<Item = ArticleMeta<'c>> + 'c {
-        self.shown(lang, None).map(|slot| self.meta(slot))
+        self.list(lang, None).iter().map(|&i| self.meta_at(i))
     }
 }
 
