@@ -3,6 +3,7 @@
 //! each build). The HTTP server reads it; the daemon's jobs replace it.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Result;
 use arc_swap::ArcSwap;
@@ -44,15 +45,41 @@ impl Site {
 
 /// The current site and catalog.
 pub struct Live {
-    /// The loaded config and templates.
+    /// The loaded config and templates (replaced through [`Live::set_site`]).
     pub site: ArcSwap<Site>,
-    /// The articles of the last feed build (empty until the first).
+    /// The articles of the last feed build, empty until the first (replaced through
+    /// [`Live::set_catalog`]).
     pub catalog: ArcSwap<Catalog>,
+    /// Counts the swaps of `site` and `catalog`, so what was worked out from them can tell
+    /// that it is out of date.
+    generation: AtomicU64,
 }
 
 impl Live {
     /// `site`, with no articles yet.
     pub fn new(site: Site) -> Live {
-        Live { site: ArcSwap::from_pointee(site), catalog: ArcSwap::from_pointee(Catalog::default()) }
+        Live {
+            site: ArcSwap::from_pointee(site),
+            catalog: ArcSwap::from_pointee(Catalog::default()),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// Replaces the site (a reload).
+    pub fn set_site(&self, site: Site) {
+        self.site.store(Arc::new(site));
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// Replaces the catalog (a build, whose feed files are in place by now).
+    pub fn set_catalog(&self, catalog: Catalog) {
+        self.catalog.store(Arc::new(catalog));
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// How many times the site or the catalog was replaced: read it before working something
+    /// out from them, and the work is current while the count stays the same.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 }

@@ -164,7 +164,7 @@ fn reload(path: &Path, shared: &Arc<Shared>, jobs: &Arc<Jobs>, stop: &Cancellati
             if old.config.http != config.http {
                 tracing::warn!("[http] changes take effect when gazette is restarted");
             }
-            shared.live.site.store(Arc::new(site));
+            shared.live.set_site(site);
             let generation = start_generation(jobs, &config, stop, false);
             jobs.build_requests.full();
             tracing::info!(config = %path.display(), "SIGHUP: config and templates reloaded");

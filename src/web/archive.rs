@@ -5,7 +5,7 @@
 //! `immutable` for a year.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use axum::http::{HeaderMap, StatusCode};
@@ -37,10 +37,17 @@ struct Planned {
     digests: Mutex<HashMap<(usize, usize), [u8; 32]>>,
 }
 
+/// A page's documents, one per format.
+type Documents = Arc<Vec<Arc<Cached>>>;
+
+/// A page's documents once rendered: requests for a page being rendered wait for that one
+/// rendering instead of starting their own. `None` when it could not be rendered.
+type Slot = Arc<OnceLock<Option<Documents>>>;
+
 /// Rendered pages by page digest, oldest first in `order`.
 #[derive(Default)]
 struct Rendered {
-    pages: HashMap<[u8; 32], Arc<Vec<Arc<Cached>>>>,
+    pages: HashMap<[u8; 32], Slot>,
     order: VecDeque<([u8; 32], usize)>,
     bytes: usize,
 }
@@ -69,13 +76,13 @@ impl ArchivePages {
             return StatusCode::NOT_FOUND.into_response();
         };
         let planned = self.planned(site, catalog);
-        let config = &planned.site.config;
-        let specs = model::plan(config);
+        let specs = model::plan(&planned.site.config);
         let Some(s) = specs.iter().position(|spec| spec.dir() == feed) else {
             return StatusCode::NOT_FOUND.into_response();
         };
+        let spec = &specs[s];
         let Some(page) = planned.plan.find(s, month) else { return StatusCode::NOT_FOUND.into_response() };
-        let digest = planned.digest(&specs[s], s, page);
+        let digest = planned.digest(spec, s, page);
         let cache_control = if planned.plan.is_sealed(page) { SEALED } else { MAX_AGE };
         let updated = u64::try_from(planned.plan.updated(&planned.catalog, s, page)).unwrap_or(0);
         let last_modified = SystemTime::UNIX_EPOCH + Duration::from_secs(updated);
@@ -83,13 +90,18 @@ impl ArchivePages {
         if let Some(response) = unchanged(&etag, last_modified, cache_control, headers) {
             return response;
         }
-        let files = match self.cached(&digest) {
-            Some(files) => files,
-            None => match self.render(&planned, &specs[s], (s, page), digest, cache_control, last_modified) {
-                Some(files) => files,
-                None => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-            },
-        };
+        let slot = self.slot(&digest);
+        let mut rendered_here = None;
+        let files = slot.get_or_init(|| {
+            let rendered = self.render(&planned, spec, (s, page), digest, cache_control, last_modified);
+            rendered_here = Some(rendered.as_ref().is_some_and(|(_, complete)| *complete));
+            rendered.map(|(files, _)| files)
+        });
+        // The rendering request keeps the page (or, unless it was complete, drops its slot).
+        if let Some(complete) = rendered_here {
+            self.account(&digest, files.as_ref().filter(|_| complete));
+        }
+        let Some(files) = files else { return StatusCode::INTERNAL_SERVER_ERROR.into_response() };
         files.get(format).map_or_else(|| StatusCode::NOT_FOUND.into_response(), |f| respond_with(f, headers))
     }
 
@@ -109,11 +121,30 @@ impl ArchivePages {
         made
     }
 
-    fn cached(&self, digest: &[u8; 32]) -> Option<Arc<Vec<Arc<Cached>>>> {
-        self.rendered.lock().unwrap_or_else(PoisonError::into_inner).pages.get(digest).cloned()
+    /// The slot of the page with `digest`, rendered, being rendered or new.
+    fn slot(&self, digest: &[u8; 32]) -> Slot {
+        self.rendered.lock().unwrap_or_else(PoisonError::into_inner).pages.entry(*digest).or_default().clone()
     }
 
-    /// Renders a page's three documents and keeps them, unless an article could not be read.
+    /// Counts a page just rendered into its slot against [`BUDGET`], evicting the oldest
+    /// pages; a page that could not be rendered in full is dropped, to be tried again.
+    fn account(&self, digest: &[u8; 32], complete: Option<&Documents>) {
+        let mut kept = self.rendered.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(files) = complete else {
+            kept.pages.remove(digest);
+            return;
+        };
+        let size: usize = files.iter().map(|f| f.len()).sum();
+        while kept.bytes + size > BUDGET {
+            let Some((old, old_size)) = kept.order.pop_front() else { break };
+            kept.pages.remove(&old);
+            kept.bytes -= old_size;
+        }
+        kept.order.push_back((*digest, size));
+        kept.bytes += size;
+    }
+
+    /// Renders a page's three documents, and whether every article could be read.
     fn render(
         &self,
         planned: &Planned,
@@ -122,7 +153,7 @@ impl ArchivePages {
         digest: [u8; 32],
         cache_control: &'static str,
         last_modified: SystemTime,
-    ) -> Option<Arc<Vec<Arc<Cached>>>> {
+    ) -> Option<(Documents, bool)> {
         let config = &planned.site.config;
         let ctx = ParseContext { config, classifier: &planned.site.classifier };
         let rendered = match archive::render(config, &planned.catalog, &ctx, spec, &planned.plan, at) {
@@ -135,7 +166,7 @@ impl ArchivePages {
         for problem in &rendered.problems {
             tracing::warn!(problem = %problem, "an archive page goes without an article");
         }
-        let files: Arc<Vec<Arc<Cached>>> = Arc::new(
+        let files: Documents = Arc::new(
             rendered
                 .documents
                 .into_iter()
@@ -150,20 +181,7 @@ impl ArchivePages {
                 })
                 .collect(),
         );
-        if rendered.problems.is_empty() {
-            let size: usize = files.iter().map(|f| f.len()).sum();
-            let mut kept = self.rendered.lock().unwrap_or_else(PoisonError::into_inner);
-            while kept.bytes + size > BUDGET {
-                let Some((old, old_size)) = kept.order.pop_front() else { break };
-                kept.pages.remove(&old);
-                kept.bytes -= old_size;
-            }
-            if kept.pages.insert(digest, files.clone()).is_none() {
-                kept.order.push_back((digest, size));
-                kept.bytes += size;
-            }
-        }
-        Some(files)
+        Some((files, rendered.problems.is_empty()))
     }
 }
 

@@ -6,16 +6,19 @@
 //! empty and encoded separators are refused before the file system is asked, and no path
 //! component may be a symbolic link.
 //!
-//! Files are read once per version: the bytes, the tag and the compressed copy are kept until
-//! the file changes (a new build replaces it by rename, so its inode changes). Caches may keep
-//! them for a minute. (Archive pages are rendered when asked for: `super::archive`.)
+//! Files are read once per version: the bytes, the tag, the compressed copy and the headers
+//! are kept until the file changes (a new build replaces it by rename, so its inode changes).
+//! A path asked for again is answered from memory, without asking the file system, while
+//! nothing was swapped in [`crate::live::Live`] (the daemon's own builds) and the file was
+//! looked at less than [`RECHECK`] ago (a `gazette build` run beside the service). Caches may
+//! keep them for a minute. (Archive pages are rendered when asked for: `super::archive`.)
 
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -25,6 +28,8 @@ use sha2::Digest as _;
 
 /// Files kept in memory at most; beyond it the cache starts again.
 const CACHE_FILES: usize = 4096;
+/// How long a path is answered from memory before the file system is asked again.
+const RECHECK: Duration = Duration::from_secs(1);
 /// How long caches may reuse a feed without asking again.
 pub(super) const MAX_AGE: &str = "public, max-age=60";
 /// A sealed archive page changes only if an article of its month is edited or deleted.
@@ -37,17 +42,45 @@ type Identity = (u64, u64, i64, i64);
 pub(super) struct Cached {
     identity: Identity,
     cache_control: &'static str,
-    etag: String,
+    etag: Tag,
+    /// The tag of the gzip copy: another entity, so another tag.
+    gzip_etag: Tag,
     last_modified: SystemTime,
+    /// `last_modified` as the header carries it.
+    last_modified_header: HeaderValue,
     content_type: &'static str,
     body: Bytes,
     gzip: OnceLock<Option<Bytes>>,
+}
+
+/// An entity tag, as compared and as sent.
+struct Tag {
+    text: String,
+    header: HeaderValue,
+}
+
+impl Tag {
+    fn new(text: String) -> Tag {
+        // The tags are ASCII made here; the fallback cannot happen.
+        let header = HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static("\"\""));
+        Tag { text, header }
+    }
+}
+
+/// A path's answer, kept for [`RECHECK`] while the generation it was made in lasts.
+struct Recent {
+    file: Arc<Cached>,
+    link: Option<HeaderValue>,
+    generation: u64,
+    checked: Instant,
 }
 
 /// The feed folder's files, read once per version.
 #[derive(Default)]
 pub struct FeedFiles {
     cache: Mutex<HashMap<PathBuf, Arc<Cached>>>,
+    /// By the path as requested (after `/feeds/`, still encoded).
+    recent: RwLock<HashMap<Box<str>, Recent>>,
 }
 
 /// The media type a feed file (`en/atom.xml`) is served and delivered with.
@@ -120,15 +153,35 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 }
 
 impl FeedFiles {
+    /// The response to `raw` (after `/feeds/`, as sent) if it was answered moments ago in
+    /// `generation` of the live site and catalog: no file system call, nothing made anew.
+    pub fn respond_recent(&self, raw: &str, headers: &HeaderMap, generation: u64) -> Option<Response> {
+        let recent = self.recent.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = recent.get(raw).filter(|r| r.generation == generation && r.checked.elapsed() < RECHECK)?;
+        let mut response = respond_with(&entry.file, headers);
+        if let Some(link) = &entry.link {
+            response.headers_mut().insert(header::LINK, link.clone());
+        }
+        Some(response)
+    }
+
     /// The response to a `GET` or `HEAD` of `raw` (the part of the path after `/feeds/`, as
-    /// sent) under the folder `dir`, with a `Link` header `link` when given.
-    pub fn respond(&self, dir: &Path, raw: &str, headers: &HeaderMap, link: Option<&str>) -> Response {
+    /// sent) under the folder `dir`, with a `Link` header `link` when given; kept for
+    /// [`FeedFiles::respond_recent`] as of `generation` (read before `dir` and `link` were).
+    pub fn respond(&self, dir: &Path, raw: &str, headers: &HeaderMap, link: Option<&str>, generation: u64) -> Response {
+        let checked = Instant::now();
         match self.file(dir, raw) {
             Ok(Some(file)) => {
+                let link = link.and_then(|l| HeaderValue::from_str(l).ok());
                 let mut response = respond_with(&file, headers);
-                if let Some(value) = link.and_then(|l| HeaderValue::from_str(l).ok()) {
-                    response.headers_mut().insert(header::LINK, value);
+                if let Some(value) = &link {
+                    response.headers_mut().insert(header::LINK, value.clone());
                 }
+                let mut recent = self.recent.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if recent.len() >= CACHE_FILES {
+                    recent.clear();
+                }
+                recent.insert(raw.into(), Recent { file, link, generation, checked });
                 response
             }
             Ok(None) => StatusCode::NOT_FOUND.into_response(),
@@ -174,15 +227,9 @@ impl FeedFiles {
         let body = Bytes::from(std::fs::read(&path)?);
         let hash = sha2::Sha256::digest(&body);
         let etag = format!("\"{}\"", base16(&hash[..16]));
-        let cached = Arc::new(Cached {
-            identity,
-            cache_control: MAX_AGE,
-            etag,
-            last_modified: metadata.modified()?,
-            content_type,
-            body,
-            gzip: OnceLock::new(),
-        });
+        let mut cached = Cached::new(body, etag, metadata.modified()?, content_type, MAX_AGE);
+        cached.identity = identity;
+        let cached = Arc::new(cached);
         let mut cache = self.lock();
         if cache.len() >= CACHE_FILES {
             cache.clear();
@@ -209,7 +256,18 @@ impl Cached {
         content_type: &'static str,
         cache_control: &'static str,
     ) -> Cached {
-        Cached { identity: (0, 0, 0, 0), cache_control, etag, last_modified, content_type, body, gzip: OnceLock::new() }
+        let date = httpdate::fmt_http_date(last_modified);
+        Cached {
+            identity: (0, 0, 0, 0),
+            cache_control,
+            gzip_etag: Tag::new(gzip_etag(&etag)),
+            etag: Tag::new(etag),
+            last_modified,
+            last_modified_header: HeaderValue::from_str(&date).unwrap_or(HeaderValue::from_static("")),
+            content_type,
+            body,
+            gzip: OnceLock::new(),
+        }
     }
 
     /// The length of the plain copy.
@@ -254,12 +312,10 @@ fn is_not_modified(etag: &str, last_modified: SystemTime, headers: &HeaderMap) -
 }
 
 /// The headers every answer about a document carries.
-fn describe(response: &mut Response, etag: &str, last_modified: SystemTime, cache_control: &'static str) {
+fn describe(response: &mut Response, etag: HeaderValue, last_modified: HeaderValue, cache_control: &'static str) {
     let h = response.headers_mut();
-    // The tag and date are ASCII made here; the fallbacks cannot happen.
-    h.insert(header::ETAG, HeaderValue::from_str(etag).unwrap_or(HeaderValue::from_static("\"\"")));
-    let date = httpdate::fmt_http_date(last_modified);
-    h.insert(header::LAST_MODIFIED, HeaderValue::from_str(&date).unwrap_or(HeaderValue::from_static("")));
+    h.insert(header::ETAG, etag);
+    h.insert(header::LAST_MODIFIED, last_modified);
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -279,7 +335,10 @@ pub(super) fn unchanged(
         return None;
     }
     let mut response = StatusCode::NOT_MODIFIED.into_response();
-    describe(&mut response, &etag, last_modified, cache_control);
+    let date = httpdate::fmt_http_date(last_modified);
+    // The tag and date are ASCII made here; the fallbacks cannot happen.
+    let etag = HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\""));
+    describe(&mut response, etag, HeaderValue::from_str(&date).unwrap_or(HeaderValue::from_static("")), cache_control);
     Some(response)
 }
 
@@ -287,8 +346,8 @@ pub(super) fn unchanged(
 /// `304 Not Modified`.
 pub(super) fn respond_with(file: &Cached, headers: &HeaderMap) -> Response {
     let gzip = if accepts_gzip(headers) { file.gzip() } else { None };
-    let etag = if gzip.is_some() { gzip_etag(&file.etag) } else { file.etag.clone() };
-    let mut response = if is_not_modified(&etag, file.last_modified, headers) {
+    let etag = if gzip.is_some() { &file.gzip_etag } else { &file.etag };
+    let mut response = if is_not_modified(&etag.text, file.last_modified, headers) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let mut response = Response::new(Body::from(gzip.unwrap_or(&file.body).clone()));
@@ -299,7 +358,7 @@ pub(super) fn respond_with(file: &Cached, headers: &HeaderMap) -> Response {
         }
         response
     };
-    describe(&mut response, &etag, file.last_modified, file.cache_control);
+    describe(&mut response, etag.header.clone(), file.last_modified_header.clone(), file.cache_control);
     response
 }
 

@@ -148,7 +148,12 @@ async fn feeds_file(
     headers: axum::http::HeaderMap,
 ) -> axum::response::Response {
     // The raw path, still encoded: encoded separators are refused, not decoded into place.
-    let raw = uri.path().strip_prefix("/feeds/").unwrap_or_default().to_owned();
+    let raw = uri.path().strip_prefix("/feeds/").unwrap_or_default();
+    let generation = shared.live.generation();
+    if let Some(response) = shared.feeds.respond_recent(raw, &headers, generation) {
+        return response;
+    }
+    let raw = raw.to_owned();
     if archive::is_archive_path(&raw) {
         let (site, catalog) = (shared.live.site.load_full(), shared.live.catalog.load_full());
         let shared = shared.clone();
@@ -161,7 +166,7 @@ async fn feeds_file(
     // WebSub 4: a topic is served with its hubs and its own URL (topics' paths are ASCII).
     let link = crate::websub::link_header(&config, &raw);
     let shared = shared.clone();
-    tokio::task::spawn_blocking(move || shared.feeds.respond(&dir, &raw, &headers, link.as_deref()))
+    tokio::task::spawn_blocking(move || shared.feeds.respond(&dir, &raw, &headers, link.as_deref(), generation))
         .await
         .unwrap_or_else(|_| axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }

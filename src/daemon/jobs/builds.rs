@@ -92,7 +92,7 @@ impl Jobs {
                 ));
                 self.next_release.store(survey.catalog.next_release.unwrap_or(0), Ordering::Relaxed);
                 self.release_changed.notify_one();
-                self.live.catalog.store(Arc::new(survey.catalog));
+                self.live.set_catalog(survey.catalog);
                 self.feeds_changed(&report.published.changed).await;
             }
             Err(e) => {
