@@ -424,6 +424,36 @@ mod tests {
     }
 
     #[test]
+    fn a_recent_answer_lasts_only_while_its_generation_does() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("en")).unwrap();
+        let path = dir.path().join("en/atom.xml");
+        std::fs::write(&path, "<feed>one</feed>").unwrap();
+        let files = FeedFiles::default();
+        let headers = HeaderMap::new();
+        let tag = |r: &Response| r.headers().get(header::ETAG).cloned();
+        assert!(files.respond_recent("en/atom.xml", &headers, 0).is_none(), "nothing asked for yet");
+        let first = files.respond(dir.path(), "en/atom.xml", &headers, Some("<https://hub/>; rel=\"hub\""), 0);
+        assert_eq!(first.status(), StatusCode::OK);
+        // A build replaces the file by rename; until the generation moves on (or a second
+        // passes) the answer in memory stands, Link header and all.
+        std::fs::write(dir.path().join("en/.tmp"), "<feed>two</feed>").unwrap();
+        std::fs::rename(dir.path().join("en/.tmp"), &path).unwrap();
+        let recent = files.respond_recent("en/atom.xml", &headers, 0).expect("answered from memory");
+        assert_eq!(tag(&recent), tag(&first));
+        assert!(recent.headers().contains_key(header::LINK));
+        assert!(files.respond_recent("en/atom.xml", &headers, 1).is_none(), "a new generation asks the folder");
+        let second = files.respond(dir.path(), "en/atom.xml", &headers, None, 1);
+        assert_ne!(tag(&second), tag(&first));
+        assert_eq!(tag(&files.respond_recent("en/atom.xml", &headers, 1).unwrap()), tag(&second));
+        assert!(files.respond_recent("en/%61tom.xml", &headers, 1).is_none(), "kept by the path as sent");
+        // A `gazette build` beside the service swaps nothing: the folder is asked again after
+        // a second.
+        std::thread::sleep(RECHECK);
+        assert!(files.respond_recent("en/atom.xml", &headers, 1).is_none(), "looked at over a second ago");
+    }
+
+    #[test]
     fn paths_the_file_system_refuses_are_the_clients_affair() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("en")).unwrap();
