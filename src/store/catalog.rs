@@ -248,6 +248,12 @@ impl Catalog {
         i.ok().map(|i| self.meta_at(by_slug[i]))
     }
 
+    /// Makes the lookups the pages need now rather than on the first request, for a thread
+    /// that may wait (the server's would hold up requests).
+    pub fn prepare_lookups(&self) {
+        self.lookups();
+    }
+
     /// The lookups, made on first use.
     fn lookups(&self) -> &Lookups {
         self.lookups.get_or_init(|| {

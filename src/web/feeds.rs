@@ -71,7 +71,6 @@ impl Tag {
 struct Recent {
     file: Arc<Cached>,
     link: Option<HeaderValue>,
-    generation: u64,
     checked: Instant,
 }
 
@@ -79,8 +78,15 @@ struct Recent {
 #[derive(Default)]
 pub struct FeedFiles {
     cache: Mutex<HashMap<PathBuf, Arc<Cached>>>,
-    /// By the path as requested (after `/feeds/`, still encoded).
-    recent: RwLock<HashMap<Box<str>, Recent>>,
+    recent: RwLock<RecentAnswers>,
+}
+
+/// The answers of one generation by the path as requested (after `/feeds/`), for paths sent
+/// with no percent-encoding: so no stranger can fill the map with spellings of one path.
+#[derive(Default)]
+struct RecentAnswers {
+    generation: u64,
+    by_path: HashMap<Box<str>, Recent>,
 }
 
 /// The media type a feed file (`en/atom.xml`) is served and delivered with.
@@ -156,11 +162,17 @@ impl FeedFiles {
     /// The response to `raw` (after `/feeds/`, as sent) if it was answered moments ago in
     /// `generation` of the live site and catalog: no file system call, nothing made anew.
     pub fn respond_recent(&self, raw: &str, headers: &HeaderMap, generation: u64) -> Option<Response> {
-        let recent = self.recent.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = recent.get(raw).filter(|r| r.generation == generation && r.checked.elapsed() < RECHECK)?;
-        let mut response = respond_with(&entry.file, headers);
-        if let Some(link) = &entry.link {
-            response.headers_mut().insert(header::LINK, link.clone());
+        let (file, link) = {
+            let recent = self.recent.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if recent.generation != generation {
+                return None;
+            }
+            let entry = recent.by_path.get(raw).filter(|r| r.checked.elapsed() < RECHECK)?;
+            (entry.file.clone(), entry.link.clone())
+        };
+        let mut response = respond_with(&file, headers);
+        if let Some(link) = link {
+            response.headers_mut().insert(header::LINK, link);
         }
         Some(response)
     }
@@ -177,11 +189,20 @@ impl FeedFiles {
                 if let Some(value) = &link {
                     response.headers_mut().insert(header::LINK, value.clone());
                 }
-                let mut recent = self.recent.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-                if recent.len() >= CACHE_FILES {
-                    recent.clear();
+                if !raw.contains('%') {
+                    // The gzip copy is made here, on the blocking pool, so that an answer from
+                    // memory never compresses.
+                    file.gzip();
+                    let mut recent = self.recent.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    // Made in an older generation: of no use, and not to clear the newer ones.
+                    if generation >= recent.generation {
+                        if generation > recent.generation || recent.by_path.len() >= CACHE_FILES {
+                            recent.by_path.clear();
+                            recent.generation = generation;
+                        }
+                        recent.by_path.insert(raw.into(), Recent { file, link, checked });
+                    }
                 }
-                recent.insert(raw.into(), Recent { file, link, generation, checked });
                 response
             }
             Ok(None) => StatusCode::NOT_FOUND.into_response(),
@@ -446,7 +467,8 @@ mod tests {
         let second = files.respond(dir.path(), "en/atom.xml", &headers, None, 1);
         assert_ne!(tag(&second), tag(&first));
         assert_eq!(tag(&files.respond_recent("en/atom.xml", &headers, 1).unwrap()), tag(&second));
-        assert!(files.respond_recent("en/%61tom.xml", &headers, 1).is_none(), "kept by the path as sent");
+        files.respond(dir.path(), "en/%61tom.xml", &headers, None, 1);
+        assert!(files.respond_recent("en/%61tom.xml", &headers, 1).is_none(), "encoded paths are not kept");
         // A `gazette build` beside the service swaps nothing: the folder is asked again after
         // a second.
         std::thread::sleep(RECHECK);

@@ -94,6 +94,9 @@ impl Jobs {
                 self.release_changed.notify_one();
                 self.live.set_catalog(survey.catalog);
                 self.feeds_changed(&report.published.changed).await;
+                // The pages' lookups, made before a request has to wait for them.
+                let catalog = self.live.catalog.load_full();
+                tokio::task::spawn_blocking(move || catalog.prepare_lookups());
             }
             Err(e) => {
                 tracing::error!(error = format!("{e:#}"), "feed build failed");
