@@ -263,10 +263,7 @@ impl Catalog {
                 let Some(by_sector) = lists.get_mut(usize::from(version.lang)) else { continue };
                 let i = u32::try_from(i).unwrap_or(u32::MAX);
                 by_sector[0].push(i);
-                let mut bits = version.sectors.0;
-                while bits != 0 {
-                    let s = bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
+                for s in version.sectors.iter() {
                     if by_sector.len() <= s + 1 {
                         by_sector.resize_with(s + 2, Vec::new);
                     }

@@ -67,6 +67,12 @@ impl Tag {
     }
 }
 
+/// `time` as `Last-Modified` carries it.
+fn date_header(time: SystemTime) -> HeaderValue {
+    // An HTTP date is ASCII; the fallback cannot happen.
+    HeaderValue::from_str(&httpdate::fmt_http_date(time)).unwrap_or(HeaderValue::from_static(""))
+}
+
 /// A path's answer, kept for [`RECHECK`] while the generation it was made in lasts.
 struct Recent {
     file: Arc<Cached>,
@@ -277,14 +283,13 @@ impl Cached {
         content_type: &'static str,
         cache_control: &'static str,
     ) -> Cached {
-        let date = httpdate::fmt_http_date(last_modified);
         Cached {
             identity: (0, 0, 0, 0),
             cache_control,
             gzip_etag: Tag::new(gzip_etag(&etag)),
             etag: Tag::new(etag),
             last_modified,
-            last_modified_header: HeaderValue::from_str(&date).unwrap_or(HeaderValue::from_static("")),
+            last_modified_header: date_header(last_modified),
             content_type,
             body,
             gzip: OnceLock::new(),
@@ -356,10 +361,7 @@ pub(super) fn unchanged(
         return None;
     }
     let mut response = StatusCode::NOT_MODIFIED.into_response();
-    let date = httpdate::fmt_http_date(last_modified);
-    // The tag and date are ASCII made here; the fallbacks cannot happen.
-    let etag = HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\""));
-    describe(&mut response, etag, HeaderValue::from_str(&date).unwrap_or(HeaderValue::from_static("")), cache_control);
+    describe(&mut response, Tag::new(etag).header, date_header(last_modified), cache_control);
     Some(response)
 }
 
