@@ -142,6 +142,21 @@ fn limited(routes: Router<Arc<Shared>>) -> Router<Arc<Shared>> {
     ))
 }
 
+/// The answer to a `GET` or `HEAD` of a feed file answered moments ago, from memory, or
+/// `None` to route the request. The connection asks this before the router, so the answer a
+/// feed reader polls for most costs no routing, no timer and no copy of the request's head;
+/// anything not kept (another method, an encoded path, a page) goes the usual way.
+pub(crate) fn answer_from_memory<B>(
+    shared: &Shared,
+    request: &axum::http::Request<B>,
+) -> Option<axum::response::Response> {
+    if !matches!(*request.method(), axum::http::Method::GET | axum::http::Method::HEAD) {
+        return None;
+    }
+    let raw = request.uri().path().strip_prefix("/feeds/")?;
+    shared.feeds.respond_recent(raw, request.headers(), shared.live.generation())
+}
+
 async fn feeds_file(
     axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     uri: axum::http::Uri,
@@ -149,10 +164,8 @@ async fn feeds_file(
 ) -> axum::response::Response {
     // The raw path, still encoded: encoded separators are refused, not decoded into place.
     let raw = uri.path().strip_prefix("/feeds/").unwrap_or_default();
+    // (An answer kept from moments ago was given by `answer_from_memory`, before routing.)
     let generation = shared.live.generation();
-    if let Some(response) = shared.feeds.respond_recent(raw, &headers, generation) {
-        return response;
-    }
     let raw = raw.to_owned();
     if archive::is_archive_path(&raw) {
         let (site, catalog) = (shared.live.site.load_full(), shared.live.catalog.load_full());

@@ -107,13 +107,19 @@ async fn accept(
         let app = app.clone();
         let shared = shared.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
             let refused = limits::refusal(&shared.live.site.load().config, is_public, &request);
+            // A feed answered moments ago is answered again before routing (public only: the
+            // operations listener serves no feeds).
+            let answered =
+                refused.or_else(|| if is_public { super::answer_from_memory(&shared, &request) } else { None });
             let app = app.clone();
             async move {
-                match refused {
+                match answered {
                     Some(response) => Ok(response),
-                    None => tower::ServiceExt::oneshot(app, request.map(axum::body::Body::new)).await,
+                    None => {
+                        request.extensions_mut().insert(ConnectInfo(peer));
+                        tower::ServiceExt::oneshot(app, request.map(axum::body::Body::new)).await
+                    }
                 }
             }
         });
