@@ -78,6 +78,27 @@ pub fn listing_page(config: &Config, lang: &str, sector: Option<&str>) -> String
     }
 }
 
+/// The list of past digests in `lang`: `{base}/{lang}/digests/`.
+pub fn digest_list(config: &Config, lang: &str) -> String {
+    format!("{}/{lang}/digests/", config.site.base_url)
+}
+
+/// The Atom feed of past digests in `lang`: `{base}/{lang}/digests/atom.xml`.
+pub fn digest_list_feed(config: &Config, lang: &str) -> String {
+    format!("{}/{lang}/digests/atom.xml", config.site.base_url)
+}
+
+/// The web copy of run `run` of digest `digest` in `lang` for the sector set `sectors` (its
+/// URL segment, `None` for every sector): `{base}/{lang}/digests/{digest}/{run}/[{sectors}/]`.
+/// It names no subscriber: everyone with that language and those sectors has the same one.
+pub fn digest_copy(config: &Config, lang: &str, digest: &str, run: i64, sectors: Option<String>) -> String {
+    let list = digest_list(config, lang);
+    match sectors {
+        Some(sectors) => format!("{list}{}/{run}/{sectors}/", utf8_percent_encode(digest, SEGMENT)),
+        None => format!("{list}{}/{run}/", utf8_percent_encode(digest, SEGMENT)),
+    }
+}
+
 /// The page that unsubscribes (GET shows a button; POST, also RFC 8058 one-click, acts).
 pub fn unsubscribe_url(config: &Config, token: &str) -> String {
     format!("{}/unsubscribe?token={token}", config.site.base_url)

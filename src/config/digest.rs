@@ -34,8 +34,8 @@ pub struct Digest {
 pub struct StateConfig {
     /// The database file.
     pub path: PathBuf,
-    /// How long the daemon keeps finished digest runs and their delivery rows (the newest run
-    /// of each digest is always kept).
+    /// How long the daemon keeps the delivery rows of finished digest runs (the runs
+    /// themselves stay, as past digests).
     pub keep_runs: std::time::Duration,
 }
 

@@ -87,7 +87,7 @@ pub const KEYS: &[Key] = &[
     Key { key: "state.path", meaning: "the SQLite database of subscribers and digest runs (default `gazette.db`)" },
     Key {
         key: "state.keep_runs",
-        meaning: "how long `gazette run` keeps finished digest runs and their delivery rows; pruned once a day, the newest run of each digest always kept (default `90d`)",
+        meaning: "how long `gazette run` keeps the delivery rows of finished digest runs (who was sent what); pruned once a day. The runs and the articles each offered stay: they are the past digests at `B/{lang}/digests/` (default `90d`)",
     },
     Key {
         key: "websub.hub",

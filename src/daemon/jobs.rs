@@ -153,9 +153,9 @@ impl Jobs {
         })
     }
 
-    /// Once a day (the first time at start), deletes digest runs older than `state.keep_runs`
-    /// with their delivery rows: a million subscribers would otherwise add a million rows a
-    /// day for ever.
+    /// Once a day (the first time at start), deletes the delivery rows of digest runs older
+    /// than `state.keep_runs`: a million subscribers would otherwise add a million rows a day
+    /// for ever. The runs stay (a few rows each): they are the past digests readers open.
     pub async fn prune_daily(self: Arc<Self>) {
         loop {
             let config = self.live.site.load().config.clone();
@@ -164,7 +164,9 @@ impl Jobs {
             let pruned = blocking(move || State::open(&config.state.path)?.prune(before)).await.and_then(|r| r);
             match pruned {
                 Ok((0, _)) => {}
-                Ok((runs, deliveries)) => tracing::info!(runs, deliveries, "old digest runs deleted"),
+                Ok((runs, deliveries)) => {
+                    tracing::info!(runs, deliveries, "old digest runs pruned of their deliveries")
+                }
                 Err(e) => tracing::warn!(error = format!("{e:#}"), "cannot delete old digest runs"),
             }
             tokio::select! {

@@ -10,7 +10,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use anyhow::Result;
 use lettre::message::dkim::DkimConfig;
 
-use super::select::Item;
+use super::copy;
+use super::select::{Item, Reader};
 use crate::config::{Config, Digest};
 use crate::links;
 use crate::mail::message::{Body, Envelope, Outgoing, digest_message, message_id};
@@ -29,6 +30,23 @@ pub enum Preview {
     Latest,
     /// The articles after this instant (Unix seconds), as asked for.
     Since(i64),
+}
+
+/// The run id of a preview, which is of no run.
+pub const PREVIEW_RUN: i64 = 0;
+
+/// `item` as a digest shows it to a reader of `lang`, with its article's `summary`.
+pub fn item_view(config: &Config, renderer: &Renderer, lang: &str, item: &Item, summary: &str) -> ItemView {
+    let meta = item.meta;
+    ItemView {
+        title: meta.title.to_owned(),
+        url: links::article_link(config, &meta),
+        summary: summary.to_owned(),
+        date: renderer.date(lang, in_zone(meta.published, config.site.timezone).date_naive()),
+        sectors: meta.sector_names(config, lang),
+        fallback: item.is_fallback,
+        lang: meta.lang.to_owned(),
+    }
 }
 
 /// Everything that makes a digest's messages, loaded once per run.
@@ -71,26 +89,19 @@ impl<'a> Composer<'a> {
         let prefs = &subscriber.preferences;
         let views = items
             .iter()
-            .map(|item| {
-                let meta = item.meta;
-                ItemView {
-                    title: meta.title.to_owned(),
-                    url: links::article_link(config, &meta),
-                    summary: self.summary(item).to_string(),
-                    date: self
-                        .renderer
-                        .date(&prefs.language, in_zone(meta.published, config.site.timezone).date_naive()),
-                    sectors: meta
-                        .sectors
-                        .iter()
-                        .filter_map(|i| config.sectors.get(i))
-                        .map(|s| s.name(&prefs.language, &config.site.default_language).to_owned())
-                        .collect(),
-                    fallback: item.is_fallback,
-                    lang: meta.lang.to_owned(),
-                }
-            })
+            .map(|item| item_view(config, &self.renderer, &prefs.language, item, &self.summary(item)))
             .collect();
+        // A preview is of no run, so it has no copy on the web.
+        let online_url = (run.id != PREVIEW_RUN).then(|| {
+            let sectors = Reader::of(config, prefs).sectors;
+            links::digest_copy(
+                config,
+                &prefs.language,
+                &self.digest.id,
+                run.id,
+                copy::sectors_segment(config, &sectors),
+            )
+        });
         // Tokens are dated by the run, so a message resent after a crash is the same message.
         let unsubscribe = self.signer.sign(Purpose::Unsubscribe, subscriber.id, subscriber.link_binding(), run.cutoff);
         let preferences = self.signer.sign(Purpose::Preferences, subscriber.id, subscriber.link_binding(), run.cutoff);
@@ -103,6 +114,7 @@ impl<'a> Composer<'a> {
             unsubscribe_url: unsubscribe_url.clone(),
             preferences_url: links::preferences_url(config, &preferences),
             notice: preview.map(|p| self.notice(p, &prefs.language)),
+            online_url,
         };
         let rendered = self.renderer.digest(&view)?;
         let envelope = Envelope {

@@ -1,7 +1,9 @@
 //! Digests: which articles each subscriber gets ([`select`]), their messages ([`compose`],
-//! through [`crate::render`]), and one run that sends and records them ([`run`]).
+//! through [`crate::render`]), one run that sends and records them ([`run`]), and a run's
+//! copies on the web ([`copy`]).
 
 pub mod compose;
+pub mod copy;
 pub mod progress;
 pub mod run;
 pub mod select;

@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::compose::{Composer, Preview};
 use super::progress::{Counts, Progress};
-use super::select::{Arrivals, select};
+use super::select::{Arrivals, LATE_LIMIT, news, select};
 use crate::build;
 use crate::config::{Config, Digest};
 use crate::mail::message::Outgoing;
@@ -113,6 +113,7 @@ pub fn send(config: &Config, digest_id: &str, now: DateTime<Utc>, stop: &Cancell
     let first_seen: Vec<Option<i64>> =
         state.see_articles(&run, &keys, now.timestamp())?.into_iter().map(Some).collect();
     let arrivals = Arrivals::new(&recent, &first_seen, now.timestamp());
+    record_news(&mut state, digest_id, &run, &survey.catalog, &arrivals)?;
     let total = state.count_pending(run.id)?;
     drop(state);
     tracing::info!(digest = digest_id, run = run.id, resumed = run.is_resumed, pending = total, "digest run started");
@@ -164,6 +165,16 @@ pub fn send(config: &Config, digest_id: &str, now: DateTime<Utc>, stop: &Cancell
         "digest run ended"
     );
     error.map_or(Ok(report), Err)
+}
+
+/// Records what `run` has to offer, for its web copies: every article that became news since
+/// the digest's previous run (for its first run, within the week before: [`LATE_LIMIT`]).
+/// Each subscriber's message holds those of them in their language and sectors.
+fn record_news(state: &mut State, digest_id: &str, run: &Run, catalog: &Catalog, arrivals: &Arrivals) -> Result<()> {
+    let since = state.previous_cutoff(digest_id, run.id)?.unwrap_or(run.cutoff - LATE_LIMIT);
+    let offered = news(catalog, arrivals, since, run.cutoff);
+    let keys: Vec<(&str, &str, i64)> = offered.iter().map(|(at, meta)| (meta.lang, meta.slug, *at)).collect();
+    state.record_news(run, &keys)
 }
 
 /// Holds the lock of digest `digest_id` for as long as the returned file lives: two processes
@@ -445,7 +456,7 @@ pub fn preview(
         },
     };
     let composer = Composer::load(config, digest)?;
-    let run = Run { id: 0, cutoff: now.timestamp(), is_resumed: false };
+    let run = Run { id: super::compose::PREVIEW_RUN, cutoff: now.timestamp(), is_resumed: false };
     let (rendered, message) = composer.compose(&subscriber, &items, &run, preview)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     // An address's local part may hold '/': not in a file name.

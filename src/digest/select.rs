@@ -51,6 +51,73 @@ impl<'a> Arrivals<'a> {
     }
 }
 
+/// Who a digest is for, as far as choosing articles goes: a language and a set of sectors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reader<'p> {
+    /// The language the digest is written in.
+    pub language: &'p str,
+    /// Positions in `config.sectors`; empty for every article, whatever its sectors.
+    pub sectors: Vec<usize>,
+}
+
+impl<'p> Reader<'p> {
+    /// The reader `prefs` describe (sectors no longer configured are left out).
+    pub fn of(config: &Config, prefs: &'p Preferences) -> Reader<'p> {
+        let sectors = prefs.sectors.iter().filter_map(|id| config.sectors.iter().position(|s| &s.id == id)).collect();
+        Reader { language: &prefs.language, sectors }
+    }
+
+    /// `meta` as an item of this reader's digest, or `None` when it is not for them: in their
+    /// sectors, and in their language, or in the default language when it has no version in
+    /// theirs.
+    pub fn accepts<'a>(&self, config: &Config, catalog: &'a Catalog, meta: ArticleMeta<'a>) -> Option<Item<'a>> {
+        if !self.sectors.is_empty() && !self.sectors.iter().any(|&s| meta.sectors.contains(s)) {
+            return None;
+        }
+        if meta.lang == self.language {
+            Some(Item { meta, is_fallback: false })
+        } else if meta.lang == config.site.default_language
+            && !catalog.translations(&meta).iter().any(|t| t.lang == self.language)
+        {
+            Some(Item { meta, is_fallback: true })
+        } else {
+            None
+        }
+    }
+}
+
+/// The articles of `catalog` that became news on their publication: published after `since`
+/// and up to `until`, and not late arrivals (those are news when they arrived). Newest first.
+fn published_news<'a>(
+    catalog: &'a Catalog,
+    arrivals: &Arrivals<'a>,
+    since: i64,
+    until: i64,
+) -> impl Iterator<Item = (i64, ArticleMeta<'a>)> {
+    // The catalog is newest first: stop at the first article before the window. A resumed run
+    // sends what its cutoff saw; newer articles belong to the next run.
+    catalog
+        .articles()
+        .take_while(move |a| a.published > since)
+        .filter(move |meta| meta.published <= until && !arrivals.is_late(meta))
+        .map(|meta| (meta.published, meta))
+}
+
+/// The late arrivals that became news after `since` and up to `until`, newest first.
+fn arrived_news<'a>(arrivals: &Arrivals<'a>, since: i64, until: i64) -> impl Iterator<Item = (i64, ArticleMeta<'a>)> {
+    arrivals.late.iter().copied().filter(move |&(seen, _)| seen > since && seen <= until)
+}
+
+/// Every article that became news after `since` and up to `until`, in any language or sector,
+/// with when it did, newest first: what one run of a digest has to offer, before each reader's
+/// language and sectors choose from it.
+pub fn news<'a>(catalog: &'a Catalog, arrivals: &Arrivals<'a>, since: i64, until: i64) -> Vec<(i64, ArticleMeta<'a>)> {
+    let mut found: Vec<(i64, ArticleMeta<'a>)> =
+        published_news(catalog, arrivals, since, until).chain(arrived_news(arrivals, since, until)).collect();
+    found.sort_by_key(|&(at, _)| std::cmp::Reverse(at));
+    found
+}
+
 /// The articles for a subscriber with `prefs` that became news after `since` and up to
 /// `until` (Unix seconds, a run's cutoff): published then, or published earlier but first
 /// seen then (`arrivals`). At most `max_items`, newest first.
@@ -63,39 +130,15 @@ pub fn select<'a>(
     until: i64,
     max_items: usize,
 ) -> Vec<Item<'a>> {
-    let sectors: Vec<usize> =
-        prefs.sectors.iter().filter_map(|id| config.sectors.iter().position(|s| &s.id == id)).collect();
-    let default_language = config.site.default_language.as_str();
-    let accept = |meta: ArticleMeta<'a>| -> Option<Item<'a>> {
-        if !sectors.is_empty() && !sectors.iter().any(|&s| meta.sectors.contains(s)) {
-            return None;
-        }
-        if meta.lang == prefs.language {
-            Some(Item { meta, is_fallback: false })
-        } else if meta.lang == default_language && !catalog.translations(&meta).iter().any(|t| t.lang == prefs.language)
-        {
-            Some(Item { meta, is_fallback: true })
-        } else {
-            None
-        }
-    };
-    let mut found: Vec<(i64, Item<'a>)> = Vec::new();
-    // The catalog is newest first: stop at the first article the subscriber has seen.
-    for meta in catalog.articles().take_while(|a| a.published > since) {
-        if found.len() == max_items {
-            break;
-        }
-        // A resumed run sends what its cutoff saw; newer articles belong to the next run.
-        if meta.published > until || arrivals.is_late(&meta) {
-            continue;
-        }
-        found.extend(accept(meta).map(|item| (meta.published, item)));
-    }
-    for &(seen, meta) in &arrivals.late {
-        if seen > since && seen <= until {
-            found.extend(accept(meta).map(|item| (seen, item)));
-        }
-    }
+    let reader = Reader::of(config, prefs);
+    let accept = |(at, meta)| reader.accepts(config, catalog, meta).map(|item| (at, item));
+    // Published news comes newest first, so the first `max_items` accepted of it are all of
+    // it that can count; late arrivals may still come before some of them.
+    let mut found: Vec<(i64, Item<'a>)> = published_news(catalog, arrivals, since, until)
+        .filter_map(accept)
+        .take(max_items)
+        .chain(arrived_news(arrivals, since, until).filter_map(accept))
+        .collect();
     found.sort_by_key(|&(at, _)| std::cmp::Reverse(at));
     let mut items: Vec<Item<'a>> = Vec::with_capacity(found.len().min(max_items));
     for (_, item) in found {
@@ -208,5 +251,12 @@ mod tests {
         assert_eq!(slugs(10 * day + day / 2, 11 * day + day / 2), ["midnight"]);
         // Late articles sort by when they arrived.
         assert_eq!(slugs(0, 20 * day), ["midnight", "fair", "archive"]);
+        // What a run offers, whatever the reader: the same window, with when each became news.
+        let offered = |since, until| -> Vec<(i64, &str)> {
+            news(&catalog, &arrivals, since, until).iter().map(|(at, m)| (*at, m.slug)).collect()
+        };
+        assert_eq!(offered(9 * day + day / 2, 10 * day + day / 2), [(10 * day, "fair")]);
+        assert_eq!(offered(10 * day + day / 2, 11 * day + day / 2), [(11 * day, "midnight")]);
+        assert_eq!(offered(0, 20 * day), [(11 * day, "midnight"), (10 * day, "fair"), (day, "archive")]);
     }
 }

@@ -19,7 +19,7 @@ mod strings;
 use strings::Strings;
 
 /// The templates of digests, confirmation emails and pages, checked when the renderer loads.
-const TEMPLATES: [&str; 12] = [
+const TEMPLATES: [&str; 16] = [
     "digest/subject.txt",
     "digest/body.txt",
     "digest/body.html",
@@ -32,6 +32,10 @@ const TEMPLATES: [&str; 12] = [
     "pages/article.html",
     "pages/form.html",
     "pages/message.html",
+    "pages/archive.html",
+    "pages/feed.html",
+    "pages/digests.html",
+    "pages/digest.html",
 ];
 
 /// One article as a digest shows it.
@@ -71,6 +75,8 @@ pub struct DigestView {
     /// A banner above the greeting: what a preview shows instead of the new articles. A digest
     /// that is sent has none.
     pub notice: Option<String>,
+    /// The digest's copy on the web ("View online"); a preview has none.
+    pub online_url: Option<String>,
 }
 
 /// Loaded templates and strings.
@@ -220,6 +226,7 @@ impl Renderer {
             items => &view.items,
             unsubscribe_url => &view.unsubscribe_url,
             preferences_url => &view.preferences_url,
+            online_url => &view.online_url,
         };
         let render = |name: &str| -> Result<String> {
             let template = self.env.get_template(name).with_context(|| format!("template {name}"))?;

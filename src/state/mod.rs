@@ -155,6 +155,20 @@ pub struct Run {
     pub is_resumed: bool,
 }
 
+/// One digest run as its web copies show it: what it had to offer, with no word of whom it
+/// was sent to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunNews {
+    /// The run's id.
+    pub run: i64,
+    /// The digest id.
+    pub digest: String,
+    /// The run's cutoff (Unix seconds): its date.
+    pub cutoff: i64,
+    /// Every article that became news in the run: (language, slug, when), newest first.
+    pub articles: Vec<(String, String, i64)>,
+}
+
 /// What became of one digest run (`gazette digest status`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunReport {

@@ -98,6 +98,18 @@ pub struct ArticleMeta<'a> {
     pub attachments: &'a [String],
 }
 
+impl ArticleMeta<'_> {
+    /// The names of its sectors in `lang` (falling back to the default language's), in config
+    /// order: as listings, digests and feeds show them.
+    pub fn sector_names(&self, config: &crate::config::Config, lang: &str) -> Vec<String> {
+        self.sectors
+            .iter()
+            .filter_map(|i| config.sectors.get(i))
+            .map(|s| s.name(lang, &config.site.default_language).to_owned())
+            .collect()
+    }
+}
+
 /// A language version with its rendered text, for the entries a feed shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Article<'a> {

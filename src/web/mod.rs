@@ -1,6 +1,6 @@
 //! The HTTP server of `gazette run` (axum): the feed folder under `/feeds/`, the article and
 //! front pages the feeds and emails link to (paged, with a month archive, a page per feed,
-//! `sitemap.xml` and `robots.txt`), the subscription pages (subscribe, confirm,
+//! `sitemap.xml` and `robots.txt`), the past digests with their web copies, the subscription pages (subscribe, confirm,
 //! unsubscribe including RFC 8058 one-click, preferences); and on the operations listener
 //! `/healthz` and `/metrics`.
 //!
@@ -13,6 +13,7 @@ mod attachments;
 mod client;
 mod conditional;
 mod db;
+mod digests;
 mod feed_page;
 mod feeds;
 mod guard;
@@ -111,6 +112,10 @@ pub fn router(shared: Arc<Shared>, with_ops: bool) -> Router {
         .route("/{lang}/sectors/{sector}/feed/", get(feed_page::sector))
         .route("/{lang}/archive/", get(history::index))
         .route("/{lang}/archive/{year}/{month}/", get(history::month))
+        .route("/{lang}/digests/", get(digests::list))
+        .route("/{lang}/digests/atom.xml", get(digests::feed))
+        .route("/{lang}/digests/{digest}/{run}/", get(digests::copy_for_all))
+        .route("/{lang}/digests/{digest}/{run}/{sectors}/", get(digests::copy_for_sectors))
         .route("/sitemap.xml", get(sitemap::index))
         .route("/robots.txt", get(sitemap::robots))
         .route("/{lang}/articles/{slug}/", get(pages::article))

@@ -274,12 +274,7 @@ pub(super) fn listed(site: &Site, lang: &str, meta: &ArticleMeta) -> Listed {
         url: links::article_page(config, meta.lang, meta.slug),
         date: site.renderer.date(lang, at.date_naive()),
         datetime: at.to_rfc3339(),
-        sectors: meta
-            .sectors
-            .iter()
-            .filter_map(|i| config.sectors.get(i))
-            .map(|s| s.name(lang, &config.site.default_language).to_owned())
-            .collect(),
+        sectors: meta.sector_names(config, lang),
     }
 }
 

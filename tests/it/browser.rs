@@ -571,3 +571,135 @@ fn a_fourth_language_from_config_alone_passes_axe_and_fits_a_phone() {
     }
     assert!(audit.found.is_empty(), "axe-core found violations:\n{}", audit.found.join("\n"));
 }
+
+/// The links in `html` that contain `part`, each once, in order.
+fn hrefs(html: &str, part: &str) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for link in html.split("href=\"").skip(1).filter_map(|rest| rest.split('"').next()) {
+        if link.contains(part) && !seen.iter().any(|s| s == link) {
+            seen.push(link.to_owned());
+        }
+    }
+    seen
+}
+
+/// Each digest a subscriber gets has a copy on the web, its "View online" link: the articles
+/// of their message, for everyone with their language and sectors, and nothing of them (no
+/// name, address, signed link or unsubscribe link). Each language lists its past digests,
+/// newest first, with an Atom feed of them that the validators and feedparser accept; the
+/// pages pass axe. A preview has no copy.
+#[test]
+fn each_digest_has_a_web_copy_and_each_language_lists_its_past_digests() {
+    let t = Strings::load();
+    let Mailing { sink, site, daemon, base, _dumps } = mailing_site();
+    let browser = Browser::open();
+    let mut audit = Audit { browser: &browser, checked: 0, found: Vec::new() };
+    let languages = configured_languages();
+    for lang in &languages {
+        let email = format!("copy.{lang}@example.org");
+        site.subscribers(&["add", &email, "--lang", lang, "--sectors", "trade", "--name", "Wang Wei", "--confirmed"])
+            .success();
+    }
+    let served = |title: &str| {
+        daemon.wait(&format!("{title} served"), PATIENCE, || daemon.send(&get("/en/")).text().contains(title));
+    };
+    publish(
+        &site,
+        &[
+            ("copy-fair.en", "Copy fair opens", "\"trade\"", "A trade fair."),
+            ("copy-consul.en", "Copy consul visits", "\"foreign-affairs\"", "A visit."),
+            ("copy-fair.zh", "复制贸易展开幕", "\"trade\"", "贸易展。"),
+        ],
+    );
+    served("Copy fair opens");
+    send_daily(&site);
+
+    let mut first_copy = String::new();
+    for lang in &languages {
+        let lang = lang.as_str();
+        let email = format!("copy.{lang}@example.org");
+        let (html, text) = parts(&sink.wait_for(&email, t.get(lang, "digest_daily"), PATIENCE));
+        let online = link_in(&html, &format!("{base}/{lang}/digests/daily/"));
+        assert_eq!(link_in(&text, &format!("{base}/{lang}/digests/daily/")), online, "the text part links it too");
+        assert!(online.ends_with("/trade/"), "the copy of the subscriber's sectors: {online}");
+        assert!(html.contains(t.get(lang, "view_online")), "{lang}: the link says what it is");
+        let path = online.strip_prefix(&base).expect("on the site").to_owned();
+        let page = daemon.send(&get(&path));
+        assert_eq!(page.status, 200, "{path}");
+        let copy = page.text();
+        assert_eq!(
+            hrefs(&copy, "/articles/"),
+            hrefs(&html, "/articles/"),
+            "{lang}: the copy holds the message's articles"
+        );
+        assert!(!hrefs(&copy, "/articles/").is_empty(), "{lang}: the message had articles");
+        for private in ["Wang Wei", &email, "token=", "/unsubscribe", "/preferences"] {
+            assert!(!copy.contains(private), "{lang}: the web copy shows {private:?}:\n{copy}");
+        }
+        browser.goto(&online);
+        let heading = browser.text("main h1");
+        assert!(heading.contains(t.get(lang, "digest_daily")), "{lang}: the copy is titled by its digest: {heading}");
+        audit.check(&format!("{lang} digest copy"));
+        browser.goto(&format!("{base}/{lang}/digests/"));
+        browser.expect_page(lang, t.get(lang, "digests_title"));
+        audit.check(&format!("{lang} past digests"));
+        if lang == "en" {
+            first_copy = path;
+        }
+    }
+
+    // The English copy for every sector has both articles; the subscriber's (trade) only one.
+    let run_path = first_copy.trim_end_matches("trade/").to_owned();
+    let everything = daemon.send(&get(&run_path)).text();
+    assert!(everything.contains("Copy fair opens") && everything.contains("Copy consul visits"), "{everything}");
+    let trade = daemon.send(&get(&first_copy)).text();
+    assert!(trade.contains("Copy fair opens") && !trade.contains("Copy consul visits"), "{trade}");
+    // One spelling per sector set; what is not a copy is not found.
+    let both = daemon.send(&get(&format!("{run_path}trade+foreign-affairs/")));
+    assert_eq!(both.status, 308, "another order is sent to the one spelling");
+    assert_eq!(both.header("location"), Some(format!("{base}{run_path}foreign-affairs+trade/").as_str()));
+    for missing in [
+        format!("{run_path}sport/"),
+        run_path.replace("/daily/", "/weekly/"),
+        "/en/digests/daily/999999/".to_owned(),
+        "/en/digests/daily/abc/".to_owned(),
+        "/xx/digests/".to_owned(),
+        "/en/digests/?before=abc".to_owned(),
+    ] {
+        assert_eq!(daemon.send(&get(&missing)).status, 404, "{missing}");
+    }
+
+    // A second run: the list and its feed show both, newest first.
+    publish(&site, &[("copy-park.en", "Copy park signs", "\"trade\"", "A park.")]);
+    served("Copy park signs");
+    send_daily(&site);
+    let list = daemon.send(&get("/en/digests/")).text();
+    let runs: Vec<String> = hrefs(&list, "/en/digests/daily/")
+        .into_iter()
+        .map(|l| l.strip_prefix(&base).unwrap_or(&l).to_owned())
+        .collect();
+    assert_eq!(runs.len(), 2, "two past digests listed:\n{list}");
+    assert_eq!(runs[1], run_path, "the first run listed last");
+    assert!(list.contains("Copy park signs"), "each listed with its articles' titles");
+    let feed = daemon.send(&get("/en/digests/atom.xml"));
+    assert_eq!(feed.status, 200);
+    assert_eq!(feed.header("content-type"), Some("application/atom+xml; charset=utf-8"));
+    let etag = feed.header("etag").expect("an ETag").to_owned();
+    let file = site.root.join("digests.atom.xml");
+    std::fs::write(&file, feed.text()).expect("write the feed");
+    crate::validators::jing_atom(&file);
+    crate::validators::schematron_atom(&file);
+    let parsed = crate::validators::feedparser(&file);
+    let entries = parsed["entries"].as_array().expect("entries");
+    let entry_links: Vec<&str> = entries.iter().filter_map(|e| e["link"].as_str()).collect();
+    assert_eq!(entry_links, [format!("{base}{}", runs[0]), format!("{base}{}", runs[1])], "{parsed:#}");
+    assert!(entries[0]["title"].as_str().is_some_and(|t| t.contains("Daily news")), "{parsed:#}");
+    let again = daemon.send(&crate::service::request("GET", "/en/digests/atom.xml", &[("If-None-Match", &etag)], b""));
+    assert_eq!(again.status, 304, "the same runs give the same feed");
+
+    // A preview is of no run: it has no copy to link.
+    let preview = std::fs::read_to_string(preview(&site, "copy.en@example.org")).expect("the preview's HTML");
+    assert!(!preview.contains("/digests/"), "{preview}");
+
+    assert!(audit.found.is_empty(), "axe-core found violations:\n{}", audit.found.join("\n"));
+}

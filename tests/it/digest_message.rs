@@ -48,6 +48,7 @@ fn send(config: &Config, lang: &str, name: Option<&str>, items: Vec<ItemView>) -
         unsubscribe_url: unsubscribe_url.clone(),
         preferences_url: links::preferences_url(config, &signer.sign(Purpose::Preferences, 42, "li@example.org", 1)),
         notice: None,
+        online_url: Some(links::digest_copy(config, lang, "daily", 7, None)),
     };
     let rendered = Renderer::load(config).expect("templates load").digest(&view).expect("renders");
     let envelope = Envelope {

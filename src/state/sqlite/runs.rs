@@ -6,7 +6,7 @@ use anyhow::Result;
 use rusqlite::{OptionalExtension, params};
 
 use super::{State, Tx, subscriber};
-use crate::state::{Outcome, ReturnEntry, Run, RunReport, Subscriber};
+use crate::state::{Outcome, ReturnEntry, Run, RunNews, RunReport, Subscriber};
 
 impl State {
     /// The unfinished run of `digest` if there is one (after a crash), else a new run with
@@ -96,6 +96,78 @@ impl State {
         articles.iter().map(|&(lang, slug)| Ok(stmt.query_row(params![lang, slug], |r| r.get(0)).optional()?)).collect()
     }
 
+    /// The cutoff of the run of `digest` before `run`, if there was one.
+    pub fn previous_cutoff(&self, digest: &str, run: i64) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT MAX(cutoff) FROM digest_runs WHERE digest = ?1 AND id < ?2")?
+            .query_row(params![digest, run], |r| r.get(0))?)
+    }
+
+    /// Records what `run` has to offer: `articles` (language, slug, when each became news).
+    /// A resumed run records again what it finds; what was recorded stays.
+    pub fn record_news(&mut self, run: &Run, articles: &[(&str, &str, i64)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO run_news (run_id, lang, slug, news_at) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for &(lang, slug, at) in articles {
+                insert.execute(params![run.id, lang, slug, at])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// What run `run` had to offer, if it is a run that recorded any.
+    pub fn run_news(&self, run: i64) -> Result<Option<RunNews>> {
+        let head = self
+            .conn
+            .prepare_cached("SELECT digest, cutoff FROM digest_runs WHERE id = ?1")?
+            .query_row([run], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .optional()?;
+        let Some((digest, cutoff)) = head else { return Ok(None) };
+        let articles = self.news_of(run)?;
+        Ok((!articles.is_empty()).then_some(RunNews { run, digest, cutoff, articles }))
+    }
+
+    /// Runs that recorded news, one at a time, newest first from before run `before` (or
+    /// oldest first from after run `after`, when given), until `each` returns `false`.
+    pub fn for_each_run_news(
+        &self,
+        before: Option<i64>,
+        after: Option<i64>,
+        mut each: impl FnMut(RunNews) -> Result<bool>,
+    ) -> Result<()> {
+        let sql = if after.is_some() {
+            "SELECT id, digest, cutoff FROM digest_runs r WHERE id > ?1
+               AND EXISTS (SELECT 1 FROM run_news n WHERE n.run_id = r.id) ORDER BY id"
+        } else {
+            "SELECT id, digest, cutoff FROM digest_runs r WHERE id < ?1
+               AND EXISTS (SELECT 1 FROM run_news n WHERE n.run_id = r.id) ORDER BY id DESC"
+        };
+        let from = after.or(before).unwrap_or(i64::MAX);
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut rows = stmt.query([from])?;
+        while let Some(row) = rows.next()? {
+            let run: i64 = row.get(0)?;
+            let news = RunNews { run, digest: row.get(1)?, cutoff: row.get(2)?, articles: self.news_of(run)? };
+            if !each(news)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn news_of(&self, run: i64) -> Result<Vec<(String, String, i64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT lang, slug, news_at FROM run_news WHERE run_id = ?1 ORDER BY news_at DESC, lang, slug",
+        )?;
+        let rows = stmt.query_map([run], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     /// How many deliveries of `run` are pending.
     pub fn count_pending(&self, run: i64) -> Result<usize> {
         let n: i64 = self
@@ -131,18 +203,23 @@ impl State {
         Ok(stmt.query_row([digest], |r| r.get(0)).optional()?)
     }
 
-    /// Deletes digest runs that finished before `before` (Unix seconds), with their delivery
-    /// rows, keeping the newest run of each digest (the next run's cutoff follows it), and
-    /// forgets when articles older than that were first seen. Returns (runs, deliveries).
+    /// Deletes the delivery rows of digest runs that finished before `before` (Unix seconds)
+    /// and forgets when articles older than that were first seen. The runs themselves stay,
+    /// with what they had to offer (a few rows each): the next run's cutoff follows the last
+    /// one's, and each is a past digest readers can still open. Returns (runs whose deliveries
+    /// were deleted, deliveries).
     pub fn prune(&mut self, before: i64) -> Result<(usize, usize)> {
         let tx = self.conn.transaction()?;
-        let old = "SELECT id FROM digest_runs WHERE finished_at IS NOT NULL AND finished_at < ?1
-                   AND id NOT IN (SELECT MAX(id) FROM digest_runs GROUP BY digest)";
+        let old = "SELECT id FROM digest_runs WHERE finished_at IS NOT NULL AND finished_at < ?1";
+        let runs: i64 = tx.query_row(
+            &format!("SELECT COUNT(DISTINCT run_id) FROM deliveries WHERE run_id IN ({old})"),
+            [before],
+            |r| r.get(0),
+        )?;
         let deliveries = tx.execute(&format!("DELETE FROM deliveries WHERE run_id IN ({old})"), [before])?;
-        let runs = tx.execute(&format!("DELETE FROM digest_runs WHERE id IN ({old})"), [before])?;
         tx.execute("DELETE FROM articles_seen WHERE first_seen < ?1", [before])?;
         tx.commit()?;
-        Ok((runs, deliveries))
+        Ok((usize::try_from(runs).unwrap_or(0), deliveries))
     }
 }
 
@@ -282,16 +359,19 @@ mod tests {
     use crate::subscription::{Address, Giver};
 
     #[test]
-    fn pruning_drops_old_finished_runs_and_their_deliveries_but_the_newest_of_each_digest() {
+    fn pruning_drops_the_deliveries_of_old_finished_runs_and_keeps_the_runs_news() {
         let dir = tempfile::tempdir().unwrap();
         let mut state = State::open(&dir.path().join("gazette.db")).unwrap();
         let address = Address::parse("li@example.org", Giver::Operator).unwrap();
         let prefs = Preferences { name: None, language: "en".into(), sectors: vec![], digest: "daily".into() };
         state.write(|tx| tx.add_subscriber(&address, &prefs, Status::Confirmed, "cli", 1)).unwrap();
+        let mut runs = Vec::new();
         for day in [10, 20, 30] {
             let run = state.open_run("daily", day * 86_400).unwrap();
+            state.record_news(&run, &[("en", "fair", day * 86_400 - 5)]).unwrap();
             state.write(|tx| tx.record_outcomes(&run, &[(1, Outcome::Sent)], day * 86_400)).unwrap();
             assert!(state.finish_run(run.id, day * 86_400).unwrap());
+            runs.push(run.id);
         }
         let open = state.open_run("daily", 40 * 86_400).unwrap();
         let count = |s: &State, table: &str| {
@@ -299,12 +379,33 @@ mod tests {
         };
         // Runs finished before day 25: day 10 and day 20. The unfinished run stays whatever.
         assert_eq!(state.prune(25 * 86_400).unwrap(), (2, 2));
-        assert_eq!((count(&state, "digest_runs"), count(&state, "deliveries")), (2, 2));
-        // Even past everything, the newest finished run of a digest stays: cutoffs follow it.
+        assert_eq!((count(&state, "digest_runs"), count(&state, "deliveries")), (4, 2));
+        assert_eq!(state.prune(25 * 86_400).unwrap(), (0, 0), "nothing left to prune");
+        // What the pruned runs offered is still there for their web copies.
+        let first = state.run_news(runs[0]).unwrap().unwrap();
+        assert_eq!((first.digest.as_str(), first.cutoff), ("daily", 10 * 86_400));
+        assert_eq!(first.articles, [("en".to_owned(), "fair".to_owned(), 10 * 86_400 - 5)]);
+        assert_eq!(state.previous_cutoff("daily", open.id).unwrap(), Some(30 * 86_400));
+        assert_eq!(state.previous_cutoff("daily", runs[0]).unwrap(), None);
+        assert!(state.run_news(open.id).unwrap().is_none(), "a run that recorded nothing has no copy");
         state.write(|tx| tx.record_outcomes(&open, &[(1, Outcome::Sent)], 40 * 86_400)).unwrap();
         state.finish_run(open.id, 40 * 86_400).unwrap();
-        assert_eq!(state.prune(100 * 86_400).unwrap(), (1, 1));
+        assert_eq!(state.prune(100 * 86_400).unwrap(), (2, 2));
         let next = state.open_run("daily", 1).unwrap();
         assert!(next.cutoff > 40 * 86_400, "the next cutoff still follows the last run's");
+        // Walked newest first from before a run, and oldest first from after one.
+        let walk = |before, after| {
+            let mut seen = Vec::new();
+            state
+                .for_each_run_news(before, after, |n| {
+                    seen.push(n.run);
+                    Ok(seen.len() < 2)
+                })
+                .unwrap();
+            seen
+        };
+        assert_eq!(walk(None, None), [runs[2], runs[1]]);
+        assert_eq!(walk(Some(runs[1]), None), [runs[0]]);
+        assert_eq!(walk(None, Some(runs[0])), [runs[1], runs[2]]);
     }
 }
