@@ -8,6 +8,8 @@
 #   diskcold (DROP_CACHES=1, as root) cold, with the OS page cache dropped first
 # Prints the median and the worst of RUNS runs of each. Usage: bench/build.sh [PAIRS]
 # LANGS=3 adds Russian (a third of the files: `LANGS=3 bench/build.sh 33334` is 100,002 files).
+# ARCHIVES=1 sets `feeds.archive_files = true`: every RFC 5005 archive page written as files too,
+# and after each run counts the archive files the build rewrote (by modification time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,16 +32,23 @@ index = "cache/store-index"
 [feeds]
 dir = "feeds"
 TOML
+  if [ "${ARCHIVES:-0}" = 1 ]; then echo 'archive_files = true'; fi
 } > "$data/config.toml"
 rm -rf "$data/store/added"
 mkdir -p "$data/store/added"
 
-# One run: prints "<wall ms> <peak RSS KB> <CPU ms (user + system)>".
+# One run: prints "<wall ms> <peak RSS KB> <CPU ms (user + system)>"; with ARCHIVES=1 it also
+# notes on stderr how many archive files the run wrote.
 measure() {
   local start end stats
+  touch "$data/.before"
   start=$(date +%s%N)
   stats=$(/usr/bin/time -f '%M %U %S' ./target/release/gazette --config "$data/config.toml" build 2>&1 >/dev/null | tail -n 1)
   end=$(date +%s%N)
+  if [ "${ARCHIVES:-0}" = 1 ] && [ -d "$data/feeds" ]; then
+    echo "  archive files written: $(find "$data/feeds" -path '*/archive/*' -newer "$data/.before" -type f | wc -l)" \
+      "of $(find "$data/feeds" -path '*/archive/*' -type f | wc -l)" >&2
+  fi
   echo "$(( (end - start) / 1000000 )) $stats" | awk '{ printf "%d %d %d\n", $1, $2, ($3 + $4) * 1000 }'
 }
 
