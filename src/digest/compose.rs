@@ -32,9 +32,6 @@ pub enum Preview {
     Since(i64),
 }
 
-/// The run id of a preview, which is of no run.
-pub const PREVIEW_RUN: i64 = 0;
-
 /// `item` as a digest shows it to a reader of `lang`, with its article's `summary`.
 pub fn item_view(config: &Config, renderer: &Renderer, lang: &str, item: &Item, summary: &str) -> ItemView {
     let meta = item.meta;
@@ -77,13 +74,16 @@ impl<'a> Composer<'a> {
     }
 
     /// The digest for `subscriber` holding `items` in `run`: rendered, and as a message;
-    /// `preview` when it is one that shows something other than the new articles.
+    /// `preview` when it is one that shows something other than the new articles; with a
+    /// "View online" link when `has_copy` (the run's web copy for the subscriber's language and
+    /// sectors holds exactly `items`).
     pub fn compose(
         &self,
         subscriber: &Subscriber,
         items: &[Item],
         run: &Run,
         preview: Option<Preview>,
+        has_copy: bool,
     ) -> Result<(Body, Outgoing)> {
         let config = self.config;
         let prefs = &subscriber.preferences;
@@ -91,8 +91,7 @@ impl<'a> Composer<'a> {
             .iter()
             .map(|item| item_view(config, &self.renderer, &prefs.language, item, &self.summary(item)))
             .collect();
-        // A preview is of no run, so it has no copy on the web.
-        let online_url = (run.id != PREVIEW_RUN).then(|| {
+        let online_url = has_copy.then(|| {
             let sectors = Reader::of(config, prefs).sectors;
             links::digest_copy(
                 config,

@@ -1,29 +1,48 @@
 //! The web copy of a digest: what one run offered a reader of one language and set of
-//! sectors, chosen from the news the run recorded ([`crate::state::RunNews`]) by the same
-//! rule as each subscriber's message ([`Reader::accepts`]), and nothing about whom it was sent
-//! to. Also the sector set's spelling in a copy's URL.
+//! sectors, and nothing about whom it was sent to. When a run opens it records, for each
+//! language, what a reader of it following every sector gets ([`offered`], by the same rule as
+//! each subscriber's message, [`Reader::accepts`]); a copy for a set of sectors keeps those of
+//! them in the sectors ([`items`]). Also the sector set's spelling in a copy's URL.
 
 use super::select::{Item, Reader};
 use crate::config::Config;
-use crate::state::RunNews;
-use crate::store::Catalog;
+use crate::state::{NewsItem, RunNews};
+use crate::store::{ArticleMeta, Catalog};
 
 /// Separates sector ids in a copy's URL (`trade+consular`): sector ids are `a-z 0-9 - _`.
 const SEPARATOR: char = '+';
 
-/// The articles of `news` for `reader`, at most `max_items`, newest first: those still
-/// published (a deleted article leaves its copies; an edited one shows as it is now).
-pub fn items<'a>(
-    config: &Config,
-    catalog: &'a Catalog,
-    news: &RunNews,
-    reader: &Reader,
-    max_items: usize,
-) -> Vec<Item<'a>> {
+/// What `news` (every article that became news in a run, with when, newest first) offers a
+/// reader of each configured language who follows every sector: (language, item) rows.
+pub fn offered<'c>(config: &'c Config, catalog: &Catalog, news: &[(i64, ArticleMeta)]) -> Vec<(&'c str, NewsItem)> {
+    let mut rows = Vec::new();
+    for language in &config.languages {
+        let reader = Reader { language: &language.code, sectors: Vec::new() };
+        for &(at, meta) in news {
+            if let Some(item) = reader.accepts(config, catalog, meta) {
+                let offered = NewsItem {
+                    lang: item.meta.lang.to_owned(),
+                    slug: item.meta.slug.to_owned(),
+                    at,
+                    is_fallback: item.is_fallback,
+                };
+                rows.push((language.code.as_str(), offered));
+            }
+        }
+    }
+    rows
+}
+
+/// The articles of `news` (what a run offered readers of `reader`'s language) in `reader`'s
+/// sectors, at most `max_items`, newest first: those still published (a deleted article
+/// leaves its copies; an edited one shows as it is now).
+pub fn items<'a>(catalog: &'a Catalog, news: &RunNews, reader: &Reader, max_items: usize) -> Vec<Item<'a>> {
     news.articles
         .iter()
-        .filter_map(|(lang, slug, _)| catalog.find(lang, slug))
-        .filter_map(|meta| reader.accepts(config, catalog, meta))
+        .filter_map(|offered| {
+            let meta = catalog.find(&offered.lang, &offered.slug)?;
+            reader.follows(&meta).then_some(Item { meta, is_fallback: offered.is_fallback })
+        })
         .take(max_items)
         .collect()
 }

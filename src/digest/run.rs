@@ -13,6 +13,7 @@
 //! the process dies exactly there, that message (at most one per connection) is sent again
 //! when the run resumes.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::mpsc as std_mpsc;
 
@@ -24,14 +25,15 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::compose::{Composer, Preview};
+use super::copy;
 use super::progress::{Counts, Progress};
-use super::select::{Arrivals, LATE_LIMIT, news, select};
+use super::select::{Arrivals, Item, LATE_LIMIT, Reader, news, select};
 use crate::build;
 use crate::config::{Config, Digest};
 use crate::mail::message::Outgoing;
 use crate::mail::retry::{rate_limiter, send_with_retries};
 use crate::mail::transport::{Connection, Mailer, SendError};
-use crate::state::{Outcome, Run, State, Status, Subscriber};
+use crate::state::{Outcome, Run, RunNews, State, Status, Subscriber};
 use crate::store::Catalog;
 
 /// Subscribers read from the database at a time.
@@ -113,7 +115,7 @@ pub fn send(config: &Config, digest_id: &str, now: DateTime<Utc>, stop: &Cancell
     let first_seen: Vec<Option<i64>> =
         state.see_articles(&run, &keys, now.timestamp())?.into_iter().map(Some).collect();
     let arrivals = Arrivals::new(&recent, &first_seen, now.timestamp());
-    record_news(&mut state, digest_id, &run, &survey.catalog, &arrivals)?;
+    let copies = record_news(&mut state, config, digest_id, &run, &survey.catalog, &arrivals)?;
     let total = state.count_pending(run.id)?;
     drop(state);
     tracing::info!(digest = digest_id, run = run.id, resumed = run.is_resumed, pending = total, "digest run started");
@@ -122,7 +124,16 @@ pub fn send(config: &Config, digest_id: &str, now: DateTime<Utc>, stop: &Cancell
     let limiter = rate_limiter(config.mail.rate, config.mail.pool_size);
     let (job_tx, job_rx) = mpsc::channel::<Job>(config.mail.pool_size as usize * 4);
     let (record_tx, record_rx) = std_mpsc::channel::<Record>();
-    let producer = Producer { config, digest, composer: &composer, catalog: &survey.catalog, arrivals: &arrivals, run };
+    let producer = Producer {
+        config,
+        digest,
+        composer: &composer,
+        catalog: &survey.catalog,
+        arrivals: &arrivals,
+        run,
+        copies: &copies,
+        copy_items: Mutex::default(),
+    };
     let counts = std::thread::scope(|scope| -> Result<Counts> {
         let recorder = scope.spawn(|| record(config, &run, record_rx, total, &halt));
         let producing = {
@@ -167,14 +178,28 @@ pub fn send(config: &Config, digest_id: &str, now: DateTime<Utc>, stop: &Cancell
     error.map_or(Ok(report), Err)
 }
 
-/// Records what `run` has to offer, for its web copies: every article that became news since
-/// the digest's previous run (for its first run, within the week before: [`LATE_LIMIT`]).
-/// Each subscriber's message holds those of them in their language and sectors.
-fn record_news(state: &mut State, digest_id: &str, run: &Run, catalog: &Catalog, arrivals: &Arrivals) -> Result<()> {
+/// Records what `run` offers, for its web copies (once: a resumed run keeps what it offered
+/// when it opened): every article that became news since the digest's previous run (for its
+/// first run, within the week before, [`LATE_LIMIT`]) that a reader of each language gets. Returns
+/// what was recorded, by language, as the copies will read it.
+fn record_news(
+    state: &mut State,
+    config: &Config,
+    digest_id: &str,
+    run: &Run,
+    catalog: &Catalog,
+    arrivals: &Arrivals,
+) -> Result<HashMap<String, RunNews>> {
     let since = state.previous_cutoff(digest_id, run.id)?.unwrap_or(run.cutoff - LATE_LIMIT);
-    let offered = news(catalog, arrivals, since, run.cutoff);
-    let keys: Vec<(&str, &str, i64)> = offered.iter().map(|(at, meta)| (meta.lang, meta.slug, *at)).collect();
-    state.record_news(run, &keys)
+    let offered = copy::offered(config, catalog, &news(catalog, arrivals, since, run.cutoff));
+    state.record_news(run, &offered)?;
+    let mut copies = HashMap::new();
+    for language in &config.languages {
+        if let Some(recorded) = state.run_news(run.id, &language.code)? {
+            copies.insert(language.code.clone(), recorded);
+        }
+    }
+    Ok(copies)
 }
 
 /// Holds the lock of digest `digest_id` for as long as the returned file lives: two processes
@@ -207,7 +232,14 @@ struct Producer<'a> {
     catalog: &'a Catalog,
     arrivals: &'a Arrivals<'a>,
     run: Run,
+    /// What the run offers readers of each language, as its web copies read it.
+    copies: &'a HashMap<String, RunNews>,
+    /// The articles of each copy (language, sectors) asked for so far, as (language, slug).
+    copy_items: Mutex<HashMap<CopyOf, Vec<(&'a str, &'a str)>>>,
 }
+
+/// A web copy: (language, sector positions).
+type CopyOf = (String, Vec<usize>);
 
 impl Producer<'_> {
     /// Reads the run's pending subscribers a page at a time and hands each a message (to the
@@ -262,12 +294,32 @@ impl Producer<'_> {
         if items.is_empty() && !self.digest.send_empty {
             return Err(Outcome::Skipped);
         }
-        match self.composer.compose(subscriber, &items, &self.run, None) {
+        let has_copy = self.copy_holds(&Reader::of(self.config, &subscriber.preferences), &items);
+        match self.composer.compose(subscriber, &items, &self.run, None, has_copy) {
             Ok((_, message)) => Ok(message),
             // One subscriber's broken message (a name the mail library refuses, say) must not
             // stop everyone else's.
             Err(e) => Err(Outcome::Failed { error: format!("{e:#}"), is_permanent: false }),
         }
+    }
+}
+
+impl<'a> Producer<'a> {
+    /// Does the run's web copy for `reader` hold exactly `items`? Only then does a message
+    /// link it: a subscriber whose digest starts elsewhere (one who confirmed mid-window, or
+    /// whose last message failed and gets two runs' news) has no copy of their own.
+    fn copy_holds(&self, reader: &Reader, items: &[Item]) -> bool {
+        let Some(news) = self.copies.get(reader.language) else { return false };
+        let key = (reader.language.to_owned(), reader.sectors.clone());
+        let mut known = self.copy_items.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let copy = known.entry(key).or_insert_with(|| {
+            copy::items(self.catalog, news, reader, self.digest.max_items)
+                .iter()
+                .map(|i| (i.meta.lang, i.meta.slug))
+                .collect()
+        });
+        copy.len() == items.len()
+            && copy.iter().zip(items).all(|(&(lang, slug), i)| (lang, slug) == (i.meta.lang, i.meta.slug))
     }
 }
 
@@ -456,8 +508,9 @@ pub fn preview(
         },
     };
     let composer = Composer::load(config, digest)?;
-    let run = Run { id: super::compose::PREVIEW_RUN, cutoff: now.timestamp(), is_resumed: false };
-    let (rendered, message) = composer.compose(&subscriber, &items, &run, preview)?;
+    let run = Run { id: 0, cutoff: now.timestamp(), is_resumed: false };
+    // A preview is of no run, so it has no copy on the web to link.
+    let (rendered, message) = composer.compose(&subscriber, &items, &run, preview, false)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     // An address's local part may hold '/': not in a file name.
     let stem: String = subscriber.email.chars().map(|c| if c == '/' || c == '\\' { '_' } else { c }).collect();

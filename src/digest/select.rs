@@ -67,11 +67,16 @@ impl<'p> Reader<'p> {
         Reader { language: &prefs.language, sectors }
     }
 
+    /// Is `meta` in one of this reader's sectors (any article, when they follow every sector)?
+    pub fn follows(&self, meta: &ArticleMeta) -> bool {
+        self.sectors.is_empty() || self.sectors.iter().any(|&s| meta.sectors.contains(s))
+    }
+
     /// `meta` as an item of this reader's digest, or `None` when it is not for them: in their
     /// sectors, and in their language, or in the default language when it has no version in
     /// theirs.
     pub fn accepts<'a>(&self, config: &Config, catalog: &'a Catalog, meta: ArticleMeta<'a>) -> Option<Item<'a>> {
-        if !self.sectors.is_empty() && !self.sectors.iter().any(|&s| meta.sectors.contains(s)) {
+        if !self.follows(&meta) {
             return None;
         }
         if meta.lang == self.language {

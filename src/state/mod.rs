@@ -155,8 +155,8 @@ pub struct Run {
     pub is_resumed: bool,
 }
 
-/// One digest run as its web copies show it: what it had to offer, with no word of whom it
-/// was sent to.
+/// One digest run as its web copies in one language show it: what it offered a reader of that
+/// language, with no word of whom it was sent to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunNews {
     /// The run's id.
@@ -165,8 +165,21 @@ pub struct RunNews {
     pub digest: String,
     /// The run's cutoff (Unix seconds): its date.
     pub cutoff: i64,
-    /// Every article that became news in the run: (language, slug, when), newest first.
-    pub articles: Vec<(String, String, i64)>,
+    /// What a reader of the language following every sector got, newest first.
+    pub articles: Vec<NewsItem>,
+}
+
+/// One article a run offered a reader of some language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewsItem {
+    /// The language of the version offered (the default language's for a fallback).
+    pub lang: String,
+    /// Its slug.
+    pub slug: String,
+    /// When it became news (Unix seconds).
+    pub at: i64,
+    /// Offered in the default language because the reader's had no version.
+    pub is_fallback: bool,
 }
 
 /// What became of one digest run (`gazette digest status`).

@@ -29,6 +29,8 @@ use crate::store::{Catalog, ParseContext};
 
 /// Runs on one page of the list, and entries in the feed.
 const PER_PAGE: usize = 20;
+/// Most runs one request looks at.
+const EXAMINED: usize = 200;
 /// Most articles a copy shows when its digest is no longer configured.
 const DEFAULT_ITEMS: usize = 20;
 
@@ -47,7 +49,7 @@ struct Listed {
 /// What a reader of `lang` following every sector got from `news`.
 fn everyone<'a>(config: &Config, catalog: &'a Catalog, news: &RunNews, lang: &str) -> Vec<Item<'a>> {
     let reader = Reader { language: lang, sectors: Vec::new() };
-    copy::items(config, catalog, news, &reader, max_items(config, &news.digest))
+    copy::items(catalog, news, &reader, max_items(config, &news.digest))
 }
 
 fn max_items(config: &Config, digest: &str) -> usize {
@@ -59,8 +61,14 @@ fn run_title(site: &Site, lang: &str, news: &RunNews) -> String {
     let date = in_zone(news.cutoff, site.config.site.timezone).date_naive();
     site.renderer
         .string(lang, "digest_copy_title")
-        .replace("{digest}", &site.renderer.string(lang, &format!("digest_{}", news.digest)))
+        .replace("{digest}", &digest_name(site, lang, &news.digest))
         .replace("{date}", &site.renderer.date(lang, date))
+}
+
+/// The name of digest `digest` in `lang` (its id, for a digest the strings do not name: one
+/// no longer configured).
+fn digest_name(site: &Site, lang: &str, digest: &str) -> String {
+    site.renderer.strings(lang).get(&format!("digest_{digest}")).cloned().unwrap_or_else(|| digest.to_owned())
 }
 
 /// Up to `limit` runs that offered `lang` something, newest first, from before run `before`
@@ -75,13 +83,16 @@ fn runs_for(
     limit: usize,
 ) -> anyhow::Result<Vec<(RunNews, Vec<String>)>> {
     let mut found = Vec::new();
-    db.for_each_run_news(before, after, |news| {
+    let mut examined = 0;
+    db.for_each_run_news(lang, before, after, |news| {
         let titles: Vec<String> =
             everyone(&site.config, catalog, &news, lang).iter().map(|i| i.meta.title.to_owned()).collect();
         if !titles.is_empty() {
             found.push((news, titles));
         }
-        Ok(found.len() < limit)
+        examined += 1;
+        // Runs whose every article was deleted since are passed over, but not without end.
+        Ok(found.len() < limit && examined < EXAMINED)
     })?;
     if after.is_some() {
         found.reverse();
@@ -334,25 +345,29 @@ async fn copy_page(
     if config.language(&lang).is_none() {
         return not_found_page(&site, &config.site.default_language);
     }
-    let Ok(run) = run.parse::<i64>() else { return not_found_page(&site, &lang) };
+    // Only the spelling links use: `05` or `+5` is no page.
+    let Some(run) = run.parse::<i64>().ok().filter(|id| id.to_string() == run) else {
+        return not_found_page(&site, &lang);
+    };
     let positions = match sectors.as_deref().map(|s| copy::parse_sectors(config, s)) {
         None => Vec::new(),
         Some(Some(positions)) => positions,
         Some(None) => return not_found_page(&site, &lang),
     };
-    // One spelling per sector set: another order (or a repeat) is sent to it.
-    let canonical = copy::sectors_segment(config, &positions);
-    if canonical != sectors {
-        return Redirect::permanent(&links::digest_copy(config, &lang, &digest, run, canonical)).into_response();
-    }
     let catalog = shared.live.catalog.load_full();
     let path = config.state.path.clone();
     let page = shared
         .db
         .with(&path, move |db| {
-            let Some(news) = db.run_news(run)?.filter(|n| n.digest == digest) else {
+            let Some(news) = db.run_news(run, &lang)?.filter(|n| n.digest == digest) else {
                 return Ok(not_found_page(&site, &lang));
             };
+            // One spelling per sector set: another order (or a repeat) is sent to it.
+            let canonical = copy::sectors_segment(&site.config, &positions);
+            if canonical != sectors {
+                let to = links::digest_copy(&site.config, &lang, &news.digest, news.run, canonical);
+                return Ok(Redirect::permanent(&to).into_response());
+            }
             Ok(copy_of(&site, &catalog, &lang, &news, positions, canonical))
         })
         .await;
@@ -371,7 +386,7 @@ fn copy_of(
 ) -> Response {
     let config = &site.config;
     let reader = Reader { language: lang, sectors: positions };
-    let items = copy::items(config, catalog, news, &reader, max_items(config, &news.digest));
+    let items = copy::items(catalog, news, &reader, max_items(config, &news.digest));
     let ctx = ParseContext { config, classifier: &site.classifier };
     let views: Vec<_> = items
         .iter()

@@ -669,10 +669,26 @@ fn each_digest_has_a_web_copy_and_each_language_lists_its_past_digests() {
         assert_eq!(daemon.send(&get(&missing)).status, 404, "{missing}");
     }
 
-    // A second run: the list and its feed show both, newest first.
+    // A second run: the list and its feed show both, newest first. A reader who confirmed
+    // between its two articles gets only the second: there is no copy of that, so no link.
     publish(&site, &[("copy-park.en", "Copy park signs", "\"trade\"", "A park.")]);
-    served("Copy park signs");
+    site.subscribers(&["add", "mid.en@example.org", "--lang", "en", "--sectors", "trade", "--confirmed"]).success();
+    publish(&site, &[("copy-port.en", "Copy port opens", "\"trade\"", "A port.")]);
+    served("Copy port opens");
     send_daily(&site);
+    let (mid, _) = parts(&sink.wait_for("mid.en@example.org", t.get("en", "digest_daily"), PATIENCE));
+    assert!(mid.contains("Copy port opens") && !mid.contains("Copy park signs"), "{mid}");
+    assert!(!mid.contains("/digests/"), "a message unlike every copy links none:\n{mid}");
+    let second = sink
+        .messages()
+        .into_iter()
+        .filter(|raw| String::from_utf8_lossy(raw).contains("copy.en@example.org"))
+        .map(|raw| parts(&raw).0)
+        .find(|html| html.contains("Copy port opens"))
+        .expect("copy.en's second digest");
+    let online = link_in(&second, &format!("{base}/en/digests/daily/"));
+    let copy = daemon.send(&get(online.strip_prefix(&base).expect("on the site"))).text();
+    assert_eq!(hrefs(&copy, "/articles/"), hrefs(&second, "/articles/"), "both articles, as in the message");
     let list = daemon.send(&get("/en/digests/")).text();
     let runs: Vec<String> = hrefs(&list, "/en/digests/daily/")
         .into_iter()
@@ -680,7 +696,10 @@ fn each_digest_has_a_web_copy_and_each_language_lists_its_past_digests() {
         .collect();
     assert_eq!(runs.len(), 2, "two past digests listed:\n{list}");
     assert_eq!(runs[1], run_path, "the first run listed last");
-    assert!(list.contains("Copy park signs"), "each listed with its articles' titles");
+    assert!(
+        list.contains("Copy park signs") && list.contains("Copy port opens"),
+        "each listed with its articles' titles"
+    );
     let feed = daemon.send(&get("/en/digests/atom.xml"));
     assert_eq!(feed.status, 200);
     assert_eq!(feed.header("content-type"), Some("application/atom+xml; charset=utf-8"));

@@ -172,16 +172,20 @@ fn migrations() -> Migrations<'static> {
             );
             CREATE INDEX websub_due ON websub_deliveries (next_at);",
         ),
-        // What each digest run had to offer (every article that became news in it, in any
-        // language or sector, and when): its web copies and the list of past digests are read
-        // from it. Kept with the run, which pruning keeps (only delivery rows are pruned).
+        // What each digest run offered a reader of each language (every article that became
+        // news in it and that a reader of `lang` following every sector would get: in `lang`,
+        // or `version_lang` the default one as a fallback), and when: its web copies and the
+        // list of past digests are read from it. Kept with the run, which pruning keeps (only
+        // delivery rows are pruned).
         M::up(
             "CREATE TABLE run_news (
                 run_id INTEGER NOT NULL REFERENCES digest_runs (id) ON DELETE CASCADE,
                 lang TEXT NOT NULL,
+                version_lang TEXT NOT NULL,
                 slug TEXT NOT NULL,
                 news_at INTEGER NOT NULL,
-                PRIMARY KEY (run_id, lang, slug)
+                is_fallback INTEGER NOT NULL,
+                PRIMARY KEY (run_id, lang, version_lang, slug)
             ) WITHOUT ROWID;",
         ),
     ])

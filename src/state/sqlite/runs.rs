@@ -6,7 +6,7 @@ use anyhow::Result;
 use rusqlite::{OptionalExtension, params};
 
 use super::{State, Tx, subscriber};
-use crate::state::{Outcome, ReturnEntry, Run, RunNews, RunReport, Subscriber};
+use crate::state::{NewsItem, Outcome, ReturnEntry, Run, RunNews, RunReport, Subscriber};
 
 impl State {
     /// The unfinished run of `digest` if there is one (after a crash), else a new run with
@@ -104,55 +104,62 @@ impl State {
             .query_row(params![digest, run], |r| r.get(0))?)
     }
 
-    /// Records what `run` has to offer: `articles` (language, slug, when each became news).
-    /// A resumed run records again what it finds; what was recorded stays.
-    pub fn record_news(&mut self, run: &Run, articles: &[(&str, &str, i64)]) -> Result<()> {
+    /// Records what `run` offers a reader of each language: `articles` (reader's language,
+    /// the item). Only once per run: a resumed run keeps what it offered when it opened, so its
+    /// copies stay those of the messages already sent.
+    pub fn record_news(&mut self, run: &Run, articles: &[(&str, NewsItem)]) -> Result<()> {
         let tx = self.conn.transaction()?;
-        {
+        let recorded: bool = tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM run_news WHERE run_id = ?1)")?
+            .query_row([run.id], |r| r.get(0))?;
+        if !recorded {
             let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO run_news (run_id, lang, slug, news_at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT OR IGNORE INTO run_news (run_id, lang, version_lang, slug, news_at, is_fallback)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
-            for &(lang, slug, at) in articles {
-                insert.execute(params![run.id, lang, slug, at])?;
+            for (lang, item) in articles {
+                insert.execute(params![run.id, lang, item.lang, item.slug, item.at, item.is_fallback])?;
             }
         }
         tx.commit()?;
         Ok(())
     }
 
-    /// What run `run` had to offer, if it is a run that recorded any.
-    pub fn run_news(&self, run: i64) -> Result<Option<RunNews>> {
+    /// What run `run` offered a reader of `lang`, if there is such a run (with no articles when
+    /// it offered them none).
+    pub fn run_news(&self, run: i64, lang: &str) -> Result<Option<RunNews>> {
         let head = self
             .conn
             .prepare_cached("SELECT digest, cutoff FROM digest_runs WHERE id = ?1")?
             .query_row([run], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
             .optional()?;
         let Some((digest, cutoff)) = head else { return Ok(None) };
-        let articles = self.news_of(run)?;
-        Ok((!articles.is_empty()).then_some(RunNews { run, digest, cutoff, articles }))
+        Ok(Some(RunNews { run, digest, cutoff, articles: self.news_of(run, lang)? }))
     }
 
-    /// Runs that recorded news, one at a time, newest first from before run `before` (or
-    /// oldest first from after run `after`, when given), until `each` returns `false`.
+    /// Runs that offered a reader of `lang` something, one at a time, newest first from before
+    /// run `before` (or oldest first from after run `after`, when given), until `each` returns
+    /// `false`.
     pub fn for_each_run_news(
         &self,
+        lang: &str,
         before: Option<i64>,
         after: Option<i64>,
         mut each: impl FnMut(RunNews) -> Result<bool>,
     ) -> Result<()> {
         let sql = if after.is_some() {
             "SELECT id, digest, cutoff FROM digest_runs r WHERE id > ?1
-               AND EXISTS (SELECT 1 FROM run_news n WHERE n.run_id = r.id) ORDER BY id"
+               AND EXISTS (SELECT 1 FROM run_news n WHERE n.run_id = r.id AND n.lang = ?2) ORDER BY id"
         } else {
             "SELECT id, digest, cutoff FROM digest_runs r WHERE id < ?1
-               AND EXISTS (SELECT 1 FROM run_news n WHERE n.run_id = r.id) ORDER BY id DESC"
+               AND EXISTS (SELECT 1 FROM run_news n WHERE n.run_id = r.id AND n.lang = ?2) ORDER BY id DESC"
         };
         let from = after.or(before).unwrap_or(i64::MAX);
         let mut stmt = self.conn.prepare_cached(sql)?;
-        let mut rows = stmt.query([from])?;
+        let mut rows = stmt.query(params![from, lang])?;
         while let Some(row) = rows.next()? {
             let run: i64 = row.get(0)?;
-            let news = RunNews { run, digest: row.get(1)?, cutoff: row.get(2)?, articles: self.news_of(run)? };
+            let news = RunNews { run, digest: row.get(1)?, cutoff: row.get(2)?, articles: self.news_of(run, lang)? };
             if !each(news)? {
                 break;
             }
@@ -160,11 +167,14 @@ impl State {
         Ok(())
     }
 
-    fn news_of(&self, run: i64) -> Result<Vec<(String, String, i64)>> {
+    fn news_of(&self, run: i64, lang: &str) -> Result<Vec<NewsItem>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT lang, slug, news_at FROM run_news WHERE run_id = ?1 ORDER BY news_at DESC, lang, slug",
+            "SELECT version_lang, slug, news_at, is_fallback FROM run_news WHERE run_id = ?1 AND lang = ?2
+             ORDER BY news_at DESC, version_lang, slug",
         )?;
-        let rows = stmt.query_map([run], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        let rows = stmt.query_map(params![run, lang], |r| {
+            Ok(NewsItem { lang: r.get(0)?, slug: r.get(1)?, at: r.get(2)?, is_fallback: r.get(3)? })
+        })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
@@ -355,7 +365,7 @@ impl State {
 
 #[cfg(test)]
 mod tests {
-    use crate::state::{Outcome, Preferences, State, Status};
+    use crate::state::{NewsItem, Outcome, Preferences, State, Status};
     use crate::subscription::{Address, Giver};
 
     #[test]
@@ -368,7 +378,11 @@ mod tests {
         let mut runs = Vec::new();
         for day in [10, 20, 30] {
             let run = state.open_run("daily", day * 86_400).unwrap();
-            state.record_news(&run, &[("en", "fair", day * 86_400 - 5)]).unwrap();
+            let fair = NewsItem { lang: "en".into(), slug: "fair".into(), at: day * 86_400 - 5, is_fallback: false };
+            state.record_news(&run, &[("en", fair.clone())]).unwrap();
+            // Recorded once: a resumed run offers what it offered when it opened.
+            let late = NewsItem { slug: "late".into(), ..fair };
+            state.record_news(&run, &[("en", late)]).unwrap();
             state.write(|tx| tx.record_outcomes(&run, &[(1, Outcome::Sent)], day * 86_400)).unwrap();
             assert!(state.finish_run(run.id, day * 86_400).unwrap());
             runs.push(run.id);
@@ -382,12 +396,15 @@ mod tests {
         assert_eq!((count(&state, "digest_runs"), count(&state, "deliveries")), (4, 2));
         assert_eq!(state.prune(25 * 86_400).unwrap(), (0, 0), "nothing left to prune");
         // What the pruned runs offered is still there for their web copies.
-        let first = state.run_news(runs[0]).unwrap().unwrap();
+        let first = state.run_news(runs[0], "en").unwrap().unwrap();
         assert_eq!((first.digest.as_str(), first.cutoff), ("daily", 10 * 86_400));
-        assert_eq!(first.articles, [("en".to_owned(), "fair".to_owned(), 10 * 86_400 - 5)]);
+        let fair = NewsItem { lang: "en".into(), slug: "fair".into(), at: 10 * 86_400 - 5, is_fallback: false };
+        assert_eq!(first.articles, [fair]);
+        assert!(state.run_news(runs[0], "zh").unwrap().unwrap().articles.is_empty(), "nothing for zh");
         assert_eq!(state.previous_cutoff("daily", open.id).unwrap(), Some(30 * 86_400));
         assert_eq!(state.previous_cutoff("daily", runs[0]).unwrap(), None);
-        assert!(state.run_news(open.id).unwrap().is_none(), "a run that recorded nothing has no copy");
+        assert!(state.run_news(open.id, "en").unwrap().unwrap().articles.is_empty(), "recorded nothing");
+        assert!(state.run_news(999, "en").unwrap().is_none(), "no such run");
         state.write(|tx| tx.record_outcomes(&open, &[(1, Outcome::Sent)], 40 * 86_400)).unwrap();
         state.finish_run(open.id, 40 * 86_400).unwrap();
         assert_eq!(state.prune(100 * 86_400).unwrap(), (2, 2));
@@ -397,7 +414,7 @@ mod tests {
         let walk = |before, after| {
             let mut seen = Vec::new();
             state
-                .for_each_run_news(before, after, |n| {
+                .for_each_run_news("en", before, after, |n| {
                     seen.push(n.run);
                     Ok(seen.len() < 2)
                 })
@@ -407,5 +424,15 @@ mod tests {
         assert_eq!(walk(None, None), [runs[2], runs[1]]);
         assert_eq!(walk(Some(runs[1]), None), [runs[0]]);
         assert_eq!(walk(None, Some(runs[0])), [runs[1], runs[2]]);
+        let mut in_zh = 0;
+        state
+            .for_each_run_news("zh", None, None, |_| {
+                Ok({
+                    in_zh += 1;
+                    true
+                })
+            })
+            .unwrap();
+        assert_eq!(in_zh, 0, "no run offered zh anything");
     }
 }
