@@ -208,3 +208,83 @@ fn a_feed_link_leads_to_a_page_that_explains_the_feed() {
     assert_eq!(daemon.send(&get("/en/sectors/sport/feed/")).status, 404);
     assert_eq!(daemon.send(&get("/xx/feed/")).status, 404);
 }
+
+/// The links to past digests' copies on a page of the list, each once, in order.
+fn listed_runs(html: &str, base: &str) -> Vec<String> {
+    let mut runs: Vec<String> = Vec::new();
+    for link in links(html, base).into_iter().filter(|l| l.starts_with("/en/digests/daily/")) {
+        if !runs.contains(&link) {
+            runs.push(link);
+        }
+    }
+    runs
+}
+
+/// The `<link rel="…">` of a page, as a path.
+fn rel_link(html: &str, rel: &str, base: &str) -> Option<String> {
+    let href = html.split(&format!("<link rel=\"{rel}\" href=\"")).nth(1)?.split('"').next()?;
+    Some(href.strip_prefix(base).unwrap_or(href).replace("&amp;", "&"))
+}
+
+/// More past digests than one page holds (20): the list pages back through every one of them
+/// and forward again, each run on one page, each article in one run.
+#[test]
+fn the_past_digests_page_back_and_forth_through_every_run() {
+    let (site, port) = served_site("file://outbox", |_| {});
+    let daemon = started(&site, port);
+    let base = format!("http://127.0.0.1:{port}");
+    // One article every two seconds, from two seconds on (held back until then), and a digest
+    // run after each: one run per article, unless a run is slow to start (hence the margin).
+    let articles = 24;
+    let first = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let zone = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8");
+    for i in 0..articles {
+        let at = (first + chrono::Duration::seconds(2 * i)).with_timezone(&zone).format("%Y-%m-%dT%H:%M:%S%:z");
+        site.write_article(
+            &format!("runs/run-{i:02}.en.md"),
+            &format!("+++\ntitle = \"Run article {i:02}\"\ndate = {at}\nsectors = [\"trade\"]\n+++\n\nText.\n"),
+        );
+    }
+    for i in 0..articles {
+        let due = first + chrono::Duration::seconds(2 * i) + chrono::Duration::milliseconds(700);
+        if let Ok(wait) = (due - chrono::Utc::now()).to_std() {
+            std::thread::sleep(wait);
+        }
+        site.run(["digest", "send", "daily"].map(std::ffi::OsStr::new)).success();
+    }
+    let last = format!("Run article {:02}", articles - 1);
+    daemon
+        .wait("the last article served", Duration::from_secs(30), || daemon.send(&get("/en/")).text().contains(&last));
+
+    let mut pages = Vec::new();
+    let mut url = Some("/en/digests/".to_owned());
+    while let Some(path) = url {
+        let page = daemon.send(&get(&path));
+        assert_eq!(page.status, 200, "{path}");
+        let html = page.text();
+        url = rel_link(&html, "next", &base);
+        pages.push((path, html));
+    }
+    let runs: Vec<String> = pages.iter().flat_map(|(_, html)| listed_runs(html, &base)).collect();
+    let unique: BTreeSet<&String> = runs.iter().collect();
+    assert_eq!(unique.len(), runs.len(), "no run on two pages");
+    assert!(runs.len() > 20, "more runs than one page holds: {}", runs.len());
+    assert!(pages.len() >= 2, "{} pages", pages.len());
+    assert_eq!(listed_runs(&pages[0].1, &base).len(), 20, "a full first page");
+    let all: String = pages.iter().map(|(_, html)| html.as_str()).collect();
+    for i in 0..articles {
+        assert_eq!(all.matches(&format!("<li>Run article {i:02}</li>")).count(), 1, "article {i} in one run");
+    }
+    // Newest first, the same order walking back from the last page.
+    let ids: Vec<i64> = runs.iter().filter_map(|r| r.trim_end_matches('/').rsplit('/').next()?.parse().ok()).collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first: {ids:?}");
+    let mut back = Vec::new();
+    let mut url = rel_link(&pages[pages.len() - 1].1, "prev", &base);
+    while let Some(path) = url {
+        let html = daemon.send(&get(&path)).text();
+        url = rel_link(&html, "prev", &base);
+        back.splice(0..0, listed_runs(&html, &base));
+    }
+    back.extend(listed_runs(&pages[pages.len() - 1].1, &base));
+    assert_eq!(back, runs, "the same runs walking back");
+}
