@@ -116,6 +116,8 @@ pub fn send(config: &Config, digest_id: &str, now: DateTime<Utc>, stop: &Cancell
         state.see_articles(&run, &keys, now.timestamp())?.into_iter().map(Some).collect();
     let arrivals = Arrivals::new(&recent, &first_seen, now.timestamp());
     let copies = record_news(&mut state, config, digest_id, &run, &survey.catalog, &arrivals)?;
+    // The copies look articles up; the lookups are made here, not inside the producer's threads.
+    survey.catalog.prepare_lookups();
     let total = state.count_pending(run.id)?;
     drop(state);
     tracing::info!(digest = digest_id, run = run.id, resumed = run.is_resumed, pending = total, "digest run started");
@@ -308,18 +310,30 @@ impl<'a> Producer<'a> {
     /// Does the run's web copy for `reader` hold exactly `items`? Only then does a message
     /// link it: a subscriber whose digest starts elsewhere (one who confirmed mid-window, or
     /// whose last message failed and gets two runs' news) has no copy of their own.
+    /// An empty message (`send_empty`) links nothing: an empty copy is no page.
     fn copy_holds(&self, reader: &Reader, items: &[Item]) -> bool {
-        let Some(news) = self.copies.get(reader.language) else { return false };
+        let Some(news) = self.copies.get(reader.language).filter(|_| !items.is_empty()) else { return false };
         let key = (reader.language.to_owned(), reader.sectors.clone());
-        let mut known = self.copy_items.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let copy = known.entry(key).or_insert_with(|| {
-            copy::items(self.catalog, news, reader, self.digest.max_items)
-                .iter()
-                .map(|i| (i.meta.lang, i.meta.slug))
-                .collect()
-        });
-        copy.len() == items.len()
-            && copy.iter().zip(items).all(|(&(lang, slug), i)| (lang, slug) == (i.meta.lang, i.meta.slug))
+        let same = |copy: &[(&str, &str)]| {
+            copy.len() == items.len()
+                && copy.iter().zip(items).all(|(&(lang, slug), i)| (lang, slug) == (i.meta.lang, i.meta.slug))
+        };
+        if let Some(copy) = self.lock_copies().get(&key) {
+            return same(copy);
+        }
+        // Worked out without the lock (the catalog's lookups it reads are made before the run).
+        let copy: Vec<(&'a str, &'a str)> = copy::items(self.catalog, news, reader, self.digest.max_items)
+            .iter()
+            .map(|i| (i.meta.lang, i.meta.slug))
+            .collect();
+        let holds = same(&copy);
+        self.lock_copies().insert(key, copy);
+        holds
+    }
+
+    fn lock_copies(&self) -> std::sync::MutexGuard<'_, HashMap<CopyOf, Vec<(&'a str, &'a str)>>> {
+        // A panic while holding the lock leaves finished entries: still good.
+        self.copy_items.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

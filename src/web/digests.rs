@@ -359,7 +359,8 @@ async fn copy_page(
     let page = shared
         .db
         .with(&path, move |db| {
-            let Some(news) = db.run_news(run, &lang)?.filter(|n| n.digest == digest) else {
+            // A run that offered this language nothing has no copy in it.
+            let Some(news) = db.run_news(run, &lang)?.filter(|n| n.digest == digest && !n.articles.is_empty()) else {
                 return Ok(not_found_page(&site, &lang));
             };
             // One spelling per sector set: another order (or a repeat) is sent to it.

@@ -174,7 +174,8 @@ fn migrations() -> Migrations<'static> {
         ),
         // What each digest run offered a reader of each language (every article that became
         // news in it and that a reader of `lang` following every sector would get: in `lang`,
-        // or `version_lang` the default one as a fallback), and when: its web copies and the
+        // or `version_lang` the default one as a fallback), when, and in what order (`position`,
+        // the messages' order, ties included): its web copies and the
         // list of past digests are read from it. Kept with the run, which pruning keeps (only
         // delivery rows are pruned).
         M::up(
@@ -185,6 +186,7 @@ fn migrations() -> Migrations<'static> {
                 slug TEXT NOT NULL,
                 news_at INTEGER NOT NULL,
                 is_fallback INTEGER NOT NULL,
+                position INTEGER NOT NULL,
                 PRIMARY KEY (run_id, lang, version_lang, slug)
             ) WITHOUT ROWID;",
         ),

@@ -105,7 +105,7 @@ impl State {
     }
 
     /// Records what `run` offers a reader of each language: `articles` (reader's language,
-    /// the item). Only once per run: a resumed run keeps what it offered when it opened, so its
+    /// the item), each language's in the order its readers' messages list them. Only once per run: a resumed run keeps what it offered when it opened, so its
     /// copies stay those of the messages already sent.
     pub fn record_news(&mut self, run: &Run, articles: &[(&str, NewsItem)]) -> Result<()> {
         let tx = self.conn.transaction()?;
@@ -114,11 +114,12 @@ impl State {
             .query_row([run.id], |r| r.get(0))?;
         if !recorded {
             let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO run_news (run_id, lang, version_lang, slug, news_at, is_fallback)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR IGNORE INTO run_news (run_id, lang, version_lang, slug, news_at, is_fallback, position)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
-            for (lang, item) in articles {
-                insert.execute(params![run.id, lang, item.lang, item.slug, item.at, item.is_fallback])?;
+            for (position, (lang, item)) in articles.iter().enumerate() {
+                let position = i64::try_from(position).unwrap_or(i64::MAX);
+                insert.execute(params![run.id, lang, item.lang, item.slug, item.at, item.is_fallback, position])?;
             }
         }
         tx.commit()?;
@@ -170,7 +171,7 @@ impl State {
     fn news_of(&self, run: i64, lang: &str) -> Result<Vec<NewsItem>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT version_lang, slug, news_at, is_fallback FROM run_news WHERE run_id = ?1 AND lang = ?2
-             ORDER BY news_at DESC, version_lang, slug",
+             ORDER BY position",
         )?;
         let rows = stmt.query_map(params![run, lang], |r| {
             Ok(NewsItem { lang: r.get(0)?, slug: r.get(1)?, at: r.get(2)?, is_fallback: r.get(3)? })
@@ -367,6 +368,21 @@ impl State {
 mod tests {
     use crate::state::{NewsItem, Outcome, Preferences, State, Status};
     use crate::subscription::{Address, Giver};
+
+    #[test]
+    fn a_run_offers_its_articles_in_the_order_recorded_ties_included() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = State::open(&dir.path().join("gazette.db")).unwrap();
+        let run = state.open_run("daily", 1_000).unwrap();
+        let item =
+            |lang: &str, slug: &str| NewsItem { lang: lang.into(), slug: slug.into(), at: 900, is_fallback: false };
+        // Same time: the order given (the messages' order) is kept, not the alphabet's.
+        let offered = [("en", item("zh", "b")), ("en", item("en", "a")), ("zh", item("zh", "b"))];
+        state.record_news(&run, &offered).unwrap();
+        let en = state.run_news(run.id, "en").unwrap().unwrap().articles;
+        assert_eq!(en, [item("zh", "b"), item("en", "a")]);
+        assert_eq!(state.run_news(run.id, "zh").unwrap().unwrap().articles, [item("zh", "b")]);
+    }
 
     #[test]
     fn pruning_drops_the_deliveries_of_old_finished_runs_and_keeps_the_runs_news() {
