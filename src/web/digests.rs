@@ -72,23 +72,23 @@ fn digest_name(site: &Site, lang: &str, digest: &str) -> String {
 }
 
 /// Up to `limit` runs that offered `lang` something, newest first, from before run `before`
-/// (or the oldest after run `after`, still given newest first).
-fn runs_for(
+/// (or the oldest after run `after`, still given newest first), each with its articles for a
+/// reader of every sector.
+fn runs_for<'c>(
     db: &Db,
     site: &Site,
-    catalog: &Catalog,
+    catalog: &'c Catalog,
     lang: &str,
     before: Option<i64>,
     after: Option<i64>,
     limit: usize,
-) -> anyhow::Result<Vec<(RunNews, Vec<String>)>> {
+) -> anyhow::Result<Vec<(RunNews, Vec<Item<'c>>)>> {
     let mut found = Vec::new();
     let mut examined = 0;
     db.for_each_run_news(lang, before, after, |news| {
-        let titles: Vec<String> =
-            everyone(&site.config, catalog, &news, lang).iter().map(|i| i.meta.title.to_owned()).collect();
-        if !titles.is_empty() {
-            found.push((news, titles));
+        let items = everyone(&site.config, catalog, &news, lang);
+        if !items.is_empty() {
+            found.push((news, items));
         }
         examined += 1;
         // Runs whose every article was deleted since are passed over, but not without end.
@@ -100,7 +100,7 @@ fn runs_for(
     Ok(found)
 }
 
-fn listed(site: &Site, lang: &str, news: &RunNews, titles: Vec<String>) -> Listed {
+fn listed(site: &Site, lang: &str, news: &RunNews, items: &[Item]) -> Listed {
     let at = in_zone(news.cutoff, site.config.site.timezone);
     Listed {
         run: news.run,
@@ -108,9 +108,14 @@ fn listed(site: &Site, lang: &str, news: &RunNews, titles: Vec<String>) -> Liste
         url: links::digest_copy(&site.config, lang, &news.digest, news.run, None),
         date: site.renderer.date(lang, at.date_naive()),
         datetime: at.to_rfc3339(),
-        count: site.renderer.count(lang, "articles", u64::try_from(titles.len()).unwrap_or(u64::MAX)),
-        titles,
+        count: count(site, lang, items),
+        titles: items.iter().map(|i| i.meta.title.to_owned()).collect(),
     }
+}
+
+/// `3 new articles`: how many `items` a run offered, in `lang`.
+fn count(site: &Site, lang: &str, items: &[Item]) -> String {
+    site.renderer.count(lang, "articles", u64::try_from(items.len()).unwrap_or(u64::MAX))
 }
 
 /// A run id from a query parameter; anything else is no page.
@@ -165,8 +170,7 @@ pub async fn list(
             if is_paged && shown.is_empty() {
                 return Ok(not_found_page(&site, &lang));
             }
-            let runs: Vec<Listed> =
-                shown.into_iter().map(|(news, titles)| listed(&site, &lang, &news, titles)).collect();
+            let runs: Vec<Listed> = shown.iter().map(|(news, items)| listed(&site, &lang, news, items)).collect();
             let title = site.renderer.string(&lang, "digests_title");
             let alternates: Vec<Value> = site
                 .config
@@ -214,15 +218,14 @@ fn atom_document(
     site: &Site,
     catalog: &Catalog,
     lang: &str,
-    shown: &[(RunNews, Vec<String>)],
+    shown: &[(RunNews, Vec<Item>)],
 ) -> anyhow::Result<Vec<u8>> {
     let config = &site.config;
     let zoned = |ts: i64| in_zone(ts, config.site.timezone).fixed_offset();
     // Each entry's content: its articles as links, titles escaped (the only HTML here).
-    let parts: Vec<(RunNews, String, String, String)> = shown
+    let parts: Vec<(&RunNews, String, String, String)> = shown
         .iter()
-        .map(|(news, _)| {
-            let items = everyone(config, catalog, news, lang);
+        .map(|(news, items)| {
             let html: String = items
                 .iter()
                 .map(|i| {
@@ -233,8 +236,7 @@ fn atom_document(
                     )
                 })
                 .collect();
-            let count = site.renderer.count(lang, "articles", u64::try_from(items.len()).unwrap_or(u64::MAX));
-            (news.clone(), run_title(site, lang, news), count, format!("<ul>{html}</ul>"))
+            (news, run_title(site, lang, news), count(site, lang, items), format!("<ul>{html}</ul>"))
         })
         .collect();
     let entries: Vec<Entry> = parts

@@ -105,8 +105,9 @@ impl State {
     }
 
     /// Records what `run` offers a reader of each language: `articles` (reader's language,
-    /// the item), each language's in the order its readers' messages list them. Only once per run: a resumed run keeps what it offered when it opened, so its
-    /// copies stay those of the messages already sent.
+    /// the item), each language's in the order its readers' messages list them. Only once per
+    /// run: a resumed run keeps what it offered when it opened, so its copies stay those of the
+    /// messages already sent.
     pub fn record_news(&mut self, run: &Run, articles: &[(&str, NewsItem)]) -> Result<()> {
         let tx = self.conn.transaction()?;
         let recorded: bool = tx
