@@ -1,6 +1,6 @@
 //! What the running service knows now: the loaded config with its templates, token key and
-//! mailer (swapped whole on SIGHUP), and the catalog of the last feed build (swapped after
-//! each build). The HTTP server reads it; the daemon's jobs replace it.
+//! mailer (swapped whole on SIGHUP), the catalog of the last feed build (swapped after each
+//! build), and the state, opened once at start. The HTTP server reads it; the daemon's jobs replace it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,8 +43,10 @@ impl Site {
     }
 }
 
-/// The current site and catalog.
+/// The current site and catalog, and the state.
 pub struct Live {
+    /// The state, opened at start from `state.url` (a reload does not move it).
+    pub db: crate::state::Database,
     /// The loaded config and templates (replaced through [`Live::set_site`]).
     pub site: ArcSwap<Site>,
     /// The articles of the last feed build, empty until the first (replaced through
@@ -56,9 +58,10 @@ pub struct Live {
 }
 
 impl Live {
-    /// `site`, with no articles yet.
-    pub fn new(site: Site) -> Live {
+    /// `site` on `db`, with no articles yet.
+    pub fn new(site: Site, db: crate::state::Database) -> Live {
         Live {
+            db,
             site: ArcSwap::from_pointee(site),
             catalog: ArcSwap::from_pointee(Catalog::default()),
             generation: AtomicU64::new(0),

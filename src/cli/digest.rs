@@ -10,6 +10,7 @@ use clap::Subcommand;
 
 use crate::config::Config;
 use crate::digest::run;
+use crate::state::Database;
 use crate::store::dates;
 use crate::subscription::{Address, Giver};
 
@@ -49,15 +50,16 @@ pub enum DigestCommand {
 /// Runs a digest subcommand.
 pub fn run(config: &Config, command: &DigestCommand) -> Result<ExitCode> {
     let now = Utc::now();
+    let db = Database::open(&config.state)?;
     match command {
-        DigestCommand::Status { run } => status(config, *run),
+        DigestCommand::Status { run } => status(&db, *run),
         DigestCommand::Send { id, dry_run: true } => {
-            let (confirmed, receiving) = run::dry_run(config, id, now)?;
+            let (confirmed, receiving) = run::dry_run(config, &db, id, now)?;
             println!("digest {id}: {receiving} of {confirmed} confirmed subscribers would get a message");
             Ok(ExitCode::SUCCESS)
         }
         DigestCommand::Send { id, dry_run: false } => {
-            let report = run::send(config, id, now, &tokio_util::sync::CancellationToken::new())?;
+            let report = run::send(config, &db, id, now, &tokio_util::sync::CancellationToken::new())?;
             println!(
                 "digest {id}, run {}{}: {} sent, {} with nothing new, {} failed",
                 report.run,
@@ -74,7 +76,7 @@ pub fn run(config: &Config, command: &DigestCommand) -> Result<ExitCode> {
                 .as_deref()
                 .map(|s| dates::from_str(s, config.site.timezone).map_err(|e| anyhow::anyhow!("--since: {e}")))
                 .transpose()?;
-            for path in run::preview(config, id, &email, out, now, since)? {
+            for path in run::preview(config, &db, id, &email, out, now, since)? {
                 println!("wrote {}", path.display());
             }
             Ok(ExitCode::SUCCESS)
@@ -82,8 +84,8 @@ pub fn run(config: &Config, command: &DigestCommand) -> Result<ExitCode> {
     }
 }
 
-fn status(config: &Config, run: i64) -> Result<ExitCode> {
-    let state = crate::state::State::open(&config.state.path)?;
+fn status(db: &Database, run: i64) -> Result<ExitCode> {
+    let state = db.get()?;
     let Some(report) = state.run_report(run)? else {
         println!("no digest run {run}");
         return Ok(ExitCode::FAILURE);

@@ -13,7 +13,7 @@ use clap::Subcommand;
 
 use crate::config::Config;
 use crate::returns::process::{Handled, handle};
-use crate::state::State;
+use crate::state::{Database, State};
 use crate::tokens::Signer;
 
 /// Largest message read (a bounce quotes at most the original): bigger ones are skipped.
@@ -57,7 +57,7 @@ fn process(config: &Config, files: &[PathBuf], recipient: Option<&str>) -> Resul
     }
     let signer = Signer::load(&config.tokens)?;
     // The database being away is the one failure the mail server should retry.
-    let mut state = match State::open(&config.state.path) {
+    let mut state = match Database::open(&config.state).and_then(|db| db.get()) {
         Ok(state) => state,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -179,7 +179,7 @@ fn list(config: &Config, since: &str) -> Result<ExitCode> {
     let window = humantime::parse_duration(since)
         .with_context(|| format!("--since: '{since}' is not a duration such as '7d'"))?;
     let since = Utc::now().timestamp() - i64::try_from(window.as_secs()).unwrap_or(i64::MAX / 2);
-    let state = State::open(&config.state.path)?;
+    let state = Database::open(&config.state)?.get()?;
     let mut out = std::io::stdout().lock();
     state.for_each_return(since, |entry, at| {
         let when = chrono::DateTime::from_timestamp(at, 0).map(|t| t.to_rfc3339()).unwrap_or_default();

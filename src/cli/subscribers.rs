@@ -11,7 +11,7 @@ use chrono::Utc;
 use clap::Subcommand;
 
 use crate::config::Config;
-use crate::state::{Saved, State, Status};
+use crate::state::{Database, Saved, Status};
 use crate::subscription::{self, Address, Giver, export, import, preferences};
 
 /// The subscriber subcommands.
@@ -63,7 +63,8 @@ fn status(confirmed: bool) -> Status {
 
 /// Runs a subscriber subcommand.
 pub fn run(config: &Config, command: &SubscribersCommand) -> Result<ExitCode> {
-    let mut state = State::open(&config.state.path)?;
+    let db = Database::open(&config.state)?;
+    let mut state = db.get()?;
     let now = Utc::now().timestamp();
     match command {
         SubscribersCommand::Add { address, lang, sectors, digest, name, confirmed } => {

@@ -1,6 +1,5 @@
-//! `[[digests]]`, `[state]`, `[tokens]` and `[templates]`: which email digests exist and when
-//! each is sent, where subscriber state lives, where the key that signs links is kept, and
-//! where the templates are. Validated here;
+//! `[[digests]]`, `[tokens]` and `[templates]`: which email digests exist and when each is
+//! sent, where the key that signs links is kept, and where the templates are. Validated here;
 //! sending digests is the digest module's job.
 
 use std::path::{Path, PathBuf};
@@ -27,16 +26,6 @@ pub struct Digest {
     /// How late the daemon may still send a run it missed while it was down; older ones are
     /// skipped (a stale digest should not land days late).
     pub catch_up: std::time::Duration,
-}
-
-/// `[state]`: the SQLite database of subscribers and digest runs.
-#[derive(Debug, Clone)]
-pub struct StateConfig {
-    /// The database file.
-    pub path: PathBuf,
-    /// How long the daemon keeps the delivery rows of finished digest runs (the runs
-    /// themselves stay, as past digests).
-    pub keep_runs: std::time::Duration,
 }
 
 #[derive(Deserialize)]
@@ -134,42 +123,8 @@ impl RawTokens {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawState {
-    #[serde(default = "default_state_path")]
-    path: PathBuf,
-    #[serde(default = "default_keep_runs")]
-    keep_runs: String,
-}
-
-fn default_keep_runs() -> String {
-    "90d".to_owned()
-}
-
-impl Default for RawState {
-    fn default() -> Self {
-        RawState { path: default_state_path(), keep_runs: default_keep_runs() }
-    }
-}
-
 fn default_max_items() -> usize {
     20
-}
-
-fn default_state_path() -> PathBuf {
-    PathBuf::from("gazette.db")
-}
-
-impl RawState {
-    pub(super) fn validate(self, base: &Path) -> Result<StateConfig> {
-        let keep_runs = humantime::parse_duration(&self.keep_runs)
-            .with_context(|| format!("state.keep_runs: '{}' is not a duration such as '90d'", self.keep_runs))?;
-        if keep_runs < std::time::Duration::from_secs(24 * 3600) {
-            bail!("state.keep_runs: keep runs at least a day (the newest run of each digest is always kept)");
-        }
-        Ok(StateConfig { path: base.join(self.path), keep_runs })
-    }
 }
 
 /// Checks every `[[digests]]` table; `site_zone` is the default time zone.

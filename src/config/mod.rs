@@ -6,6 +6,7 @@ mod digest;
 mod http;
 mod mail;
 pub mod reference;
+mod state;
 mod subscriptions;
 mod websub;
 
@@ -18,9 +19,10 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use url::Url;
 
-pub use digest::{Digest, StateConfig, TemplatesConfig, TokensConfig};
+pub use digest::{Digest, TemplatesConfig, TokensConfig};
 pub use http::{HttpConfig, IpNetwork, OpsListen, ProxyHeader};
 pub use mail::{DkimAlgorithm, DkimSettings, MAIL_URL_ENV, MailConfig, PASSWORD_ENV, ReturnsConfig, Tls, Transport};
+pub use state::{StateConfig, StateUrl};
 pub use subscriptions::SubscriptionsConfig;
 pub use websub::WebSubConfig;
 
@@ -214,7 +216,7 @@ struct RawConfig {
     #[serde(default)]
     digests: Vec<digest::RawDigest>,
     #[serde(default)]
-    state: digest::RawState,
+    state: state::RawState,
     #[serde(default)]
     tokens: digest::RawTokens,
     #[serde(default)]
@@ -598,7 +600,7 @@ keywords = ["trade"]
         assert_eq!(config.digest("daily").unwrap().timezone, chrono_tz::Asia::Shanghai);
         assert_eq!(config.digest("weekly").unwrap().timezone, chrono_tz::Europe::Moscow);
         assert_eq!(config.digest("weekly").unwrap().max_items, 40);
-        assert_eq!(config.state.path, Path::new("/srv/gazette/gazette.db"));
+        assert_eq!(config.state.url, StateUrl::Sqlite("/srv/gazette/gazette.db".into()));
         let twice = format!(
             "{MINIMAL}[[digests]]\nid = \"daily\"\nschedule = \"0 8 * * *\"\n[[digests]]\nid = \"daily\"\nschedule = \"0 9 * * *\"\n"
         );

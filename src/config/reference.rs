@@ -84,7 +84,11 @@ pub const KEYS: &[Key] = &[
         key: "digests[].catch_up",
         meaning: "how late a run missed while gazette was down is still sent at start; older ones are skipped (default `6h`)",
     },
-    Key { key: "state.path", meaning: "the SQLite database of subscribers and digest runs (default `gazette.db`)" },
+    Key {
+        key: "state.url",
+        meaning: "the database of subscribers and digest runs: `sqlite://FILE`, a path from the config's folder or `sqlite:///absolute` (default `sqlite://gazette.db`)",
+    },
+    Key { key: "state.path", meaning: "the older spelling of `state.url = \"sqlite://PATH\"`; give one of the two" },
     Key {
         key: "state.keep_runs",
         meaning: "how long `gazette run` keeps the delivery rows of finished digest runs (who was sent what); pruned once a day. The runs and the articles each offered stay: they are the past digests at `B/{lang}/digests/` (default `90d`)",

@@ -24,11 +24,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::systemd;
-use crate::config::{Config, Digest};
+use crate::config::Digest;
 use crate::live::Live;
 use crate::metrics::metrics;
 use crate::schedule::CronSchedule;
-use crate::state::State;
+use crate::state::Database;
 
 mod builds;
 
@@ -95,16 +95,15 @@ async fn sleep_until(at: DateTime<Utc>, stop: &CancellationToken) -> bool {
 }
 
 /// Records in the database (on the calling thread) that `job` started, logging a failure.
-fn record_start(config: &Config, job: &str, due: i64, now: i64, outcome: Option<&str>) {
-    let recorded = State::open(&config.state.path).and_then(|mut s| s.job_started(job, due, now, outcome));
+fn record_start(db: &Database, job: &str, due: i64, now: i64, outcome: Option<&str>) {
+    let recorded = db.get().and_then(|mut s| s.job_started(job, due, now, outcome));
     if let Err(e) = recorded {
         tracing::warn!(job, error = format!("{e:#}"), "cannot record the job's start");
     }
 }
 
-fn record_end(config: &Config, job: &str, outcome: &str) {
-    let recorded =
-        State::open(&config.state.path).and_then(|mut s| s.job_finished(job, Utc::now().timestamp(), outcome));
+fn record_end(db: &Database, job: &str, outcome: &str) {
+    let recorded = db.get().and_then(|mut s| s.job_finished(job, Utc::now().timestamp(), outcome));
     if let Err(e) = recorded {
         tracing::warn!(job, error = format!("{e:#}"), "cannot record the job's end");
     }
@@ -161,7 +160,7 @@ impl Jobs {
             let config = self.live.site.load().config.clone();
             let keep = chrono::Duration::from_std(config.state.keep_runs).unwrap_or(chrono::Duration::MAX);
             let before = Utc::now().checked_sub_signed(keep).map_or(0, |t| t.timestamp());
-            let pruned = blocking(move || State::open(&config.state.path)?.prune(before)).await.and_then(|r| r);
+            let pruned = self.live.db.with(move |state| state.prune(before)).await;
             match pruned {
                 Ok((0, _)) => {}
                 Ok((runs, deliveries)) => {
@@ -183,12 +182,11 @@ impl Jobs {
             let config = self.live.site.load().config.clone();
             let every = config.subscriptions.confirm_within.min(Duration::from_secs(24 * 3600));
             let now = Utc::now().timestamp();
-            let purged = blocking(move || {
-                let mut state = State::open(&config.state.path)?;
-                crate::subscription::purge_expired(&mut state, now, &config.subscriptions)
-            })
-            .await
-            .and_then(|r| r);
+            let purged = self
+                .live
+                .db
+                .with(move |state| crate::subscription::purge_expired(state, now, &config.subscriptions))
+                .await;
             match purged {
                 Ok(0) => {}
                 Ok(count) => {
@@ -273,14 +271,12 @@ impl Jobs {
     /// it ran for.
     async fn start_digest(&self, d: &Digest) -> Option<i64> {
         let job = format!("digest:{}", d.id);
-        let config = self.live.site.load().config.clone();
         let id = d.id.clone();
-        let found = blocking(move || -> Result<_> {
-            let state = State::open(&config.state.path)?;
-            Ok((state.job_due(&format!("digest:{id}"))?, state.unfinished_run(&id)?))
-        })
-        .await
-        .and_then(|r| r);
+        let found = self
+            .live
+            .db
+            .with(move |state| Ok((state.job_due(&format!("digest:{id}"))?, state.unfinished_run(&id)?)))
+            .await;
         let now = Utc::now();
         let window = chrono::Duration::from_std(d.catch_up).unwrap_or(chrono::Duration::MAX);
         let verdict = match found {
@@ -323,9 +319,9 @@ impl Jobs {
 
     /// Records that `job` was settled at `now` without running (`outcome` says how).
     async fn record(&self, job: &str, now: DateTime<Utc>, outcome: &'static str) {
-        let config = self.live.site.load().config.clone();
+        let db = self.live.db.clone();
         let job = job.to_owned();
-        let _ = blocking(move || record_start(&config, &job, now.timestamp(), now.timestamp(), Some(outcome))).await;
+        let _ = blocking(move || record_start(&db, &job, now.timestamp(), now.timestamp(), Some(outcome))).await;
     }
 
     /// The retry (due time, when) a stopped run of digest `id` is waiting for.
@@ -356,11 +352,12 @@ impl Jobs {
         systemd::status(&format!("sending digest {id}"));
         let stop = self.stop.clone();
         let digest = id.to_owned();
+        let db = self.live.db.clone();
         let result = self
             .work
             .track_future(blocking(move || {
-                record_start(&config, &job, due, now.timestamp(), None);
-                let result = crate::digest::run::send(&config, &digest, Utc::now(), &stop);
+                record_start(&db, &job, due, now.timestamp(), None);
+                let result = crate::digest::run::send(&config, &db, &digest, Utc::now(), &stop);
                 let outcome = match &result {
                     Ok(r) if r.is_finished => {
                         format!("ok: {} sent, {} skipped, {} failed", r.sent, r.skipped, r.failed)
@@ -368,7 +365,7 @@ impl Jobs {
                     Ok(r) => format!("stopped: {} sent, {} skipped, {} failed", r.sent, r.skipped, r.failed),
                     Err(e) => format!("error: {e:#}"),
                 };
-                record_end(&config, &job, &outcome);
+                record_end(&db, &job, &outcome);
                 result
             }))
             .await

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::live::{Live, Site};
-use crate::state::State;
+use crate::state::Database;
 use crate::web::{self, Shared};
 use jobs::Jobs;
 pub use jobs::{Missed, missed};
@@ -85,8 +85,8 @@ async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut hangup = signal(SignalKind::hangup())?;
     let stop = CancellationToken::new();
-    // Check the database before serving: a broken one should fail the start, not a request.
-    State::open(&config.state.path)?;
+    // Opened before serving: a broken database should fail the start, not a request.
+    let db = Database::open(&config.state)?;
     let config = Arc::new(config);
     let site = Site::load(config.clone())?;
     let listeners = web::bind(&config).await?;
@@ -96,7 +96,7 @@ async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
     };
     let address = listeners.public_address()?;
     let ops = listeners.ops_address()?;
-    let live = Arc::new(Live::new(site));
+    let live = Arc::new(Live::new(site, db));
     let hub = crate::websub::Hub::new(live.clone(), stop.clone());
     let shared = Arc::new(Shared::new(live.clone(), hub.clone(), stop.clone()));
     let jobs = Jobs::new(live.clone(), hub.clone(), stop.clone());
@@ -164,6 +164,12 @@ fn reload(path: &Path, shared: &Arc<Shared>, jobs: &Arc<Jobs>, stop: &Cancellati
             if old.config.http != config.http {
                 tracing::warn!("[http] changes take effect when gazette is restarted");
             }
+            if old.config.state.url != config.state.url {
+                tracing::warn!(
+                    url = %shared.live.db.url(),
+                    "state.url changes take effect when gazette is restarted: still on the database it opened"
+                );
+            }
             shared.live.set_site(site);
             let generation = start_generation(jobs, &config, stop, false);
             jobs.build_requests.full();
@@ -196,12 +202,9 @@ async fn watchdog(shared: Arc<Shared>, stop: CancellationToken) {
         if !is_watched {
             continue;
         }
-        let path = shared.live.site.load().config.state.path.clone();
-        let healthy = tokio::task::spawn_blocking(move || State::open(&path).and_then(|s| s.count_by_status())).await;
-        match healthy {
-            Ok(Ok(_)) => systemd::watchdog(),
-            Ok(Err(e)) => tracing::error!(error = format!("{e:#}"), "unhealthy: the database does not answer"),
-            Err(_) => tracing::error!("unhealthy: the health check panicked"),
+        match shared.live.db.with(|state| state.ping()).await {
+            Ok(()) => systemd::watchdog(),
+            Err(e) => tracing::error!(error = format!("{e:#}"), "unhealthy: the database does not answer"),
         }
     }
 }

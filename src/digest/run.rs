@@ -33,7 +33,7 @@ use crate::config::{Config, Digest};
 use crate::mail::message::Outgoing;
 use crate::mail::retry::{rate_limiter, send_with_retries};
 use crate::mail::transport::{Connection, Mailer, SendError};
-use crate::state::{Outcome, Run, RunNews, State, Status, Subscriber};
+use crate::state::{Database, Outcome, Run, RunNews, State, Status, Subscriber};
 use crate::store::Catalog;
 
 /// Subscribers read from the database at a time.
@@ -102,13 +102,19 @@ impl Halt {
 
 /// Sends digest `digest_id` as of `now`. When `stop` is cancelled (a signal), messages being
 /// sent finish and are recorded, and the rest stay pending for the next run.
-pub fn send(config: &Config, digest_id: &str, now: DateTime<Utc>, stop: &CancellationToken) -> Result<RunReport> {
+pub fn send(
+    config: &Config,
+    db: &Database,
+    digest_id: &str,
+    now: DateTime<Utc>,
+    stop: &CancellationToken,
+) -> Result<RunReport> {
     let digest = config.digest(digest_id).with_context(|| format!("unknown digest '{digest_id}'"))?;
     let survey = build::survey(config, now)?;
     let composer = Composer::load(config, digest)?;
     let mailer = Mailer::new(config)?;
-    let _lock = lock(config, digest_id)?;
-    let mut state = State::open(&config.state.path)?;
+    let _lock = db.lock_digest(digest_id)?;
+    let mut state = db.get()?;
     let run = state.open_run(digest_id, now.timestamp())?;
     let recent = Arrivals::recent(&survey.catalog, now.timestamp());
     let keys: Vec<(&str, &str, i64)> = recent.iter().map(|m| (m.lang, m.slug, m.published)).collect();
@@ -128,6 +134,7 @@ pub fn send(config: &Config, digest_id: &str, now: DateTime<Utc>, stop: &Cancell
     let (record_tx, record_rx) = std_mpsc::channel::<Record>();
     let producer = Producer {
         config,
+        db,
         digest,
         composer: &composer,
         catalog: &survey.catalog,
@@ -137,7 +144,7 @@ pub fn send(config: &Config, digest_id: &str, now: DateTime<Utc>, stop: &Cancell
         copy_items: Mutex::default(),
     };
     let counts = std::thread::scope(|scope| -> Result<Counts> {
-        let recorder = scope.spawn(|| record(config, &run, record_rx, total, &halt));
+        let recorder = scope.spawn(|| record(config, db, &run, record_rx, total, &halt));
         let producing = {
             let record_tx = record_tx.clone();
             scope.spawn(|| producer.produce(job_tx, record_tx, &halt))
@@ -165,7 +172,7 @@ pub fn send(config: &Config, digest_id: &str, now: DateTime<Utc>, stop: &Cancell
     };
     let error = halt.take_error();
     if error.is_none() {
-        report.is_finished = State::open(&config.state.path)?.finish_run(run.id, Utc::now().timestamp())?;
+        report.is_finished = db.get()?.finish_run(run.id, Utc::now().timestamp())?;
     }
     tracing::info!(
         digest = digest_id,
@@ -204,31 +211,10 @@ fn record_news(
     Ok(copies)
 }
 
-/// Holds the lock of digest `digest_id` for as long as the returned file lives: two processes
-/// sending the same digest (cron and an operator, the daemon and the command line) would
-/// otherwise work through the same pending deliveries and send them twice.
-fn lock(config: &Config, digest_id: &str) -> Result<std::fs::File> {
-    let mut name = config.state.path.clone().into_os_string();
-    name.push(format!(".{digest_id}.lock"));
-    let path = std::path::PathBuf::from(name);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("cannot open the lock {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => {
-            anyhow::bail!("digest '{digest_id}' is being sent by another process (lock {})", path.display())
-        }
-        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
-    }
-}
-
 /// What the producer reads from: everything borrowed, shared with nobody mutable.
 struct Producer<'a> {
     config: &'a Config,
+    db: &'a Database,
     digest: &'a Digest,
     composer: &'a Composer<'a>,
     catalog: &'a Catalog,
@@ -248,7 +234,7 @@ impl Producer<'_> {
     /// senders) or an outcome (to the recorder), until all are handed out or the run halts.
     fn produce(&self, jobs: mpsc::Sender<Job>, records: std_mpsc::Sender<Record>, halt: &Halt) {
         let result = (|| -> Result<()> {
-            let state = State::open(&self.config.state.path)?;
+            let state = self.db.get()?;
             let mut after = 0;
             loop {
                 let page = state.pending(self.run.id, after, PAGE)?;
@@ -388,9 +374,16 @@ async fn sender(
 
 /// Commits outcomes as they come, many to a transaction, and tells each sender when its is
 /// safe; shows progress. Returns the counts.
-fn record(config: &Config, run: &Run, records: std_mpsc::Receiver<Record>, total: usize, halt: &Halt) -> Counts {
+fn record(
+    config: &Config,
+    db: &Database,
+    run: &Run,
+    records: std_mpsc::Receiver<Record>,
+    total: usize,
+    halt: &Halt,
+) -> Counts {
     let mut counts = Counts::default();
-    let mut state = match State::open(&config.state.path) {
+    let mut state = match db.get() {
         Ok(state) => state,
         Err(e) => {
             halt.fail(e);
@@ -442,10 +435,10 @@ fn record(config: &Config, run: &Run, records: std_mpsc::Receiver<Record>, total
 
 /// What a run would send now, without sending or recording anything: (confirmed subscribers,
 /// those with articles to receive).
-pub fn dry_run(config: &Config, digest_id: &str, now: DateTime<Utc>) -> Result<(usize, usize)> {
+pub fn dry_run(config: &Config, db: &Database, digest_id: &str, now: DateTime<Utc>) -> Result<(usize, usize)> {
     let digest = config.digest(digest_id).with_context(|| format!("unknown digest '{digest_id}'"))?;
     let survey = build::survey(config, now)?;
-    let state = State::open(&config.state.path)?;
+    let state = db.get()?;
     let arrivals = seen_arrivals(&state, &survey.catalog, now.timestamp())?;
     let (mut confirmed, mut with_items) = (0, 0);
     let mut after = 0;
@@ -480,6 +473,7 @@ pub fn dry_run(config: &Config, digest_id: &str, now: DateTime<Utc>) -> Result<(
 /// subscriber) the latest `max_items` they would get. Either says so in a banner.
 pub fn preview(
     config: &Config,
+    db: &Database,
     digest_id: &str,
     email: &crate::subscription::Address,
     out: &std::path::Path,
@@ -488,7 +482,7 @@ pub fn preview(
 ) -> Result<Vec<std::path::PathBuf>> {
     let digest = config.digest(digest_id).with_context(|| format!("unknown digest '{digest_id}'"))?;
     let survey = build::survey(config, now)?;
-    let state = State::open(&config.state.path)?;
+    let state = db.get()?;
     let arrivals = seen_arrivals(&state, &survey.catalog, now.timestamp())?;
     let subscriber = match state.subscriber(email)? {
         Some(s) => s,

@@ -19,7 +19,7 @@ use tokio_util::task::TaskTracker;
 use super::process::{Handled, handle};
 use super::verp::returned_for;
 use crate::live::{Live, Site};
-use crate::state::State;
+use crate::state::{Database, Pooled};
 
 /// Longest command or text line read (RFC 5321 §4.5.3.1.6 allows 1000 with CRLF).
 const MAX_LINE: usize = 4096;
@@ -129,7 +129,7 @@ async fn session(stream: TcpStream, live: Arc<Live>, stop: CancellationToken) ->
     let mut reader = BufReader::new(read);
     let host = live.site.load().config.mail.from.email.domain().to_owned();
     write.write_all(format!("220 {host} LMTP gazette ready\r\n").as_bytes()).await?;
-    let mut state: Option<State> = None;
+    let mut state: Option<Pooled> = None;
     let mut greeted = false;
     let mut has_sender = false;
     let mut recipients: Vec<String> = Vec::new();
@@ -200,7 +200,8 @@ async fn session(stream: TcpStream, live: Arc<Live>, stop: CancellationToken) ->
                         }
                     }
                     Some(raw) => {
-                        let (back, outcomes) = deliver(state.take(), site.clone(), raw, recipients.clone()).await;
+                        let (back, outcomes) =
+                            deliver(&live.db, state.take(), site.clone(), raw, recipients.clone()).await;
                         state = back;
                         for outcome in outcomes {
                             replies.push_str(match outcome {
@@ -285,14 +286,16 @@ async fn read_data_lines(
 /// Handles `raw` once per recipient, off the async threads, on the session's database
 /// connection (opened on first use); returns it with one outcome per recipient.
 async fn deliver(
-    state: Option<State>,
+    db: &Database,
+    state: Option<Pooled>,
     site: Arc<Site>,
     raw: Vec<u8>,
     recipients: Vec<String>,
-) -> (Option<State>, Vec<Result<Handled>>) {
+) -> (Option<Pooled>, Vec<Result<Handled>>) {
     let count = recipients.len();
+    let db = db.clone();
     let done = tokio::task::spawn_blocking(move || {
-        let mut state = match state.map_or_else(|| State::open(&site.config.state.path), Ok) {
+        let mut state = match state.map_or_else(|| db.get(), Ok) {
             Ok(state) => state,
             Err(e) => {
                 tracing::error!(error = format!("{e:#}"), "cannot open the database for returned mail");

@@ -1,15 +1,30 @@
-//! Subscriber state in SQLite: who subscribes, in which language and sectors, to which digest,
-//! and with what consent; sign-ups waiting for confirmation; digest runs; the WebSub hub's
-//! subscriptions and deliveries. [`sqlite`] holds
-//! every query, so another backend (PostgreSQL, for several senders sharing one queue) can be
-//! added beside it; this module holds the types. The rules are [`crate::subscription`]'s.
+//! Subscriber state: who subscribes, in which language and sectors, to which digest, and with
+//! what consent; sign-ups waiting for confirmation; digest runs; the daemon's jobs; the WebSub
+//! hub's subscriptions and deliveries. [`Database`] is the one way in, opened once from
+//! `state.url`; [`sqlite`] holds every query. This module holds the types; the rules are
+//! [`crate::subscription`]'s.
 
+mod database;
 mod sqlite;
 
 use std::fmt;
 use std::str::FromStr;
 
+pub use database::{Database, DigestLock, Pooled};
 pub use sqlite::{State, Tx};
+
+/// A database of its own in a new temporary folder, for a test (dropped with the folder).
+#[cfg(test)]
+pub(crate) fn scratch() -> (tempfile::TempDir, Pooled) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let config = crate::config::StateConfig {
+        url: crate::config::StateUrl::Sqlite(dir.path().join("gazette.db")),
+        keep_runs: std::time::Duration::from_secs(90 * 86_400),
+    };
+    let db = Database::open(&config).expect("a new database opens");
+    let state = db.get().expect("a connection");
+    (dir, state)
+}
 
 /// Where a subscriber stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -67,10 +67,9 @@ fn parse_form(body: &Bytes) -> SignUpForm {
 /// Runs `work` on the database off the async threads.
 async fn with_db<T: Send + 'static>(
     shared: &Arc<Shared>,
-    site: &Arc<Site>,
     work: impl FnOnce(&mut Db) -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    shared.db.with(&site.config.state.path, work).await
+    shared.live.db.with(work).await
 }
 
 fn failed(site: &Site, lang: &str, e: &anyhow::Error) -> Response {
@@ -187,7 +186,7 @@ pub async fn subscribe(
     let shared_for_db = shared.clone();
     let limits = config.subscriptions.clone();
     let to = address.clone();
-    let signed_up = with_db(&shared, &site, move |db| {
+    let signed_up = with_db(&shared, move |db| {
         subscription::sign_up(db, &to, &preferences, &consent, now, &limits, &shared_for_db.mail_limit)
     })
     .await;
@@ -292,7 +291,7 @@ async fn check_signup(shared: &Arc<Shared>, site: &Arc<Site>, token: &str) -> Re
         return Ok(Checked::Invalid);
     }
     let limits = site.config.subscriptions.clone();
-    with_db(shared, site, move |db| {
+    with_db(shared, move |db| {
         let live = subscription::pending_signup(db, token.id, token.issued, Utc::now().timestamp(), &limits)?;
         Ok(live.map_or(Checked::Expired, |s| Checked::Valid(Box::new(s))))
     })
@@ -303,7 +302,7 @@ async fn check_signup(shared: &Arc<Shared>, site: &Arc<Site>, token: &str) -> Re
 async fn check(shared: &Arc<Shared>, site: &Arc<Site>, token: String, purpose: Purpose) -> Result<Checked<Subscriber>> {
     let Ok(token) = Token::parse(&token) else { return Ok(Checked::Invalid) };
     let signer = site.signer.clone();
-    with_db(shared, site, move |db| {
+    with_db(shared, move |db| {
         let subscriber = db.subscriber_by_id(token.id)?;
         Ok(match signer.verify(&token, purpose, subscriber.as_ref().map(Subscriber::link_binding)) {
             Ok(()) => subscriber.map_or(Checked::Invalid, |s| Checked::Valid(Box::new(s))),
@@ -391,10 +390,9 @@ pub async fn confirm(State(shared): State<Arc<Shared>>, headers: HeaderMap, body
         return bad_link(&site, &hint, false);
     }
     let limits = site.config.subscriptions.clone();
-    let confirmed = with_db(&shared, &site, move |db| {
-        subscription::confirm(db, token.id, token.issued, Utc::now().timestamp(), &limits)
-    })
-    .await;
+    let confirmed =
+        with_db(&shared, move |db| subscription::confirm(db, token.id, token.issued, Utc::now().timestamp(), &limits))
+            .await;
     match confirmed {
         Ok(Some(subscriber)) => {
             tracing::info!(subscriber = subscriber.id, "subscription confirmed");
@@ -459,7 +457,7 @@ pub async fn unsubscribe(
         Err(e) => return failed(&site, &lang, &e),
     };
     let id = subscriber.id;
-    let done = with_db(&shared, &site, move |db| subscription::unsubscribe(db, id, Utc::now().timestamp())).await;
+    let done = with_db(&shared, move |db| subscription::unsubscribe(db, id, Utc::now().timestamp())).await;
     match done {
         Ok(changed) => {
             if changed {
@@ -542,7 +540,7 @@ pub async fn save_preferences(State(shared): State<Arc<Shared>>, headers: Header
                 return preferences_form(&site, &s, &token, None, Some(error));
             };
             let id = s.id;
-            match with_db(&shared, &site, move |db| subscription::change_preferences(db, id, &preferences)).await {
+            match with_db(&shared, move |db| subscription::change_preferences(db, id, &preferences)).await {
                 Ok(Some(updated)) => {
                     tracing::info!(subscriber = id, "preferences changed");
                     let notice = site.renderer.string(&updated.preferences.language, "preferences_saved");

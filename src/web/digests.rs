@@ -147,10 +147,10 @@ pub async fn list(
         return not_found_page(&site, &lang);
     };
     let catalog = shared.live.catalog.load_full();
-    let path = site.config.state.path.clone();
     let page = shared
+        .live
         .db
-        .with(&path, move |db| {
+        .with(move |db| {
             let shown = runs_for(db, &site, &catalog, &lang, before, after, PER_PAGE)?;
             // Whether there is anything on either side of this page.
             let (newer, older) = match (shown.first(), shown.last()) {
@@ -201,10 +201,10 @@ pub async fn feed(State(shared): State<Arc<Shared>>, Path(lang): Path<String>, h
         return not_found_page(&site, &site.config.site.default_language);
     }
     let catalog = shared.live.catalog.load_full();
-    let path = site.config.state.path.clone();
     let document = shared
+        .live
         .db
-        .with(&path, move |db| {
+        .with(move |db| {
             let shown = runs_for(db, &site, &catalog, &lang, None, None, PER_PAGE)?;
             atom_document(&site, &catalog, &lang, &shown)
         })
@@ -357,10 +357,10 @@ async fn copy_page(
         Some(None) => return not_found_page(&site, &lang),
     };
     let catalog = shared.live.catalog.load_full();
-    let path = config.state.path.clone();
     let page = shared
+        .live
         .db
-        .with(&path, move |db| {
+        .with(move |db| {
             // A run that offered this language nothing has no copy in it.
             let Some(news) = db.run_news(run, &lang)?.filter(|n| n.digest == digest && !n.articles.is_empty()) else {
                 return Ok(not_found_page(&site, &lang));

@@ -12,7 +12,6 @@ mod archive;
 mod attachments;
 mod client;
 mod conditional;
-mod db;
 mod digests;
 mod feed_page;
 mod feeds;
@@ -55,8 +54,6 @@ pub struct Shared {
     archive: archive::ArchivePages,
     /// The sitemap of the current catalog, made on first request.
     sitemaps: sitemap::Sitemaps,
-    /// Database connections for requests, kept open.
-    db: Arc<db::Connections>,
     signups: DefaultKeyedRateLimiter<IpAddr>,
     /// Confirmation emails per address, however many sign-ups ask.
     mail_limit: crate::subscription::MailLimit,
@@ -82,7 +79,6 @@ impl Shared {
             feeds: FeedFiles::default(),
             archive: archive::ArchivePages::default(),
             sitemaps: sitemap::Sitemaps::default(),
-            db: Arc::default(),
             signups: DefaultKeyedRateLimiter::keyed(governor::Quota::per_hour(per_hour)),
             mail_limit: crate::subscription::MailLimit::default(),
             confirm_rate,

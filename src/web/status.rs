@@ -13,8 +13,7 @@ use crate::state::State as Db;
 
 /// `GET /healthz`: 200 `ok` when the database answers, else 503 with the reason.
 pub async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
-    let path = shared.live.site.load().config.state.path.clone();
-    match shared.db.with(&path, |db: &mut Db| db.ping()).await {
+    match shared.live.db.with(|db: &mut Db| db.ping()).await {
         Ok(()) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], "ok\n").into_response(),
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "health check failed");
@@ -25,8 +24,7 @@ pub async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
 
 /// `GET /metrics`.
 pub async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
-    let path = shared.live.site.load().config.state.path.clone();
-    let counts = shared.db.with(&path, |db: &mut Db| Ok((db.count_by_status()?, db.count_signups()?))).await;
+    let counts = shared.live.db.with(|db: &mut Db| Ok((db.count_by_status()?, db.count_signups()?))).await;
     let mut extra = String::new();
     if let Ok((counts, signups)) = counts {
         extra.push_str("# HELP gazette_subscribers Subscribers, by status.\n# TYPE gazette_subscribers gauge\n");

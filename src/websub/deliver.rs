@@ -18,10 +18,9 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::client::Client;
-use super::verify::blocking;
 use super::{Hub, link_header, topic_url};
 use crate::config::Config;
-use crate::state::HubDelivery;
+use crate::state::{Database, HubDelivery};
 
 /// Deliveries taken at once.
 const BATCH: usize = 64;
@@ -36,7 +35,7 @@ fn now_ms() -> i64 {
 pub async fn run(hub: Arc<Hub>) {
     loop {
         let config = hub.config();
-        let wait = match round(&config, &hub.stop).await {
+        let wait = match round(&config, hub.db(), &hub.stop).await {
             Ok(Some(next)) => Duration::from_millis(u64::try_from(next - now_ms()).unwrap_or(0)).min(IDLE),
             Ok(None) => IDLE,
             Err(e) => {
@@ -57,9 +56,9 @@ pub async fn run(hub: Arc<Hub>) {
 
 /// Expires leases, sends the deliveries due now (a batch at a time, all at once), records
 /// each outcome; returns when there is work next, a delivery or a lease's end (milliseconds).
-async fn round(config: &Arc<Config>, stop: &CancellationToken) -> Result<Option<i64>> {
+async fn round(config: &Arc<Config>, db: &Database, stop: &CancellationToken) -> Result<Option<i64>> {
     let now = now_ms();
-    let expired = blocking(config, move |state| state.hub_expire(now / 1000)).await?;
+    let expired = db.with(move |state| state.hub_expire(now / 1000)).await?;
     if expired > 0 {
         tracing::info!(count = expired, "websub leases ended");
     }
@@ -67,9 +66,9 @@ async fn round(config: &Arc<Config>, stop: &CancellationToken) -> Result<Option<
     let client = Client::new(w.callback_timeout, w.callback_max_bytes, w.allow_private_callbacks)?;
     loop {
         let now = now_ms();
-        let due = blocking(config, move |state| state.hub_due(now, BATCH)).await?;
+        let due = db.with(move |state| state.hub_due(now, BATCH)).await?;
         if due.is_empty() {
-            return blocking(config, |state| state.hub_next_due()).await;
+            return db.with(|state| state.hub_next_due()).await;
         }
         let sends = due.into_iter().map(|delivery| {
             let client = client.clone();
@@ -83,7 +82,7 @@ async fn round(config: &Arc<Config>, stop: &CancellationToken) -> Result<Option<
             outcomes = futures_util::future::join_all(sends) => outcomes,
         };
         for (delivery, outcome) in outcomes {
-            record(config, delivery, outcome).await?;
+            record(config, db, delivery, outcome).await?;
         }
     }
 }
@@ -136,19 +135,19 @@ pub fn backoff(config: &Config, attempts: i64) -> Duration {
     w.retry_first.saturating_mul(1 << doublings).min(w.retry_max)
 }
 
-async fn record(config: &Config, delivery: HubDelivery, sent: Sent) -> Result<()> {
+async fn record(config: &Config, db: &Database, delivery: HubDelivery, sent: Sent) -> Result<()> {
     let now = now_ms();
     let host = Url::parse(&delivery.subscription.callback).ok().and_then(|u| u.host_str().map(str::to_owned));
     let host = host.unwrap_or_default();
     match sent {
         Sent::Delivered => {
             tracing::debug!(topic = delivery.subscription.topic, callback_host = host, "websub delivery sent");
-            blocking(config, move |state| state.hub_delivered(&delivery, now)).await
+            db.with(move |state| state.hub_delivered(&delivery, now)).await
         }
         Sent::Gone => {
             tracing::info!(callback_host = host, "the callback is gone: subscription ended");
             let (topic, callback) = (delivery.subscription.topic.clone(), delivery.subscription.callback.clone());
-            blocking(config, move |state| state.hub_unsubscribe(&topic, &callback).map(drop)).await
+            db.with(move |state| state.hub_unsubscribe(&topic, &callback).map(drop)).await
         }
         Sent::Failed(error) => {
             let give_up_at = delivery
@@ -164,7 +163,7 @@ async fn record(config: &Config, delivery: HubDelivery, sent: Sent) -> Result<()
                     error,
                     "websub delivery given up"
                 );
-                blocking(config, move |state| state.hub_give_up(&delivery)).await
+                db.with(move |state| state.hub_give_up(&delivery)).await
             } else {
                 tracing::info!(
                     topic = delivery.subscription.topic,
@@ -174,7 +173,7 @@ async fn record(config: &Config, delivery: HubDelivery, sent: Sent) -> Result<()
                     error,
                     "websub delivery failed; will retry"
                 );
-                blocking(config, move |state| state.hub_retry(&delivery, next, &error)).await
+                db.with(move |state| state.hub_retry(&delivery, next, &error)).await
             }
         }
     }

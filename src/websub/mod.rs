@@ -74,6 +74,10 @@ impl Hub {
     fn config(&self) -> Arc<Config> {
         self.live.site.load().config.clone()
     }
+
+    fn db(&self) -> &crate::state::Database {
+        &self.live.db
+    }
 }
 
 /// The subscription limits `config` sets.
@@ -117,11 +121,8 @@ pub async fn feeds_changed(hub: &Arc<Hub>, changed: Vec<String>, now_ms: i64) ->
         return Ok(0);
     }
     let queued = if config.websub.is_hub {
-        let path = config.state.path.clone();
         let own = topics.clone();
-        let queued = tokio::task::spawn_blocking(move || crate::state::State::open(&path)?.hub_enqueue(&own, now_ms))
-            .await
-            .map_err(|_| anyhow::anyhow!("queueing deliveries panicked"))??;
+        let queued = hub.db().with(move |state| state.hub_enqueue(&own, now_ms)).await?;
         if queued > 0 {
             hub.queued.notify_one();
         }

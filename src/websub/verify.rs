@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use hyper::http::Method;
 use url::Url;
 
@@ -15,7 +15,7 @@ use super::client::Client;
 use super::hub::{Intent, Mode};
 use super::{Hub, limits, topic_of};
 use crate::config::Config;
-use crate::state::{HubSubscription, State};
+use crate::state::{Database, HubSubscription};
 
 /// Verifies `intent` and acts on it; logs the outcome, never the secret or the whole callback.
 pub async fn verify(hub: Arc<Hub>, intent: Intent) {
@@ -30,7 +30,7 @@ pub async fn verify(hub: Arc<Hub>, intent: Intent) {
     let host = intent.callback.host_str().unwrap_or_default().to_owned();
     let outcome = tokio::select! {
         () = hub.stop.cancelled() => return,
-        outcome = settle(&config, &intent, &host, chrono::Utc::now().timestamp()) => outcome,
+        outcome = settle(&config, hub.db(), &intent, &host, chrono::Utc::now().timestamp()) => outcome,
     };
     // A new lease may end before the deliverer would next wake: let it look again.
     hub.queued.notify_one();
@@ -54,7 +54,7 @@ impl Drop for Waiting<'_> {
     }
 }
 
-async fn settle(config: &Config, intent: &Intent, host: &str, now: i64) -> Result<&'static str> {
+async fn settle(config: &Config, db: &Database, intent: &Intent, host: &str, now: i64) -> Result<&'static str> {
     let w = &config.websub;
     let client = Client::new(w.callback_timeout, w.callback_max_bytes, w.allow_private_callbacks)?;
     let Some(topic) = topic_of(config, &intent.topic) else {
@@ -64,12 +64,13 @@ async fn settle(config: &Config, intent: &Intent, host: &str, now: i64) -> Resul
     let callback = intent.callback.as_str().to_owned();
     let lease = w.lease_for(intent.lease_seconds);
     if intent.mode == Mode::Subscribe {
-        let refusal = blocking(config, {
-            let (topic, callback, host) = (topic.clone(), callback.clone(), host.to_owned());
-            let limits = limits(config);
-            move |state| state.hub_refusal(&topic, &callback, &host, limits, now)
-        })
-        .await?;
+        let refusal = db
+            .with({
+                let (topic, callback, host) = (topic.clone(), callback.clone(), host.to_owned());
+                let limits = limits(config);
+                move |state| state.hub_refusal(&topic, &callback, &host, limits, now)
+            })
+            .await?;
         if let Some(refusal) = refusal {
             deny(&client, intent, refusal.reason()).await;
             return Ok("denied: over a limit");
@@ -98,11 +99,11 @@ async fn settle(config: &Config, intent: &Intent, host: &str, now: i64) -> Resul
             let subscription = HubSubscription { id: 0, topic, callback, secret: intent.secret.clone(), expires_at };
             let limits = limits(config);
             let host = host.to_owned();
-            let refused = blocking(config, move |state| state.hub_activate(&subscription, &host, limits, now)).await?;
+            let refused = db.with(move |state| state.hub_activate(&subscription, &host, limits, now)).await?;
             Ok(if refused.is_some() { "refused: over a limit" } else { "subscribed" })
         }
         Mode::Unsubscribe => {
-            let removed = blocking(config, move |state| state.hub_unsubscribe(&topic, &callback)).await?;
+            let removed = db.with(move |state| state.hub_unsubscribe(&topic, &callback)).await?;
             Ok(if removed { "unsubscribed" } else { "unsubscribed: was not subscribed" })
         }
     }
@@ -126,13 +127,4 @@ fn challenge() -> Result<String> {
     let mut raw = [0u8; 16];
     getrandom::fill(&mut raw).map_err(|e| anyhow::anyhow!("cannot get random bytes: {e}"))?;
     Ok(raw.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// Runs `work` on the state database, off the async threads.
-pub(super) async fn blocking<T: Send + 'static>(
-    config: &Config,
-    work: impl FnOnce(&mut State) -> Result<T> + Send + 'static,
-) -> Result<T> {
-    let path = config.state.path.clone();
-    tokio::task::spawn_blocking(move || work(&mut State::open(&path)?)).await.context("a database task panicked")?
 }

@@ -245,7 +245,8 @@ fn the_past_digests_page_back_and_forth_through_every_run() {
     let base = format!("http://127.0.0.1:{port}");
     // One run per article, each offering its article to English readers, through the state's
     // own interface (sending 25 digests a second apart would be slower and no truer).
-    let mut state = gazette::state::State::open(&site.root.join("gazette.db")).expect("the state");
+    let db = site.state();
+    let mut state = db.get().expect("a connection");
     for i in 0..articles {
         let run = state.open_run("daily", 1_800_000_000 + i * 86_400).expect("a run");
         let offered = gazette::state::NewsItem {

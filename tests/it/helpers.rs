@@ -142,6 +142,12 @@ impl Site {
         self.run(std::iter::once(OsStr::new("subscribers")).chain(args.iter().map(OsStr::new)))
     }
 
+    /// The site's state, opened through gazette's own interface from its config.
+    pub fn state(&self) -> gazette::state::Database {
+        let config = gazette::config::Config::from_file(&self.config).expect("the site's config");
+        gazette::state::Database::open(&config.state).expect("the state opens")
+    }
+
     /// Runs SQL on the site's state database (`gazette.db` beside the config).
     pub fn sql(&self, statement: &str) {
         let db = rusqlite::Connection::open(self.root.join("gazette.db")).expect("open the state");

@@ -36,8 +36,9 @@ impl Jobs {
         };
         let previous = self.live.catalog.load_full();
         metrics().job_started(BUILD, now.timestamp());
+        let db = self.live.db.clone();
         let result = blocking(move || {
-            record_start(&config, BUILD, now.timestamp(), now.timestamp(), None);
+            record_start(&db, BUILD, now.timestamp(), now.timestamp(), None);
             // The files the watcher named alone, when that is enough; else the whole store.
             let rebuilt = match &changed {
                 Some(paths) => crate::build::rebuild(&config, now, &previous, paths).transpose(),
@@ -56,7 +57,7 @@ impl Jobs {
                 Ok(_) => "ok".to_owned(),
                 Err(e) => format!("error: {e:#}"),
             };
-            record_end(&config, BUILD, &outcome);
+            record_end(&db, BUILD, &outcome);
             result
         })
         .await

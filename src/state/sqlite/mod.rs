@@ -8,7 +8,7 @@ mod runs;
 mod subscribers;
 mod websub;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -193,7 +193,7 @@ fn migrations() -> Migrations<'static> {
     ])
 }
 
-/// The open database.
+/// One connection to the database.
 pub struct State {
     conn: Connection,
 }
@@ -248,12 +248,33 @@ fn signup(row: &Row) -> rusqlite::Result<SignUp> {
     })
 }
 
-impl State {
-    /// Opens (creating if need be) the database at `path` and brings its schema up to date.
-    pub fn open(path: &Path) -> Result<State> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+/// Where the SQLite file is: connections to it and the locks beside it.
+pub struct Location {
+    path: PathBuf,
+}
+
+impl Location {
+    /// The file at `path`.
+    pub fn new(path: &Path) -> Location {
+        Location { path: path.to_path_buf() }
+    }
+
+    /// Creates the file (and its folder) if need be and brings its schema up to date; returns
+    /// the connection that did.
+    pub fn create(&self) -> Result<State> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
         }
+        let mut state = self.connect()?;
+        migrations()
+            .to_latest(&mut state.conn)
+            .with_context(|| format!("cannot bring the database {} up to date", self.path.display()))?;
+        Ok(state)
+    }
+
+    /// A new connection to the file, set up as every connection is.
+    pub fn connect(&self) -> Result<State> {
+        let path = &self.path;
         let mut conn =
             Connection::open(path).with_context(|| format!("cannot open the database {}", path.display()))?;
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -268,12 +289,32 @@ impl State {
         // other jobs) committed in between: the busy timeout does not apply to that upgrade.
         // Immediate transactions take the write lock first and wait their turn.
         conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
-        migrations()
-            .to_latest(&mut conn)
-            .with_context(|| format!("cannot bring the database {} up to date", path.display()))?;
         Ok(State { conn })
     }
 
+    /// Takes the lock of digest `digest`, a file beside the database, for as long as the file
+    /// returned is open; fails at once when another process holds it.
+    pub fn lock(&self, digest: &str) -> Result<std::fs::File> {
+        let mut name = self.path.clone().into_os_string();
+        name.push(format!(".{digest}.lock"));
+        let path = PathBuf::from(name);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open the lock {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                anyhow::bail!("digest '{digest}' is being sent by another process (lock {})", path.display())
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+        }
+    }
+}
+
+impl State {
     /// Runs `work` in one write transaction: committed when it returns `Ok`, rolled back
     /// otherwise. The subscription rules are written against [`Tx`].
     pub fn write<T>(&mut self, work: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
@@ -347,13 +388,13 @@ mod tests {
     fn a_run_opened_while_another_connection_writes_waits_instead_of_failing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gazette.db");
-        let mut writer = State::open(&path).unwrap();
+        let mut writer = Location::new(&path).create().unwrap();
         add(&mut writer, "li@example.org");
         let tx = writer.conn.transaction().unwrap();
         tx.execute("UPDATE subscribers SET bounces = 0", []).unwrap();
         // Another connection reads and then writes (open_run) while this one holds the lock:
         // begun deferred, its read snapshot would be stale by the time it may write.
-        let opening = std::thread::spawn(move || State::open(&path).unwrap().open_run("daily", 10));
+        let opening = std::thread::spawn(move || Location::new(&path).create().unwrap().open_run("daily", 10));
         std::thread::sleep(std::time::Duration::from_millis(300));
         tx.commit().unwrap();
         let run = opening.join().unwrap().expect("the run opens once the other write is done");
@@ -364,8 +405,8 @@ mod tests {
     fn reopening_keeps_the_data_and_the_schema_version() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gazette.db");
-        add(&mut State::open(&path).unwrap(), "a@example.org");
-        let state = State::open(&path).unwrap();
+        add(&mut Location::new(&path).create().unwrap(), "a@example.org");
+        let state = Location::new(&path).create().unwrap();
         assert_eq!(state.subscribers().unwrap().len(), 1);
         let mode: String = state.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal");
@@ -395,7 +436,7 @@ mod tests {
                 .unwrap();
             }
         }
-        let state = State::open(&path).unwrap();
+        let state = Location::new(&path).create().unwrap();
         let subscribers = state.subscribers().unwrap();
         let info = subscribers.iter().find(|s| s.email.starts_with("info@")).unwrap();
         assert_eq!(info.link_binding(), "info@外办.中国", "links already mailed keep working");

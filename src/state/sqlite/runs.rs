@@ -372,8 +372,7 @@ mod tests {
 
     #[test]
     fn a_run_offers_its_articles_in_the_order_recorded_ties_included() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut state = State::open(&dir.path().join("gazette.db")).unwrap();
+        let (_dir, mut state) = crate::state::scratch();
         let run = state.open_run("daily", 1_000).unwrap();
         let item =
             |lang: &str, slug: &str| NewsItem { lang: lang.into(), slug: slug.into(), at: 900, is_fallback: false };
@@ -387,8 +386,7 @@ mod tests {
 
     #[test]
     fn pruning_drops_the_deliveries_of_old_finished_runs_and_keeps_the_runs_news() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut state = State::open(&dir.path().join("gazette.db")).unwrap();
+        let (_dir, mut state) = crate::state::scratch();
         let address = Address::parse("li@example.org", Giver::Operator).unwrap();
         let prefs = Preferences { name: None, language: "en".into(), sectors: vec![], digest: "daily".into() };
         state.write(|tx| tx.add_subscriber(&address, &prefs, Status::Confirmed, "cli", 1)).unwrap();

@@ -1,0 +1,120 @@
+//! The state opened once from `state.url` and handed down (as miniflux hands its storage to
+//! the daemon): the backend's connections, kept open for the next use, and the locks that
+//! keep two senders of one digest apart. Nothing else in gazette opens the database.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use anyhow::{Context, Result};
+
+use super::State;
+use super::sqlite;
+use crate::config::{StateConfig, StateUrl};
+
+/// Idle connections kept at most (as many as requests and a digest run use at once is plenty).
+const IDLE: usize = 8;
+
+/// The open state: cheap to clone, one per process.
+#[derive(Clone)]
+pub struct Database {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    url: StateUrl,
+    backend: Backend,
+    idle: Mutex<Vec<State>>,
+}
+
+enum Backend {
+    Sqlite(sqlite::Location),
+}
+
+impl Database {
+    /// Opens the database `config` names, creating it if need be, and brings its schema up to
+    /// date: a database that cannot be reached or read fails here, naming `state.url`.
+    pub fn open(config: &StateConfig) -> Result<Database> {
+        let (backend, first) = match &config.url {
+            StateUrl::Sqlite(path) => {
+                let location = sqlite::Location::new(path);
+                let first = location.create().with_context(|| format!("state.url {}", config.url))?;
+                (Backend::Sqlite(location), first)
+            }
+        };
+        let inner = Inner { url: config.url.clone(), backend, idle: Mutex::new(vec![first]) };
+        Ok(Database { inner: Arc::new(inner) })
+    }
+
+    /// Where the state is, fit to show.
+    pub fn url(&self) -> &StateUrl {
+        &self.inner.url
+    }
+
+    /// A connection, idle or new; it goes back when dropped.
+    pub fn get(&self) -> Result<Pooled> {
+        let idle = self.inner.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let state = match idle {
+            Some(state) => state,
+            None => match &self.inner.backend {
+                Backend::Sqlite(location) => location.connect()?,
+            },
+        };
+        Ok(Pooled { state: Some(state), db: self.clone() })
+    }
+
+    /// Runs `work` on a connection on tokio's blocking threads, so a busy database never
+    /// stalls the async ones.
+    pub async fn with<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut State) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || work(&mut *db.get()?))
+            .await
+            .map_err(|_| anyhow::anyhow!("a database task panicked"))?
+    }
+
+    /// Holds digest `digest`'s sending for as long as the lock lives: two processes sending
+    /// the same digest (cron and an operator, the daemon and the command line) would
+    /// otherwise work through the same pending deliveries and send them twice.
+    pub fn lock_digest(&self, digest: &str) -> Result<DigestLock> {
+        match &self.inner.backend {
+            Backend::Sqlite(location) => Ok(DigestLock { _file: location.lock(digest)? }),
+        }
+    }
+}
+
+/// A connection out of the pool; derefs to [`State`].
+pub struct Pooled {
+    state: Option<State>,
+    db: Database,
+}
+
+impl Deref for Pooled {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        self.state.as_ref().expect("a pooled connection is there until it is dropped")
+    }
+}
+
+impl DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut State {
+        self.state.as_mut().expect("a pooled connection is there until it is dropped")
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        let Some(state) = self.state.take() else { return };
+        let mut idle = self.db.inner.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < IDLE {
+            idle.push(state);
+        }
+    }
+}
+
+/// Held while a digest is being sent (see [`Database::lock_digest`]).
+pub struct DigestLock {
+    _file: std::fs::File,
+}
