@@ -6,6 +6,7 @@ mod digest;
 mod explain;
 mod generate;
 mod returns;
+mod state;
 mod subscribers;
 
 use std::path::PathBuf;
@@ -69,6 +70,12 @@ pub enum Command {
         /// What to do with them.
         #[command(subcommand)]
         command: subscribers::SubscribersCommand,
+    },
+    /// Move the state into another database (SQLite into PostgreSQL).
+    State {
+        /// What to do.
+        #[command(subcommand)]
+        command: state::StateCommand,
     },
     /// Write the man pages or shell completions (for packaging; reads no config).
     #[command(hide = true)]
@@ -137,6 +144,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Subscribers { command } => subscribers::run(&config, command),
         Command::Returns { command } => returns::run(&config, command),
         Command::Digest { command } => digest::run(&config, command),
+        Command::State { command } => state::run(&config, command),
         Command::Run => crate::daemon::run(&cli.config, config).map(|()| ExitCode::SUCCESS),
         Command::Generate { .. } => unreachable!("generate returned above"),
     }

@@ -22,7 +22,7 @@ use url::Url;
 pub use digest::{Digest, TemplatesConfig, TokensConfig};
 pub use http::{HttpConfig, IpNetwork, OpsListen, ProxyHeader};
 pub use mail::{DkimAlgorithm, DkimSettings, MAIL_URL_ENV, MailConfig, PASSWORD_ENV, ReturnsConfig, Tls, Transport};
-pub use state::{StateConfig, StateUrl};
+pub use state::{DB_PASSWORD_ENV, PostgresUrl, StateConfig, StateUrl};
 pub use subscriptions::SubscriptionsConfig;
 pub use websub::WebSubConfig;
 

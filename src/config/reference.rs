@@ -86,7 +86,11 @@ pub const KEYS: &[Key] = &[
     },
     Key {
         key: "state.url",
-        meaning: "the database of subscribers and digest runs: `sqlite://FILE`, a path from the config's folder or `sqlite:///absolute` (default `sqlite://gazette.db`)",
+        meaning: "the database of subscribers and digest runs: `sqlite://FILE`, a path from the config's folder or `sqlite:///absolute`, or `postgres://USER@HOST[:PORT]/DB` for several instances on one database (default `sqlite://gazette.db`)",
+    },
+    Key {
+        key: "state.password_file",
+        meaning: "a file holding the PostgreSQL password, read when `GAZETTE_DB_PASSWORD` is not set; never put the password in `state.url`",
     },
     Key { key: "state.path", meaning: "the older spelling of `state.url = \"sqlite://PATH\"`; give one of the two" },
     Key {

@@ -1,6 +1,6 @@
-//! `[state]`: where subscriber state lives (`state.url`, with `state.path` the older spelling of
-//! a SQLite file) and how long finished runs keep their delivery rows. Opening it is
-//! [`crate::state::Database`]'s job.
+//! `[state]`: where subscriber state lives (`state.url`: a SQLite file, with `state.path` its
+//! older spelling, or a PostgreSQL server, whose password is never in the config) and how long
+//! finished runs keep their delivery rows. Opening it is [`crate::state::Database`]'s job.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -24,15 +24,45 @@ pub enum StateUrl {
     /// A SQLite file (`sqlite://gazette.db`, relative to the config's folder, or
     /// `sqlite:///var/lib/gazette/gazette.db`).
     Sqlite(PathBuf),
+    /// A PostgreSQL database (`postgres://gazette@db.example.org/gazette`).
+    Postgres(PostgresUrl),
 }
 
+/// A PostgreSQL database and where its password comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresUrl {
+    /// The URL as given, which holds no password.
+    pub url: String,
+    /// `state.password_file`: a file holding the password, when `GAZETTE_DB_PASSWORD` is not
+    /// set (a systemd credential, say).
+    pub password_file: Option<PathBuf>,
+}
+
+/// The environment variable that holds the PostgreSQL password.
+pub const DB_PASSWORD_ENV: &str = "GAZETTE_DB_PASSWORD";
+
 impl StateUrl {
-    /// Reads `url`; a relative SQLite path is taken from `base`.
-    pub fn parse(url: &str, base: &Path) -> Result<StateUrl> {
+    /// Reads `url`, given as `key` (named in errors); a relative SQLite path is taken from
+    /// `base`.
+    pub fn parse(url: &str, base: &Path, key: &str) -> Result<StateUrl> {
         match url.split_once("://") {
             Some(("sqlite", path)) if !path.is_empty() => Ok(StateUrl::Sqlite(base.join(path))),
-            Some(("sqlite", _)) => bail!("state.url: '{url}' names no file (write sqlite://gazette.db)"),
-            _ => bail!("state.url: '{url}' is not a database URL gazette knows (write sqlite://FILE)"),
+            Some(("sqlite", _)) => bail!("{key}: '{url}' names no file (write sqlite://gazette.db)"),
+            Some(("postgres" | "postgresql", _)) => {
+                // The URL is shown in logs and errors: a password in it would be too.
+                let parsed = url::Url::parse(url).map_err(|e| anyhow::anyhow!("{key}: '{url}' {e}"))?;
+                if parsed.password().is_some() {
+                    bail!(
+                        "{key}: the URL holds a password; give it in {DB_PASSWORD_ENV} or a file named by \
+                         state.password_file instead"
+                    );
+                }
+                url.parse::<postgres::Config>().map_err(|e| anyhow::anyhow!("{key}: '{url}': {e}"))?;
+                Ok(StateUrl::Postgres(PostgresUrl { url: url.to_owned(), password_file: None }))
+            }
+            _ => bail!(
+                "{key}: '{url}' is not a database URL gazette knows (write sqlite://FILE or postgres://USER@HOST/DB)"
+            ),
         }
     }
 
@@ -40,6 +70,7 @@ impl StateUrl {
     pub fn sqlite_path(&self) -> Option<&Path> {
         match self {
             StateUrl::Sqlite(path) => Some(path),
+            StateUrl::Postgres(_) => None,
         }
     }
 }
@@ -49,6 +80,7 @@ impl fmt::Display for StateUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StateUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            StateUrl::Postgres(postgres) => f.write_str(&postgres.url),
         }
     }
 }
@@ -58,6 +90,7 @@ impl fmt::Display for StateUrl {
 pub(super) struct RawState {
     url: Option<String>,
     path: Option<PathBuf>,
+    password_file: Option<PathBuf>,
     keep_runs: Option<String>,
 }
 
@@ -68,9 +101,16 @@ impl RawState {
     pub(super) fn validate(self, base: &Path) -> Result<StateConfig> {
         let url = match (self.url, self.path) {
             (Some(_), Some(_)) => bail!("state: give `url` or `path` (the older spelling of a SQLite file), not both"),
-            (Some(url), None) => StateUrl::parse(&url, base)?,
+            (Some(url), None) => StateUrl::parse(&url, base, "state.url")?,
             (None, Some(path)) => StateUrl::Sqlite(base.join(path)),
-            (None, None) => StateUrl::parse(DEFAULT_URL, base)?,
+            (None, None) => StateUrl::parse(DEFAULT_URL, base, "state.url")?,
+        };
+        let url = match (url, self.password_file) {
+            (StateUrl::Postgres(postgres), Some(file)) => {
+                StateUrl::Postgres(PostgresUrl { password_file: Some(base.join(file)), ..postgres })
+            }
+            (StateUrl::Sqlite(_), Some(_)) => bail!("state.password_file: a SQLite file has no password"),
+            (url, None) => url,
         };
         let keep_runs = self.keep_runs.as_deref().unwrap_or(DEFAULT_KEEP_RUNS);
         let keep_runs = humantime::parse_duration(keep_runs)
@@ -99,6 +139,15 @@ mod tests {
         assert_eq!(url("url = \"sqlite:///var/lib/gazette/g.db\""), StateUrl::Sqlite("/var/lib/gazette/g.db".into()));
         assert_eq!(url("path = \"old.db\""), StateUrl::Sqlite("/srv/gazette/old.db".into()));
         assert_eq!(url("").to_string(), "sqlite:///srv/gazette/gazette.db");
+        let postgres = url("url = \"postgres://gazette@db.example.org:5433/gazette\"\npassword_file = \"db-pass\"");
+        assert_eq!(
+            postgres,
+            StateUrl::Postgres(PostgresUrl {
+                url: "postgres://gazette@db.example.org:5433/gazette".into(),
+                password_file: Some("/srv/gazette/db-pass".into()),
+            })
+        );
+        assert_eq!(postgres.to_string(), "postgres://gazette@db.example.org:5433/gazette");
     }
 
     #[test]
@@ -108,6 +157,8 @@ mod tests {
             ("url = \"gazette.db\"", "'gazette.db'"),
             ("url = \"sqlite://\"", "names no file"),
             ("url = \"sqlite://a.db\"\npath = \"b.db\"", "not both"),
+            ("url = \"postgres://gazette:hunter2@db/gazette\"", "GAZETTE_DB_PASSWORD"),
+            ("password_file = \"pw\"", "no password"),
         ] {
             let err = format!("{:#}", state(toml).unwrap_err());
             assert!(err.contains(says), "{toml}: {err}");

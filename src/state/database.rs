@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use anyhow::{Context, Result};
 
 use super::State;
-use super::sqlite;
+use super::{postgres, sqlite};
 use crate::config::{StateConfig, StateUrl};
 
 /// Idle connections kept at most (as many as requests and a digest run use at once is plenty).
@@ -28,19 +28,23 @@ struct Inner {
 
 enum Backend {
     Sqlite(sqlite::Location),
+    Postgres(Box<postgres::Server>),
 }
 
 impl Database {
     /// Opens the database `config` names, creating it if need be, and brings its schema up to
     /// date: a database that cannot be reached or read fails here, naming `state.url`.
     pub fn open(config: &StateConfig) -> Result<Database> {
-        let (backend, first) = match &config.url {
+        let opened = match &config.url {
             StateUrl::Sqlite(path) => {
                 let location = sqlite::Location::new(path);
-                let first = location.create().with_context(|| format!("state.url {}", config.url))?;
-                (Backend::Sqlite(location), first)
+                location.create().map(|first| (Backend::Sqlite(location), State::Sqlite(first)))
             }
+            StateUrl::Postgres(url) => postgres::Server::new(url).and_then(|server| {
+                server.create().map(|first| (Backend::Postgres(Box::new(server)), State::Postgres(Box::new(first))))
+            }),
         };
+        let (backend, first) = opened.with_context(|| format!("state.url {}", config.url))?;
         let inner = Inner { url: config.url.clone(), backend, idle: Mutex::new(vec![first]) };
         Ok(Database { inner: Arc::new(inner) })
     }
@@ -56,7 +60,8 @@ impl Database {
         let state = match idle {
             Some(state) => state,
             None => match &self.inner.backend {
-                Backend::Sqlite(location) => location.connect()?,
+                Backend::Sqlite(location) => State::Sqlite(location.connect()?),
+                Backend::Postgres(server) => State::Postgres(Box::new(server.connect()?)),
             },
         };
         Ok(Pooled { state: Some(state), db: self.clone() })
@@ -79,7 +84,8 @@ impl Database {
     /// otherwise work through the same pending deliveries and send them twice.
     pub fn lock_digest(&self, digest: &str) -> Result<DigestLock> {
         match &self.inner.backend {
-            Backend::Sqlite(location) => Ok(DigestLock { _file: location.lock(digest)? }),
+            Backend::Sqlite(location) => Ok(DigestLock::File(location.lock(digest)?)),
+            Backend::Postgres(server) => Ok(DigestLock::Session(Box::new(server.lock(digest)?))),
         }
     }
 }
@@ -107,6 +113,10 @@ impl DerefMut for Pooled {
 impl Drop for Pooled {
     fn drop(&mut self) {
         let Some(state) = self.state.take() else { return };
+        // A connection the server dropped (a restart) is not handed out again.
+        if state.is_broken() {
+            return;
+        }
         let mut idle = self.db.inner.idle.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < IDLE {
             idle.push(state);
@@ -114,7 +124,10 @@ impl Drop for Pooled {
     }
 }
 
-/// Held while a digest is being sent (see [`Database::lock_digest`]).
-pub struct DigestLock {
-    _file: std::fs::File,
+/// Held while a digest is being sent (see [`Database::lock_digest`]); released when dropped.
+pub enum DigestLock {
+    /// A file beside the SQLite database, locked.
+    File(std::fs::File),
+    /// A PostgreSQL session holding an advisory lock.
+    Session(Box<postgres::Conn>),
 }

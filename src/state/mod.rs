@@ -4,26 +4,83 @@
 //! `state.url`; [`sqlite`] holds every query. This module holds the types; the rules are
 //! [`crate::subscription`]'s.
 
+pub mod copy;
 mod database;
+mod interface;
+mod postgres;
 mod sqlite;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::str::FromStr;
 
 pub use database::{Database, DigestLock, Pooled};
-pub use sqlite::{State, Tx};
+pub use interface::{State, Tx};
 
-/// A database of its own in a new temporary folder, for a test (dropped with the folder).
 #[cfg(test)]
-pub(crate) fn scratch() -> (tempfile::TempDir, Pooled) {
+#[path = "../../tests/support/postgres.rs"]
+#[allow(dead_code)] // what the integration tests use of it too
+mod pg_server;
+
+/// A database of one test's own on each backend: a SQLite file in a new temporary folder and
+/// a new database on a PostgreSQL server the test process shares, with a connection to each.
+#[cfg(test)]
+pub(crate) fn each_backend() -> Vec<(Scratch, Pooled)> {
+    [scratch_sqlite(), scratch_postgres()]
+        .into_iter()
+        .map(|scratch| {
+            eprintln!("on {}", scratch.db.url());
+            let state = scratch.db.get().expect("a connection");
+            (scratch, state)
+        })
+        .collect()
+}
+
+/// A test's database, dropped (the SQLite one with its folder) at the end of the test.
+#[cfg(test)]
+pub(crate) struct Scratch {
+    /// The database.
+    pub db: Database,
+    _dir: Option<tempfile::TempDir>,
+}
+
+#[cfg(test)]
+fn scratch_config(url: crate::config::StateUrl) -> crate::config::StateConfig {
+    crate::config::StateConfig { url, keep_runs: std::time::Duration::from_secs(90 * 86_400) }
+}
+
+/// A SQLite database of its own in a new temporary folder.
+#[cfg(test)]
+pub(crate) fn scratch_sqlite() -> Scratch {
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let config = crate::config::StateConfig {
-        url: crate::config::StateUrl::Sqlite(dir.path().join("gazette.db")),
-        keep_runs: std::time::Duration::from_secs(90 * 86_400),
-    };
-    let db = Database::open(&config).expect("a new database opens");
-    let state = db.get().expect("a connection");
-    (dir, state)
+    let config = scratch_config(crate::config::StateUrl::Sqlite(dir.path().join("gazette.db")));
+    Scratch { db: Database::open(&config).expect("a new database opens"), _dir: Some(dir) }
+}
+
+/// A new PostgreSQL database on the server this test process shares.
+#[cfg(test)]
+pub(crate) fn scratch_postgres() -> Scratch {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static SERVER: OnceLock<pg_server::PgServer> = OnceLock::new();
+    static DATABASES: AtomicUsize = AtomicUsize::new(0);
+    let server = SERVER.get_or_init(|| {
+        // Started from a thread that never ends: the server dies with the thread that started
+        // it, and a test's own thread ends with the test.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(pg_server::PgServer::start());
+            loop {
+                std::thread::park();
+            }
+        });
+        rx.recv().expect("the test server starts")
+    });
+    let name = format!("test_{}", DATABASES.fetch_add(1, Ordering::Relaxed));
+    let url = crate::config::StateUrl::parse(&server.create_database(&name), std::path::Path::new("/"), "test")
+        .expect("the test server's URL");
+    Scratch { db: Database::open(&scratch_config(url)).expect("a new database opens"), _dir: None }
 }
 
 /// Where a subscriber stands.
@@ -39,6 +96,28 @@ pub enum Status {
     Unsubscribed,
     /// The address bounced too often: gets nothing.
     Bounced,
+}
+
+/// What the suppression list keeps of a removed address: a SHA-256 of its key, enough to
+/// recognise it and not to read it.
+fn email_hash(key: &str) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(key.as_bytes()).to_vec()
+}
+
+/// The hashes a removed address may be on the suppression list under: of its key, and of the
+/// key an earlier release made of it, which kept an internationalised domain in Unicode.
+fn suppression_hashes(address: &crate::subscription::Address) -> Vec<Vec<u8>> {
+    let key = address.key();
+    let mut hashes = vec![email_hash(&key)];
+    if address.domain().contains("xn--") {
+        let (unicode, result) = idna::domain_to_unicode(address.domain());
+        if result.is_ok() {
+            let local = &key[..key.len() - address.domain().len()];
+            hashes.push(email_hash(&format!("{local}{}", unicode.to_lowercase())));
+        }
+    }
+    hashes
 }
 
 impl Status {

@@ -3,6 +3,7 @@
 //! runs in [`runs`], the WebSub hub's subscriptions and deliveries in [`websub`]. WAL mode, so the HTTP server can read while a digest run writes. What the
 //! rows mean and when they change is decided by [`crate::subscription`].
 
+mod copy;
 mod migrate;
 mod runs;
 mod subscribers;
@@ -194,15 +195,8 @@ fn migrations() -> Migrations<'static> {
 }
 
 /// One connection to the database.
-pub struct State {
+pub struct Conn {
     conn: Connection,
-}
-
-/// What the suppression list keeps of a removed address: a SHA-256 of its key, enough to
-/// recognise it and not to read it.
-fn email_hash(key: &str) -> Vec<u8> {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(key.as_bytes()).to_vec()
 }
 
 fn sectors_column(sectors: &[String]) -> String {
@@ -261,7 +255,7 @@ impl Location {
 
     /// Creates the file (and its folder) if need be and brings its schema up to date; returns
     /// the connection that did.
-    pub fn create(&self) -> Result<State> {
+    pub fn create(&self) -> Result<Conn> {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
         }
@@ -273,7 +267,7 @@ impl Location {
     }
 
     /// A new connection to the file, set up as every connection is.
-    pub fn connect(&self) -> Result<State> {
+    pub fn connect(&self) -> Result<Conn> {
         let path = &self.path;
         let mut conn =
             Connection::open(path).with_context(|| format!("cannot open the database {}", path.display()))?;
@@ -289,7 +283,7 @@ impl Location {
         // other jobs) committed in between: the busy timeout does not apply to that upgrade.
         // Immediate transactions take the write lock first and wait their turn.
         conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
-        Ok(State { conn })
+        Ok(Conn { conn })
     }
 
     /// Takes the lock of digest `digest`, a file beside the database, for as long as the file
@@ -314,7 +308,7 @@ impl Location {
     }
 }
 
-impl State {
+impl Conn {
     /// Runs `work` in one write transaction: committed when it returns `Ok`, rolled back
     /// otherwise. The subscription rules are written against [`Tx`].
     pub fn write<T>(&mut self, work: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
@@ -379,9 +373,13 @@ mod tests {
         Preferences { name: None, language: "en".into(), sectors: vec![], digest: "daily".into() }
     }
 
-    fn add(state: &mut State, email: &str) {
+    fn add(state: &mut Conn, email: &str) {
         let address = Address::parse(email, Giver::Operator).unwrap();
         state.write(|tx| tx.add_subscriber(&address, &prefs(), Status::Confirmed, "cli", 1)).unwrap();
+    }
+
+    fn subscribers(conn: Conn) -> Vec<Subscriber> {
+        crate::state::State::Sqlite(conn).subscribers().unwrap()
     }
 
     #[test]
@@ -407,9 +405,9 @@ mod tests {
         let path = dir.path().join("gazette.db");
         add(&mut Location::new(&path).create().unwrap(), "a@example.org");
         let state = Location::new(&path).create().unwrap();
-        assert_eq!(state.subscribers().unwrap().len(), 1);
         let mode: String = state.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal");
+        assert_eq!(subscribers(state).len(), 1);
     }
 
     #[test]
@@ -436,8 +434,7 @@ mod tests {
                 .unwrap();
             }
         }
-        let state = Location::new(&path).create().unwrap();
-        let subscribers = state.subscribers().unwrap();
+        let subscribers = subscribers(Location::new(&path).create().unwrap());
         let info = subscribers.iter().find(|s| s.email.starts_with("info@")).unwrap();
         assert_eq!(info.link_binding(), "info@外办.中国", "links already mailed keep working");
         let rows: Vec<(String, Status)> = subscribers.into_iter().map(|s| (s.email, s.status)).collect();

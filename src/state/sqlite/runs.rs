@@ -5,10 +5,10 @@
 use anyhow::Result;
 use rusqlite::{OptionalExtension, params};
 
-use super::{State, Tx, subscriber};
+use super::{Conn, Tx, subscriber};
 use crate::state::{NewsItem, Outcome, ReturnEntry, Run, RunNews, RunReport, Subscriber};
 
-impl State {
+impl Conn {
     /// The unfinished run of `digest` if there is one (after a crash), else a new run with
     /// cutoff `now` and a pending delivery for every confirmed subscriber of the digest.
     pub fn open_run(&mut self, digest: &str, now: i64) -> Result<Run> {
@@ -313,7 +313,7 @@ impl Tx<'_> {
     }
 }
 
-impl State {
+impl Conn {
     /// Calls `each` with every returned message logged since `since`, oldest first.
     pub fn for_each_return(&self, since: i64, mut each: impl FnMut(ReturnEntry, i64) -> Result<()>) -> Result<()> {
         let mut stmt = self.conn.prepare_cached(
@@ -336,7 +336,7 @@ impl State {
     }
 }
 
-impl State {
+impl Conn {
     /// What became of run `run`, if there is one.
     pub fn run_report(&self, run: i64) -> Result<Option<RunReport>> {
         let head: Option<(String, i64, Option<i64>)> = self
@@ -362,92 +362,5 @@ impl State {
             )?
             .query_row(params![run, started_at], |r| r.get(0))?;
         Ok(Some(RunReport { digest, started_at, finished_at, by_status, returned, unsubscribed_since }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::state::{NewsItem, Outcome, Preferences, State, Status};
-    use crate::subscription::{Address, Giver};
-
-    #[test]
-    fn a_run_offers_its_articles_in_the_order_recorded_ties_included() {
-        let (_dir, mut state) = crate::state::scratch();
-        let run = state.open_run("daily", 1_000).unwrap();
-        let item =
-            |lang: &str, slug: &str| NewsItem { lang: lang.into(), slug: slug.into(), at: 900, is_fallback: false };
-        // Same time: the order given (the messages' order) is kept, not the alphabet's.
-        let offered = [("en", item("zh", "b")), ("en", item("en", "a")), ("zh", item("zh", "b"))];
-        state.record_news(&run, &offered).unwrap();
-        let en = state.run_news(run.id, "en").unwrap().unwrap().articles;
-        assert_eq!(en, [item("zh", "b"), item("en", "a")]);
-        assert_eq!(state.run_news(run.id, "zh").unwrap().unwrap().articles, [item("zh", "b")]);
-    }
-
-    #[test]
-    fn pruning_drops_the_deliveries_of_old_finished_runs_and_keeps_the_runs_news() {
-        let (_dir, mut state) = crate::state::scratch();
-        let address = Address::parse("li@example.org", Giver::Operator).unwrap();
-        let prefs = Preferences { name: None, language: "en".into(), sectors: vec![], digest: "daily".into() };
-        state.write(|tx| tx.add_subscriber(&address, &prefs, Status::Confirmed, "cli", 1)).unwrap();
-        let mut runs = Vec::new();
-        for day in [10, 20, 30] {
-            let run = state.open_run("daily", day * 86_400).unwrap();
-            let fair = NewsItem { lang: "en".into(), slug: "fair".into(), at: day * 86_400 - 5, is_fallback: false };
-            state.record_news(&run, &[("en", fair.clone())]).unwrap();
-            // Recorded once: a resumed run offers what it offered when it opened.
-            let late = NewsItem { slug: "late".into(), ..fair };
-            state.record_news(&run, &[("en", late)]).unwrap();
-            state.write(|tx| tx.record_outcomes(&run, &[(1, Outcome::Sent)], day * 86_400)).unwrap();
-            assert!(state.finish_run(run.id, day * 86_400).unwrap());
-            runs.push(run.id);
-        }
-        let open = state.open_run("daily", 40 * 86_400).unwrap();
-        let count = |s: &State, table: &str| {
-            s.conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get::<_, i64>(0)).unwrap()
-        };
-        // Runs finished before day 25: day 10 and day 20. The unfinished run stays whatever.
-        assert_eq!(state.prune(25 * 86_400).unwrap(), (2, 2));
-        assert_eq!((count(&state, "digest_runs"), count(&state, "deliveries")), (4, 2));
-        assert_eq!(state.prune(25 * 86_400).unwrap(), (0, 0), "nothing left to prune");
-        // What the pruned runs offered is still there for their web copies.
-        let first = state.run_news(runs[0], "en").unwrap().unwrap();
-        assert_eq!((first.digest.as_str(), first.cutoff), ("daily", 10 * 86_400));
-        let fair = NewsItem { lang: "en".into(), slug: "fair".into(), at: 10 * 86_400 - 5, is_fallback: false };
-        assert_eq!(first.articles, [fair]);
-        assert!(state.run_news(runs[0], "zh").unwrap().unwrap().articles.is_empty(), "nothing for zh");
-        assert_eq!(state.previous_cutoff("daily", open.id).unwrap(), Some(30 * 86_400));
-        assert_eq!(state.previous_cutoff("daily", runs[0]).unwrap(), None);
-        assert!(state.run_news(open.id, "en").unwrap().unwrap().articles.is_empty(), "recorded nothing");
-        assert!(state.run_news(999, "en").unwrap().is_none(), "no such run");
-        state.write(|tx| tx.record_outcomes(&open, &[(1, Outcome::Sent)], 40 * 86_400)).unwrap();
-        state.finish_run(open.id, 40 * 86_400).unwrap();
-        assert_eq!(state.prune(100 * 86_400).unwrap(), (2, 2));
-        let next = state.open_run("daily", 1).unwrap();
-        assert!(next.cutoff > 40 * 86_400, "the next cutoff still follows the last run's");
-        // Walked newest first from before a run, and oldest first from after one.
-        let walk = |before, after| {
-            let mut seen = Vec::new();
-            state
-                .for_each_run_news("en", before, after, |n| {
-                    seen.push(n.run);
-                    Ok(seen.len() < 2)
-                })
-                .unwrap();
-            seen
-        };
-        assert_eq!(walk(None, None), [runs[2], runs[1]]);
-        assert_eq!(walk(Some(runs[1]), None), [runs[0]]);
-        assert_eq!(walk(None, Some(runs[0])), [runs[1], runs[2]]);
-        let mut in_zh = 0;
-        state
-            .for_each_run_news("zh", None, None, |_| {
-                Ok({
-                    in_zh += 1;
-                    true
-                })
-            })
-            .unwrap();
-        assert_eq!(in_zh, 0, "no run offered zh anything");
     }
 }

@@ -5,11 +5,12 @@
 use anyhow::Result;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::{State, email_hash, sectors_column, signup, subscriber};
+use super::{Conn, sectors_column, signup, subscriber};
 use crate::state::{Preferences, SignUp, Status, Subscriber};
+use crate::state::{email_hash, suppression_hashes};
 use crate::subscription::Address;
 
-impl State {
+impl Conn {
     /// Calls `each` with every subscriber, in the order they were added, one row at a time
     /// (a list of any size is never held).
     pub fn for_each_subscriber(&self, mut each: impl FnMut(Subscriber) -> Result<()>) -> Result<()> {
@@ -19,17 +20,6 @@ impl State {
             each(subscriber(row)?)?;
         }
         Ok(())
-    }
-
-    /// Every subscriber, in the order they were added (for tests and small lists).
-    #[cfg(test)]
-    pub fn subscribers(&self) -> Result<Vec<Subscriber>> {
-        let mut all = Vec::new();
-        self.for_each_subscriber(|s| {
-            all.push(s);
-            Ok(())
-        })?;
-        Ok(all)
     }
 
     /// The current status of subscriber `id`; `None` once removed.
@@ -69,7 +59,7 @@ impl State {
 }
 
 /// One write transaction over subscribers, sign-ups and the suppression list (see
-/// [`State::write`]).
+/// [`Conn::write`]).
 pub struct Tx<'a> {
     pub(super) tx: Transaction<'a>,
 }
@@ -81,11 +71,6 @@ impl<'a> Tx<'a> {
 
     pub(super) fn commit(self) -> rusqlite::Result<()> {
         self.tx.commit()
-    }
-
-    /// The subscriber with this address, if any.
-    pub fn subscriber(&self, address: &Address) -> Result<Option<Subscriber>> {
-        self.subscriber_by_key(&address.key())
     }
 
     /// The subscriber stored under `key` (see [`Address::key`]), if any.
@@ -258,11 +243,6 @@ impl<'a> Tx<'a> {
         Ok(self.tx.prepare_cached("DELETE FROM signups WHERE id = ?1")?.execute([id])? > 0)
     }
 
-    /// Deletes every sign-up of the address; returns how many there were.
-    pub fn delete_signups(&self, address: &Address) -> Result<usize> {
-        self.delete_signups_by_key(&address.key())
-    }
-
     /// Deletes every sign-up stored under `key`; returns how many there were.
     pub fn delete_signups_by_key(&self, key: &str) -> Result<usize> {
         Ok(self.tx.prepare_cached("DELETE FROM signups WHERE email_key = ?1")?.execute([key])?)
@@ -312,19 +292,4 @@ fn subscriber_by_id(conn: &Connection, id: i64) -> Result<Option<Subscriber>> {
 fn signup_by_id(conn: &Connection, id: i64) -> Result<Option<SignUp>> {
     let mut stmt = conn.prepare_cached("SELECT * FROM signups WHERE id = ?1")?;
     Ok(stmt.query_row([id], signup).optional()?)
-}
-
-/// The hashes a removed address may be on the suppression list under: of its key, and of the
-/// key an earlier release made of it, which kept an internationalised domain in Unicode.
-fn suppression_hashes(address: &Address) -> Vec<Vec<u8>> {
-    let key = address.key();
-    let mut hashes = vec![email_hash(&key)];
-    if address.domain().contains("xn--") {
-        let (unicode, result) = idna::domain_to_unicode(address.domain());
-        if result.is_ok() {
-            let local = &key[..key.len() - address.domain().len()];
-            hashes.push(email_hash(&format!("{local}{}", unicode.to_lowercase())));
-        }
-    }
-    hashes
 }

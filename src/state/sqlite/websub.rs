@@ -5,7 +5,7 @@
 use anyhow::Result;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::State;
+use super::Conn;
 use crate::state::{HubDelivery, HubLimits, HubRefusal, HubSubscription};
 
 fn hub_subscription(row: &Row) -> rusqlite::Result<HubSubscription> {
@@ -48,7 +48,7 @@ fn refusal(
     Ok(None)
 }
 
-impl State {
+impl Conn {
     /// Whether a subscription of `callback` (on `host`) to `topic` would exceed `limits`
     /// among the subscriptions live at `now`.
     pub fn hub_refusal(

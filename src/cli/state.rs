@@ -1,0 +1,45 @@
+//! `gazette state …`: move the state into another database (a SQLite deployment growing to
+//! several instances on PostgreSQL). The copying is [`crate::state::copy`]'s.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::Subcommand;
+
+use crate::config::{Config, StateConfig, StateUrl};
+use crate::state::Database;
+
+/// The state subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Copy everything in the state (subscribers, sign-ups, the suppression list, runs,
+    /// deliveries, jobs, returned mail, WebSub subscriptions) into another database, which must
+    /// be empty; then point state.url at it. Stop gazette first.
+    Copy {
+        /// The database to copy into: postgres://USER@HOST[:PORT]/DB (the password in
+        /// GAZETTE_DB_PASSWORD) or sqlite://FILE.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
+}
+
+/// Runs a state subcommand.
+pub fn run(config: &Config, command: &StateCommand) -> Result<ExitCode> {
+    match command {
+        StateCommand::Copy { to } => {
+            let url = StateUrl::parse(to, &std::env::current_dir()?, "--to")?;
+            if url == config.state.url {
+                bail!("--to: {url} is the database state.url already names");
+            }
+            let from = Database::open(&config.state)?;
+            let to = Database::open(&StateConfig { url, keep_runs: config.state.keep_runs })?;
+            let copied = crate::state::copy::copy(&from, &to)?;
+            for (table, rows) in &copied {
+                println!("{table:<22} {rows:>10}");
+            }
+            println!("copied {} into {}, checked by counting each table in both", from.url(), to.url());
+            println!("next: set state.url = \"{}\" in {} and start gazette", to.url(), config.path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

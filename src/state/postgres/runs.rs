@@ -1,0 +1,351 @@
+//! Digest runs and their deliveries on PostgreSQL: opening a run, reading it a page at a time,
+//! recording outcomes (a batch in one statement), the articles runs have seen, what each run
+//! offered, what came back, and pruning.
+
+use anyhow::Result;
+
+use super::{Conn, Sql, Tx, count, limit, subscriber};
+use crate::state::{NewsItem, Outcome, ReturnEntry, Run, RunNews, RunReport, Subscriber};
+
+/// Runs read at a time when walking past digests.
+const RUNS_PAGE: i64 = 50;
+
+impl Conn {
+    pub fn open_run(&mut self, digest: &str, now: i64) -> Result<Run> {
+        let tx = self.transaction()?;
+        let open =
+            tx.row("SELECT id, cutoff FROM digest_runs WHERE digest = $1 AND finished_at IS NULL", &[&digest])?;
+        let run = match open {
+            Some(row) => Run { id: row.try_get(0)?, cutoff: row.try_get(1)?, is_resumed: true },
+            None => {
+                // Two runs within one second must still have different cutoffs.
+                let last: Option<i64> =
+                    tx.one("SELECT MAX(cutoff) FROM digest_runs WHERE digest = $1", &[&digest])?.try_get(0)?;
+                let now = last.map_or(now, |last| now.max(last + 1));
+                let id: i64 = tx
+                    .one(
+                        "INSERT INTO digest_runs (digest, cutoff, started_at) VALUES ($1, $2, $2) RETURNING id",
+                        &[&digest, &now],
+                    )?
+                    .try_get(0)?;
+                tx.exec(
+                    "INSERT INTO deliveries (run_id, subscriber_id)
+                     SELECT $1, id FROM subscribers WHERE digest = $2 AND status = 'confirmed'",
+                    &[&id, &digest],
+                )?;
+                Run { id, cutoff: now, is_resumed: false }
+            }
+        };
+        tx.tx.into_inner().commit()?;
+        Ok(run)
+    }
+
+    pub fn pending(&self, run: i64, after: i64, max: usize) -> Result<Vec<Subscriber>> {
+        let rows = self.rows(
+            "SELECT s.* FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+             WHERE d.run_id = $1 AND d.status = 'pending' AND d.subscriber_id > $2
+             ORDER BY d.subscriber_id LIMIT $3",
+            &[&run, &after, &limit(max)],
+        )?;
+        rows.iter().map(subscriber).collect()
+    }
+
+    pub fn confirmed(&self, digest: &str, after: i64, max: usize) -> Result<Vec<Subscriber>> {
+        let rows = self.rows(
+            "SELECT * FROM subscribers WHERE digest = $1 AND status = 'confirmed' AND id > $2 ORDER BY id LIMIT $3",
+            &[&digest, &after, &limit(max)],
+        )?;
+        rows.iter().map(subscriber).collect()
+    }
+
+    pub fn see_articles(&mut self, run: &Run, articles: &[(&str, &str, i64)], now: i64) -> Result<Vec<i64>> {
+        let tx = self.transaction()?;
+        let passed: Option<i64> =
+            tx.one("SELECT MAX(cutoff) FROM digest_runs WHERE id < $1", &[&run.id])?.try_get(0)?;
+        let mut seen = Vec::with_capacity(articles.len());
+        for &(lang, slug, published) in articles {
+            let is_late = passed.is_some_and(|passed| published <= passed);
+            let when = if is_late { now.max(run.cutoff) } else { published };
+            tx.exec(
+                "INSERT INTO articles_seen (lang, slug, first_seen) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                &[&lang, &slug, &when],
+            )?;
+            let first: i64 = tx
+                .one("SELECT first_seen FROM articles_seen WHERE lang = $1 AND slug = $2", &[&lang, &slug])?
+                .try_get(0)?;
+            seen.push(first);
+        }
+        tx.tx.into_inner().commit()?;
+        Ok(seen)
+    }
+
+    pub fn seen_articles(&self, articles: &[(&str, &str)]) -> Result<Vec<Option<i64>>> {
+        articles
+            .iter()
+            .map(|&(lang, slug)| {
+                let row =
+                    self.row("SELECT first_seen FROM articles_seen WHERE lang = $1 AND slug = $2", &[&lang, &slug])?;
+                row.map(|r| Ok(r.try_get(0)?)).transpose()
+            })
+            .collect()
+    }
+
+    pub fn previous_cutoff(&self, digest: &str, run: i64) -> Result<Option<i64>> {
+        Ok(self
+            .one("SELECT MAX(cutoff) FROM digest_runs WHERE digest = $1 AND id < $2", &[&digest, &run])?
+            .try_get(0)?)
+    }
+
+    pub fn record_news(&mut self, run: &Run, articles: &[(&str, NewsItem)]) -> Result<()> {
+        let tx = self.transaction()?;
+        let recorded: bool =
+            tx.one("SELECT EXISTS (SELECT 1 FROM run_news WHERE run_id = $1)", &[&run.id])?.try_get(0)?;
+        if !recorded {
+            for (position, (lang, item)) in articles.iter().enumerate() {
+                let position = i64::try_from(position).unwrap_or(i64::MAX);
+                tx.exec(
+                    "INSERT INTO run_news (run_id, lang, version_lang, slug, news_at, is_fallback, position)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                    &[&run.id, lang, &item.lang, &item.slug, &item.at, &item.is_fallback, &position],
+                )?;
+            }
+        }
+        tx.tx.into_inner().commit()?;
+        Ok(())
+    }
+
+    pub fn run_news(&self, run: i64, lang: &str) -> Result<Option<RunNews>> {
+        let Some(head) = self.row("SELECT digest, cutoff FROM digest_runs WHERE id = $1", &[&run])? else {
+            return Ok(None);
+        };
+        Ok(Some(RunNews {
+            run,
+            digest: head.try_get(0)?,
+            cutoff: head.try_get(1)?,
+            articles: self.news_of(run, lang)?,
+        }))
+    }
+
+    pub fn for_each_run_news(
+        &self,
+        lang: &str,
+        before: Option<i64>,
+        after: Option<i64>,
+        mut each: impl FnMut(RunNews) -> Result<bool>,
+    ) -> Result<()> {
+        let sql = if after.is_some() {
+            "SELECT id, digest, cutoff FROM digest_runs r WHERE id > $1
+               AND EXISTS (SELECT 1 FROM run_news n WHERE n.run_id = r.id AND n.lang = $2) ORDER BY id LIMIT $3"
+        } else {
+            "SELECT id, digest, cutoff FROM digest_runs r WHERE id < $1
+               AND EXISTS (SELECT 1 FROM run_news n WHERE n.run_id = r.id AND n.lang = $2) ORDER BY id DESC LIMIT $3"
+        };
+        // A page of runs at a time (one connection runs one statement at a time, and each run's
+        // articles are read in between).
+        let mut from = after.or(before).unwrap_or(i64::MAX);
+        loop {
+            let runs = self.rows(sql, &[&from, &lang, &RUNS_PAGE])?;
+            for row in &runs {
+                let run: i64 = row.try_get(0)?;
+                from = run;
+                let news = RunNews {
+                    run,
+                    digest: row.try_get(1)?,
+                    cutoff: row.try_get(2)?,
+                    articles: self.news_of(run, lang)?,
+                };
+                if !each(news)? {
+                    return Ok(());
+                }
+            }
+            if runs.len() < usize::try_from(RUNS_PAGE).unwrap_or(0) {
+                return Ok(());
+            }
+        }
+    }
+
+    fn news_of(&self, run: i64, lang: &str) -> Result<Vec<NewsItem>> {
+        let rows = self.rows(
+            "SELECT version_lang, slug, news_at, is_fallback FROM run_news WHERE run_id = $1 AND lang = $2
+             ORDER BY position",
+            &[&run, &lang],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok(NewsItem { lang: r.try_get(0)?, slug: r.try_get(1)?, at: r.try_get(2)?, is_fallback: r.try_get(3)? })
+            })
+            .collect()
+    }
+
+    pub fn count_pending(&self, run: i64) -> Result<usize> {
+        let n: i64 = self
+            .one("SELECT COUNT(*) FROM deliveries WHERE run_id = $1 AND status = 'pending'", &[&run])?
+            .try_get(0)?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    pub fn finish_run(&mut self, run: i64, now: i64) -> Result<bool> {
+        let changed = self.exec(
+            "UPDATE digest_runs SET finished_at = $2 WHERE id = $1 AND finished_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM deliveries WHERE run_id = $1 AND status = 'pending')",
+            &[&run, &now],
+        )?;
+        Ok(changed > 0)
+    }
+
+    pub fn run_counts(&self, run: i64) -> Result<Vec<(String, i64)>> {
+        let rows = self.rows(
+            "SELECT status, COUNT(*) FROM deliveries WHERE run_id = $1 GROUP BY status ORDER BY status",
+            &[&run],
+        )?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    }
+
+    pub fn unfinished_run(&self, digest: &str) -> Result<Option<i64>> {
+        let row = self.row("SELECT id FROM digest_runs WHERE digest = $1 AND finished_at IS NULL", &[&digest])?;
+        row.map(|r| Ok(r.try_get(0)?)).transpose()
+    }
+
+    pub fn prune(&mut self, before: i64) -> Result<(usize, usize)> {
+        let tx = self.transaction()?;
+        let old = "SELECT id FROM digest_runs WHERE finished_at IS NOT NULL AND finished_at < $1";
+        let runs: i64 = tx
+            .one(&format!("SELECT COUNT(DISTINCT run_id) FROM deliveries WHERE run_id IN ({old})"), &[&before])?
+            .try_get(0)?;
+        let deliveries = tx.exec(&format!("DELETE FROM deliveries WHERE run_id IN ({old})"), &[&before])?;
+        tx.exec("DELETE FROM articles_seen WHERE first_seen < $1", &[&before])?;
+        tx.tx.into_inner().commit()?;
+        Ok((usize::try_from(runs).unwrap_or(0), count(deliveries)))
+    }
+
+    pub fn for_each_return(&self, since: i64, mut each: impl FnMut(ReturnEntry, i64) -> Result<()>) -> Result<()> {
+        let mut client = self.client.borrow_mut();
+        let mut tx = client.build_transaction().read_only(true).start()?;
+        let portal = tx.bind(
+            "SELECT kind, subscriber_id, run_id, signup_id, status, diagnostic, received_at FROM returns
+             WHERE received_at >= $1 ORDER BY id",
+            &[&since],
+        )?;
+        loop {
+            let rows = tx.query_portal(&portal, 1_000)?;
+            for row in &rows {
+                let entry = ReturnEntry {
+                    kind: row.try_get(0)?,
+                    subscriber: row.try_get(1)?,
+                    run: row.try_get(2)?,
+                    signup: row.try_get(3)?,
+                    status: row.try_get(4)?,
+                    diagnostic: row.try_get(5)?,
+                };
+                each(entry, row.try_get(6)?)?;
+            }
+            if rows.len() < 1_000 {
+                break;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn run_report(&self, run: i64) -> Result<Option<RunReport>> {
+        let Some(head) = self.row("SELECT digest, started_at, finished_at FROM digest_runs WHERE id = $1", &[&run])?
+        else {
+            return Ok(None);
+        };
+        let (digest, started_at, finished_at): (String, i64, Option<i64>) =
+            (head.try_get(0)?, head.try_get(1)?, head.try_get(2)?);
+        let by_status = self.run_counts(run)?;
+        let returned = self
+            .rows(
+                "SELECT returned, COUNT(*) FROM deliveries WHERE run_id = $1 AND returned IS NOT NULL
+                 GROUP BY returned ORDER BY returned",
+                &[&run],
+            )?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let unsubscribed_since: i64 = self
+            .one(
+                "SELECT COUNT(*) FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+                 WHERE d.run_id = $1 AND s.status = 'unsubscribed' AND s.unsubscribed_at >= $2",
+                &[&run, &started_at],
+            )?
+            .try_get(0)?;
+        Ok(Some(RunReport { digest, started_at, finished_at, by_status, returned, unsubscribed_since }))
+    }
+}
+
+impl Tx<'_> {
+    pub fn record_outcomes(&self, run: &Run, outcomes: &[(i64, Outcome)], now: i64) -> Result<()> {
+        // A batch in two statements, whatever its size: round trips, not rows, are what cost.
+        let mut subscribers = Vec::with_capacity(outcomes.len());
+        let mut statuses = Vec::with_capacity(outcomes.len());
+        let mut errors: Vec<Option<&str>> = Vec::with_capacity(outcomes.len());
+        let mut reached = Vec::new();
+        for (subscriber, outcome) in outcomes {
+            let (status, error) = match outcome {
+                Outcome::Sent => ("sent", None),
+                Outcome::Skipped => ("skipped", None),
+                Outcome::Failed { error, .. } => ("failed", Some(error.as_str())),
+            };
+            subscribers.push(*subscriber);
+            statuses.push(status);
+            errors.push(error);
+            if matches!(outcome, Outcome::Sent | Outcome::Skipped) {
+                reached.push(*subscriber);
+            }
+        }
+        self.exec(
+            "UPDATE deliveries d SET status = o.status, error = o.error, done_at = $5, attempts = d.attempts + 1
+             FROM UNNEST($2::BIGINT[], $3::TEXT[], $4::TEXT[]) AS o (subscriber_id, status, error)
+             WHERE d.run_id = $1 AND d.subscriber_id = o.subscriber_id",
+            &[&run.id, &subscribers, &statuses, &errors, &now],
+        )?;
+        if !reached.is_empty() {
+            self.exec(
+                "UPDATE subscribers SET last_cutoff = GREATEST(COALESCE(last_cutoff, $2), $2)
+                 WHERE id = ANY($1::BIGINT[])",
+                &[&reached, &run.cutoff],
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn delivery_status(&self, run: i64, subscriber: i64) -> Result<Option<String>> {
+        let row =
+            self.row("SELECT status FROM deliveries WHERE run_id = $1 AND subscriber_id = $2", &[&run, &subscriber])?;
+        row.map(|r| Ok(r.try_get(0)?)).transpose()
+    }
+
+    pub fn mark_returned(&self, run: i64, subscriber: i64, what: &str, now: i64) -> Result<()> {
+        const RANK: &str = "CASE {} WHEN 'complained' THEN 4 WHEN 'bounced' THEN 3 WHEN 'soft' THEN 2 \
+                            WHEN 'unclassified' THEN 1 ELSE 0 END";
+        let (new, old) = (RANK.replace("{}", "$3::TEXT"), RANK.replace("{}", "returned"));
+        self.exec(
+            &format!(
+                "UPDATE deliveries SET returned = $3, returned_at = $4
+                 WHERE run_id = $1 AND subscriber_id = $2 AND {new} >= {old}"
+            ),
+            &[&run, &subscriber, &what, &now],
+        )?;
+        Ok(())
+    }
+
+    pub fn log_return(&self, fingerprint: &[u8], entry: &ReturnEntry, now: i64) -> Result<bool> {
+        let inserted = self.exec(
+            "INSERT INTO returns (fingerprint, received_at, kind, subscriber_id, run_id, signup_id, status, diagnostic)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+            &[
+                &fingerprint,
+                &now,
+                &entry.kind,
+                &entry.subscriber,
+                &entry.run,
+                &entry.signup,
+                &entry.status,
+                &entry.diagnostic,
+            ],
+        )?;
+        Ok(inserted > 0)
+    }
+}
