@@ -59,7 +59,7 @@ pub fn run(config: &Config, command: &DigestCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         DigestCommand::Send { id, dry_run: false } => {
-            let report = run::send(config, &db, id, now, &tokio_util::sync::CancellationToken::new())?;
+            let report = run::send(config, &db, id, None, now, &tokio_util::sync::CancellationToken::new())?;
             println!(
                 "digest {id}, run {}{}: {} sent, {} with nothing new, {} failed",
                 report.run,

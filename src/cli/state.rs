@@ -32,7 +32,7 @@ pub fn run(config: &Config, command: &StateCommand) -> Result<ExitCode> {
                 bail!("--to: {url} is the database state.url already names");
             }
             let from = Database::open(&config.state)?;
-            let to = Database::open(&StateConfig { url, keep_runs: config.state.keep_runs })?;
+            let to = Database::open(&StateConfig { url, ..config.state.clone() })?;
             let copied = crate::state::copy::copy(&from, &to)?;
             for (table, rows) in &copied {
                 println!("{table:<22} {rows:>10}");

@@ -94,6 +94,10 @@ pub const KEYS: &[Key] = &[
     },
     Key { key: "state.path", meaning: "the older spelling of `state.url = \"sqlite://PATH\"`; give one of the two" },
     Key {
+        key: "state.lease",
+        meaning: "on PostgreSQL, how long an instance holds the deliveries of a digest run it claimed without renewing them (it renews every third of it); those of an instance that died are taken over by the others after this (default `60s`)",
+    },
+    Key {
         key: "state.keep_runs",
         meaning: "how long `gazette run` keeps the delivery rows of finished digest runs (who was sent what); pruned once a day. The runs and the articles each offered stay: they are the past digests at `B/{lang}/digests/` (default `90d`)",
     },

@@ -16,6 +16,10 @@ pub struct StateConfig {
     /// How long the daemon keeps the delivery rows of finished digest runs (the runs
     /// themselves stay, as past digests).
     pub keep_runs: std::time::Duration,
+    /// How long a sender of a digest run holds the deliveries it claimed without renewing
+    /// them (it renews every third of it): another instance takes over those of one that died
+    /// once this has passed.
+    pub lease: std::time::Duration,
 }
 
 /// Which database holds the state.
@@ -92,10 +96,12 @@ pub(super) struct RawState {
     path: Option<PathBuf>,
     password_file: Option<PathBuf>,
     keep_runs: Option<String>,
+    lease: Option<String>,
 }
 
 const DEFAULT_URL: &str = "sqlite://gazette.db";
 const DEFAULT_KEEP_RUNS: &str = "90d";
+const DEFAULT_LEASE: &str = "60s";
 
 impl RawState {
     pub(super) fn validate(self, base: &Path) -> Result<StateConfig> {
@@ -118,7 +124,13 @@ impl RawState {
         if keep_runs < std::time::Duration::from_secs(24 * 3600) {
             bail!("state.keep_runs: keep runs at least a day (the newest run of each digest is always kept)");
         }
-        Ok(StateConfig { url, keep_runs })
+        let lease = self.lease.as_deref().unwrap_or(DEFAULT_LEASE);
+        let lease = humantime::parse_duration(lease)
+            .with_context(|| format!("state.lease: '{lease}' is not a duration such as '60s'"))?;
+        if lease < std::time::Duration::from_secs(3) {
+            bail!("state.lease: at least 3s (it is renewed every third of it)");
+        }
+        Ok(StateConfig { url, keep_runs, lease })
     }
 }
 

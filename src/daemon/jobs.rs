@@ -159,8 +159,23 @@ impl Jobs {
         loop {
             let config = self.live.site.load().config.clone();
             let keep = chrono::Duration::from_std(config.state.keep_runs).unwrap_or(chrono::Duration::MAX);
-            let before = Utc::now().checked_sub_signed(keep).map_or(0, |t| t.timestamp());
-            let pruned = self.live.db.with(move |state| state.prune(before)).await;
+            let now = Utc::now();
+            let before = now.checked_sub_signed(keep).map_or(0, |t| t.timestamp());
+            // Once a day across every instance on the database: whichever comes first.
+            let today = now.timestamp() - now.timestamp().rem_euclid(86_400);
+            let now = now.timestamp();
+            let pruned = self
+                .live
+                .db
+                .with(move |state| {
+                    if !state.take_job("prune", today, now)? {
+                        return Ok((0, 0));
+                    }
+                    let pruned = state.prune(before)?;
+                    state.job_finished("prune", Utc::now().timestamp(), "ok")?;
+                    Ok(pruned)
+                })
+                .await;
             match pruned {
                 Ok((0, _)) => {}
                 Ok((runs, deliveries)) => {
@@ -182,10 +197,20 @@ impl Jobs {
             let config = self.live.site.load().config.clone();
             let every = config.subscriptions.confirm_within.min(Duration::from_secs(24 * 3600));
             let now = Utc::now().timestamp();
+            let period = i64::try_from(every.as_secs()).unwrap_or(86_400).max(1);
+            let due = now - now.rem_euclid(period);
             let purged = self
                 .live
                 .db
-                .with(move |state| crate::subscription::purge_expired(state, now, &config.subscriptions))
+                .with(move |state| {
+                    // Once a period across every instance on the database.
+                    if !state.take_job("purge-signups", due, now)? {
+                        return Ok(0);
+                    }
+                    let purged = crate::subscription::purge_expired(state, now, &config.subscriptions)?;
+                    state.job_finished("purge-signups", Utc::now().timestamp(), "ok")?;
+                    Ok(purged)
+                })
                 .await;
             match purged {
                 Ok(0) => {}
@@ -357,7 +382,7 @@ impl Jobs {
             .work
             .track_future(blocking(move || {
                 record_start(&db, &job, due, now.timestamp(), None);
-                let result = crate::digest::run::send(&config, &db, &digest, Utc::now(), &stop);
+                let result = crate::digest::run::send(&config, &db, &digest, Some(due), Utc::now(), &stop);
                 let outcome = match &result {
                     Ok(r) if r.is_finished => {
                         format!("ok: {} sent, {} skipped, {} failed", r.sent, r.skipped, r.failed)

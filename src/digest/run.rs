@@ -2,20 +2,24 @@
 //! run (or resume the unfinished one after a crash), then send every pending subscriber their
 //! digest, and record each outcome.
 //!
-//! Three parts work at once. A producer thread reads pending subscribers a page at a time,
-//! and picks their articles and composes their messages on every core; `mail.pool_size` senders, each with its
-//! own SMTP connection, send them within the rate limit, retrying while the server is
-//! unavailable; a recorder thread commits outcomes, many to a transaction.
+//! Three parts work at once. A producer thread claims pending deliveries a page at a time,
+//! and picks their articles and composes their messages on every core; `mail.pool_size`
+//! senders, each with its own SMTP connection, send them within the rate limit, retrying while
+//! the server is unavailable; a recorder thread commits outcomes, many to a transaction.
 //!
 //! Nothing is sent twice and nothing is skipped: deliveries are rows made when the run opens,
-//! and a sender waits for its message's outcome to be committed before it sends another. The
-//! one window that cannot be closed is between the server's `250` reply and that commit: if
-//! the process dies exactly there, that message (at most one per connection) is sent again
-//! when the run resumes.
+//! each claimed by one process for a lease it renews, and a sender waits for its message's
+//! outcome to be committed before it sends another. Several instances on one PostgreSQL
+//! database send one run together, each the deliveries it claimed; the leases of one that died
+//! run out and the others take the rest. The one window that cannot be closed is between the
+//! server's `250` reply and that commit: if the process dies exactly there, that message (at
+//! most one per connection) is sent again by whoever takes its delivery. A database that goes
+//! away meanwhile (a restart) is waited for.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -33,11 +37,13 @@ use crate::config::{Config, Digest};
 use crate::mail::message::Outgoing;
 use crate::mail::retry::{rate_limiter, send_with_retries};
 use crate::mail::transport::{Connection, Mailer, SendError};
-use crate::state::{Database, Outcome, Run, RunNews, State, Status, Subscriber};
+use crate::state::{Database, Outcome, Run, RunNews, State, Status, Subscriber, is_unavailable};
 use crate::store::Catalog;
 
-/// Subscribers read from the database at a time.
+/// Deliveries claimed from the database at a time.
 const PAGE: usize = 500;
+/// How long a run waits for a database that went away before it stops.
+const PATIENCE: Duration = Duration::from_secs(300);
 /// Outcomes committed in one transaction at most.
 const BATCH: usize = 1024;
 
@@ -95,6 +101,42 @@ impl Halt {
         self.token.is_cancelled()
     }
 
+    /// Sleeps `pause` unless the run halts first; whether it halted.
+    fn pause(&self, pause: Duration) -> bool {
+        let until = Instant::now() + pause;
+        while Instant::now() < until {
+            if self.is_halted() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50).min(until.saturating_duration_since(Instant::now())));
+        }
+        self.is_halted()
+    }
+
+    /// Runs `work` (on a new connection each time) until the database answers it, waiting up
+    /// to [`PATIENCE`] while it is unavailable, unless the run halts meanwhile.
+    fn patiently<T>(&self, db: &Database, mut work: impl FnMut(&mut State) -> Result<T>) -> Result<T> {
+        let started = Instant::now();
+        let mut is_waiting = false;
+        loop {
+            match db.get().and_then(|mut state| work(&mut state)) {
+                Err(e) if is_unavailable(&e) && started.elapsed() < PATIENCE && !self.is_halted() => {
+                    if !is_waiting {
+                        tracing::warn!(error = format!("{e:#}"), "the database is unavailable: waiting for it");
+                        is_waiting = true;
+                    }
+                    self.pause(Duration::from_secs(1));
+                }
+                done => {
+                    if is_waiting && done.is_ok() {
+                        tracing::info!("the database answers again");
+                    }
+                    return done;
+                }
+            }
+        }
+    }
+
     fn take_error(&self) -> Option<anyhow::Error> {
         self.error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
     }
@@ -102,10 +144,13 @@ impl Halt {
 
 /// Sends digest `digest_id` as of `now`. When `stop` is cancelled (a signal), messages being
 /// sent finish and are recorded, and the rest stay pending for the next run.
+/// `due` is the schedule's due time the run is for (instances whose schedules fire together
+/// join one run), none for a run an operator asked for.
 pub fn send(
     config: &Config,
     db: &Database,
     digest_id: &str,
+    due: Option<i64>,
     now: DateTime<Utc>,
     stop: &CancellationToken,
 ) -> Result<RunReport> {
@@ -115,7 +160,7 @@ pub fn send(
     let mailer = Mailer::new(config)?;
     let _lock = db.lock_digest(digest_id)?;
     let mut state = db.get()?;
-    let run = state.open_run(digest_id, now.timestamp())?;
+    let run = state.open_run(digest_id, due, now.timestamp())?;
     let recent = Arrivals::recent(&survey.catalog, now.timestamp());
     let keys: Vec<(&str, &str, i64)> = recent.iter().map(|m| (m.lang, m.slug, m.published)).collect();
     let first_seen: Vec<Option<i64>> =
@@ -143,8 +188,10 @@ pub fn send(
         copies: &copies,
         copy_items: Mutex::default(),
     };
+    let (renewing, renewals) = std_mpsc::channel::<()>();
     let counts = std::thread::scope(|scope| -> Result<Counts> {
         let recorder = scope.spawn(|| record(config, db, &run, record_rx, total, &halt));
+        let keeper = scope.spawn(move || keep_leases(config, db, &run, &renewals));
         let producing = {
             let record_tx = record_tx.clone();
             scope.spawn(|| producer.produce(job_tx, record_tx, &halt))
@@ -159,8 +206,17 @@ pub fn send(
         drop(jobs);
         drop(record_tx);
         producing.join().map_err(|_| anyhow::anyhow!("the digest producer panicked"))?;
-        recorder.join().map_err(|_| anyhow::anyhow!("the digest recorder panicked"))
+        let counts = recorder.join().map_err(|_| anyhow::anyhow!("the digest recorder panicked"));
+        drop(renewing);
+        keeper.join().map_err(|_| anyhow::anyhow!("the lease keeper panicked"))?;
+        counts
     })?;
+    // What this process claimed and did not get to (it was stopped) is given back: the other
+    // instances, or the next run, take it at once instead of after the lease.
+    let released = halt.patiently(db, |state| state.release_claims(run.id, db.sender()));
+    if let Err(e) = released {
+        tracing::warn!(error = format!("{e:#}"), "cannot give back the deliveries claimed; they wait out their lease");
+    }
 
     let mut report = RunReport {
         run: run.id,
@@ -172,7 +228,7 @@ pub fn send(
     };
     let error = halt.take_error();
     if error.is_none() {
-        report.is_finished = db.get()?.finish_run(run.id, Utc::now().timestamp())?;
+        report.is_finished = halt.patiently(db, |state| state.finish_run(run.id, Utc::now().timestamp()))?;
     }
     tracing::info!(
         digest = digest_id,
@@ -234,12 +290,26 @@ impl Producer<'_> {
     /// senders) or an outcome (to the recorder), until all are handed out or the run halts.
     fn produce(&self, jobs: mpsc::Sender<Job>, records: std_mpsc::Sender<Record>, halt: &Halt) {
         let result = (|| -> Result<()> {
-            let state = self.db.get()?;
-            let mut after = 0;
+            let (run, sender) = (self.run.id, self.db.sender());
+            let lease = i64::try_from(self.config.state.lease.as_secs()).unwrap_or(i64::MAX);
             loop {
-                let page = state.pending(self.run.id, after, PAGE)?;
-                let Some(last) = page.last() else { return Ok(()) };
-                after = last.id;
+                if halt.is_halted() {
+                    return Ok(());
+                }
+                let page = halt.patiently(self.db, |state| {
+                    let now = Utc::now().timestamp();
+                    state.claim(run, sender, now, now.saturating_add(lease), PAGE)
+                })?;
+                if page.is_empty() {
+                    // The rest is being sent (by other instances, or this one's messages in
+                    // flight): done when they are, or when their leases run out.
+                    if halt.patiently(self.db, |state| state.count_pending(run))? == 0
+                        || halt.pause(Duration::from_secs(1))
+                    {
+                        return Ok(());
+                    }
+                    continue;
+                }
                 // Messages are made on every core (a DKIM signature alone is milliseconds of
                 // CPU) and handed out as each is ready; their order does not matter.
                 let stopped = page.into_par_iter().try_for_each_with(records.clone(), |records, subscriber| {
@@ -383,13 +453,6 @@ fn record(
     halt: &Halt,
 ) -> Counts {
     let mut counts = Counts::default();
-    let mut state = match db.get() {
-        Ok(state) => state,
-        Err(e) => {
-            halt.fail(e);
-            return counts;
-        }
-    };
     let mut progress = Progress::new(run.id, total);
     let mut batch: Vec<Record> = Vec::with_capacity(BATCH);
     while let Ok(first) = records.recv() {
@@ -401,8 +464,9 @@ fn record(
             }
         }
         let outcomes: Vec<(i64, Outcome)> = batch.iter().map(|r| (r.subscriber, r.outcome.clone())).collect();
-        let recorded =
-            crate::subscription::record_outcomes(&mut state, run, &outcomes, Utc::now().timestamp(), &config.mail);
+        let recorded = halt.patiently(db, |state| {
+            crate::subscription::record_outcomes(state, run, &outcomes, Utc::now().timestamp(), &config.mail)
+        });
         if let Err(e) = recorded {
             halt.fail(e.context("cannot record deliveries"));
             break;
@@ -431,6 +495,21 @@ fn record(
     }
     progress.finish();
     counts
+}
+
+/// Renews the leases of the deliveries this process claimed in `run`, every third of
+/// `state.lease`, until `done` is dropped.
+fn keep_leases(config: &Config, db: &Database, run: &Run, done: &std_mpsc::Receiver<()>) {
+    let lease = config.state.lease;
+    let seconds = i64::try_from(lease.as_secs()).unwrap_or(i64::MAX);
+    while let Err(std_mpsc::RecvTimeoutError::Timeout) = done.recv_timeout(lease / 3) {
+        let renewed = db.get().and_then(|mut state| {
+            state.renew_claims(run.id, db.sender(), Utc::now().timestamp().saturating_add(seconds))
+        });
+        if let Err(e) = renewed {
+            tracing::warn!(run = run.id, error = format!("{e:#}"), "cannot renew the leases of claimed deliveries");
+        }
+    }
 }
 
 /// What a run would send now, without sending or recording anything: (confirmed subscribers,

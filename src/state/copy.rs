@@ -43,7 +43,7 @@ pub const TABLES: &[Table] = &[
     },
     Table {
         name: "digest_runs",
-        columns: &["id", "digest", "cutoff", "started_at", "finished_at"],
+        columns: &["id", "digest", "cutoff", "started_at", "finished_at", "due_at"],
         identity: Some("id"),
     },
     Table {

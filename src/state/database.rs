@@ -22,6 +22,7 @@ pub struct Database {
 
 struct Inner {
     url: StateUrl,
+    sender: String,
     backend: Backend,
     idle: Mutex<Vec<State>>,
 }
@@ -45,13 +46,19 @@ impl Database {
             }),
         };
         let (backend, first) = opened.with_context(|| format!("state.url {}", config.url))?;
-        let inner = Inner { url: config.url.clone(), backend, idle: Mutex::new(vec![first]) };
+        let inner = Inner { url: config.url.clone(), sender: sender_id(), backend, idle: Mutex::new(vec![first]) };
         Ok(Database { inner: Arc::new(inner) })
     }
 
     /// Where the state is, fit to show.
     pub fn url(&self) -> &StateUrl {
         &self.inner.url
+    }
+
+    /// This process as a sender of digest runs, which other processes on the same database
+    /// (other instances) tell apart from themselves: host, process id and a random part.
+    pub fn sender(&self) -> &str {
+        &self.inner.sender
     }
 
     /// A connection, idle or new; it goes back when dropped.
@@ -79,15 +86,40 @@ impl Database {
             .map_err(|_| anyhow::anyhow!("a database task panicked"))?
     }
 
-    /// Holds digest `digest`'s sending for as long as the lock lives: two processes sending
-    /// the same digest (cron and an operator, the daemon and the command line) would
-    /// otherwise work through the same pending deliveries and send them twice.
+    /// Holds digest `digest`'s sending for as long as the lock lives. On SQLite one process
+    /// sends a digest at a time (cron and an operator, the daemon and the command line are
+    /// told it is being sent); on PostgreSQL any number send one run together, each the
+    /// deliveries it claimed ([`State::claim`]), and the lock holds nothing.
     pub fn lock_digest(&self, digest: &str) -> Result<DigestLock> {
         match &self.inner.backend {
             Backend::Sqlite(location) => Ok(DigestLock::File(location.lock(digest)?)),
-            Backend::Postgres(server) => Ok(DigestLock::Session(Box::new(server.lock(digest)?))),
+            // Instances on one server send a run together, each the deliveries it claimed.
+            Backend::Postgres(_) => Ok(DigestLock::Shared),
         }
     }
+}
+
+fn sender_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let mut random = [0u8; 4];
+    let _ = getrandom::fill(&mut random);
+    let random: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}:{}:{random}", host.trim(), std::process::id())
+}
+
+/// Whether `error` says the database could not be reached or dropped the connection (a
+/// restart, a network cut), rather than refused what was asked: worth waiting and trying
+/// again on a new connection.
+pub fn is_unavailable(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        if let Some(e) = cause.downcast_ref::<::postgres::Error>() {
+            let code = e.code().map(|c| c.code());
+            return e.is_closed()
+                || code.is_some_and(|c| c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03"))
+                || (code.is_none() && std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()));
+        }
+        cause.is::<std::io::Error>()
+    })
 }
 
 /// A connection out of the pool; derefs to [`State`].
@@ -128,6 +160,6 @@ impl Drop for Pooled {
 pub enum DigestLock {
     /// A file beside the SQLite database, locked.
     File(std::fs::File),
-    /// A PostgreSQL session holding an advisory lock.
-    Session(Box<postgres::Conn>),
+    /// Nothing: the run is shared.
+    Shared,
 }

@@ -123,6 +123,16 @@ impl State {
         }
     }
 
+    /// Takes `job` due at `due` for this process, unless another process on the database (an
+    /// instance) already took that due time or a later one: whether this one did. A job taken
+    /// so runs once per due time, however many instances there are.
+    pub fn take_job(&mut self, job: &str, due: i64, now: i64) -> Result<bool> {
+        match self {
+            State::Sqlite(c) => c.take_job(job, due, now),
+            State::Postgres(c) => c.take_job(job, due, now),
+        }
+    }
+
     /// Records how `job` ended.
     pub fn job_finished(&mut self, job: &str, now: i64, outcome: &str) -> Result<()> {
         match self {
@@ -188,21 +198,50 @@ impl State {
         }
     }
 
-    /// The unfinished run of `digest` if there is one (after a crash), else a new run with
-    /// cutoff `now` and a pending delivery for every confirmed subscriber of the digest.
-    pub fn open_run(&mut self, digest: &str, now: i64) -> Result<Run> {
+    /// The run of `digest` due at `due` if there is one (another instance opened it, or it
+    /// was interrupted), else the unfinished run if there is one (after a crash), else a new run
+    /// with cutoff `now` and a pending delivery for every confirmed subscriber of the digest.
+    /// `due` is none for a run an operator asked for.
+    pub fn open_run(&mut self, digest: &str, due: Option<i64>, now: i64) -> Result<Run> {
         match self {
-            State::Sqlite(c) => c.open_run(digest, now),
-            State::Postgres(c) => c.open_run(digest, now),
+            State::Sqlite(c) => c.open_run(digest, due, now),
+            State::Postgres(c) => c.open_run(digest, due, now),
         }
     }
 
-    /// Up to `limit` subscribers whose delivery in `run` is pending, after subscriber id
-    /// `after`, by id (a cursor, so a run of any size is read in pages).
-    pub fn pending(&self, run: i64, after: i64, limit: usize) -> Result<Vec<Subscriber>> {
+    /// Claims up to `limit` pending deliveries of `run` for `sender` (a process of its own,
+    /// [`super::Database::sender`]) until `lease_until`, by subscriber id, and returns their
+    /// subscribers as they are now. A delivery another sender holds is left to it until its
+    /// lease ends (on SQLite, where one sender at a time holds the digest's lock, a claim of
+    /// another is that of a process that ended, and is taken).
+    pub fn claim(
+        &mut self,
+        run: i64,
+        sender: &str,
+        now: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> Result<Vec<Subscriber>> {
         match self {
-            State::Sqlite(c) => c.pending(run, after, limit),
-            State::Postgres(c) => c.pending(run, after, limit),
+            State::Sqlite(c) => c.claim(run, sender, now, lease_until, limit),
+            State::Postgres(c) => c.claim(run, sender, now, lease_until, limit),
+        }
+    }
+
+    /// Extends the leases of the pending deliveries of `run` that `sender` holds; how many.
+    pub fn renew_claims(&mut self, run: i64, sender: &str, lease_until: i64) -> Result<usize> {
+        match self {
+            State::Sqlite(c) => c.renew_claims(run, sender, lease_until),
+            State::Postgres(c) => c.renew_claims(run, sender, lease_until),
+        }
+    }
+
+    /// Gives back the pending deliveries of `run` that `sender` holds (it stops): other
+    /// senders take them at once; how many.
+    pub fn release_claims(&mut self, run: i64, sender: &str) -> Result<usize> {
+        match self {
+            State::Sqlite(c) => c.release_claims(run, sender),
+            State::Postgres(c) => c.release_claims(run, sender),
         }
     }
 
@@ -285,7 +324,8 @@ impl State {
         }
     }
 
-    /// Marks `run` finished if no delivery in it is pending; returns whether it is.
+    /// Marks `run` finished if no delivery in it is pending; returns whether it is finished
+    /// (now, or already: another sender of the run may have finished it).
     pub fn finish_run(&mut self, run: i64, now: i64) -> Result<bool> {
         match self {
             State::Sqlite(c) => c.finish_run(run, now),
@@ -397,11 +437,13 @@ impl State {
         }
     }
 
-    /// Up to `limit` deliveries due at `now_ms` whose subscription is live, soonest first.
-    pub fn hub_due(&self, now_ms: i64, limit: usize) -> Result<Vec<HubDelivery>> {
+    /// Claims up to `limit` deliveries due at `now_ms` whose subscription is live, soonest
+    /// first, for this process, by moving them to `lease_until_ms`: one its sender does not
+    /// record by then (it died) is due again, for any instance.
+    pub fn hub_claim(&mut self, now_ms: i64, lease_until_ms: i64, limit: usize) -> Result<Vec<HubDelivery>> {
         match self {
-            State::Sqlite(c) => c.hub_due(now_ms, limit),
-            State::Postgres(c) => c.hub_due(now_ms, limit),
+            State::Sqlite(c) => c.hub_claim(now_ms, lease_until_ms, limit),
+            State::Postgres(c) => c.hub_claim(now_ms, lease_until_ms, limit),
         }
     }
 

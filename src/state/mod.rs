@@ -15,7 +15,7 @@ mod tests;
 use std::fmt;
 use std::str::FromStr;
 
-pub use database::{Database, DigestLock, Pooled};
+pub use database::{Database, DigestLock, Pooled, is_unavailable};
 pub use interface::{State, Tx};
 
 #[cfg(test)]
@@ -47,7 +47,11 @@ pub(crate) struct Scratch {
 
 #[cfg(test)]
 fn scratch_config(url: crate::config::StateUrl) -> crate::config::StateConfig {
-    crate::config::StateConfig { url, keep_runs: std::time::Duration::from_secs(90 * 86_400) }
+    crate::config::StateConfig {
+        url,
+        keep_runs: std::time::Duration::from_secs(90 * 86_400),
+        lease: std::time::Duration::from_secs(60),
+    }
 }
 
 /// A SQLite database of its own in a new temporary folder.

@@ -8,7 +8,7 @@ use crate::subscription::{Address, Giver};
 #[test]
 fn a_run_offers_its_articles_in_the_order_recorded_ties_included() {
     for (_db, mut state) in each_backend() {
-        let run = state.open_run("daily", 1_000).unwrap();
+        let run = state.open_run("daily", None, 1_000).unwrap();
         let item =
             |lang: &str, slug: &str| NewsItem { lang: lang.into(), slug: slug.into(), at: 900, is_fallback: false };
         // Same time: the order given (the messages' order) is kept, not the alphabet's.
@@ -28,7 +28,7 @@ fn pruning_drops_the_deliveries_of_old_finished_runs_and_keeps_the_runs_news() {
         let li = state.write(|tx| tx.add_subscriber(&address, &prefs, Status::Confirmed, "cli", 1)).unwrap();
         let mut runs = Vec::new();
         for day in [10, 20, 30] {
-            let run = state.open_run("daily", day * 86_400).unwrap();
+            let run = state.open_run("daily", None, day * 86_400).unwrap();
             let fair = NewsItem { lang: "en".into(), slug: "fair".into(), at: day * 86_400 - 5, is_fallback: false };
             state.record_news(&run, &[("en", fair.clone())]).unwrap();
             // Recorded once: a resumed run offers what it offered when it opened.
@@ -38,7 +38,7 @@ fn pruning_drops_the_deliveries_of_old_finished_runs_and_keeps_the_runs_news() {
             assert!(state.finish_run(run.id, day * 86_400).unwrap());
             runs.push(run.id);
         }
-        let open = state.open_run("daily", 40 * 86_400).unwrap();
+        let open = state.open_run("daily", None, 40 * 86_400).unwrap();
         let all = [runs[0], runs[1], runs[2], open.id];
         let deliveries =
             |s: &State| -> i64 { all.iter().flat_map(|&run| s.run_counts(run).unwrap()).map(|(_, n)| n).sum() };
@@ -60,7 +60,7 @@ fn pruning_drops_the_deliveries_of_old_finished_runs_and_keeps_the_runs_news() {
         state.write(|tx| tx.record_outcomes(&open, &[(li, Outcome::Sent)], 40 * 86_400)).unwrap();
         state.finish_run(open.id, 40 * 86_400).unwrap();
         assert_eq!(state.prune(100 * 86_400).unwrap(), (2, 2));
-        let next = state.open_run("daily", 1).unwrap();
+        let next = state.open_run("daily", None, 1).unwrap();
         assert!(next.cutoff > 40 * 86_400, "the next cutoff still follows the last run's");
         // Walked newest first from before a run, and oldest first from after one.
         let walk = |before, after| {
@@ -112,7 +112,7 @@ fn fill(state: &mut State) -> (i64, i64) {
             Ok((li_id, ann_id))
         })
         .unwrap();
-    let run = state.open_run("daily", 100).unwrap();
+    let run = state.open_run("daily", None, 100).unwrap();
     state.see_articles(&run, &[("zh", "fair", 90)], 100).unwrap();
     let fair = NewsItem { lang: "zh".into(), slug: "fair".into(), at: 90, is_fallback: false };
     let fallback = NewsItem { is_fallback: true, ..fair.clone() };
@@ -159,7 +159,7 @@ fn described(state: &State, li: i64, ann: i64) -> String {
         state.job_due("digest:daily").unwrap(),
         (
             state.hub_subscription("zh/atom.xml", "https://reader.example.org/cb", 100).unwrap(),
-            state.hub_due(200_000, 10).unwrap()
+            state.hub_next_due().unwrap()
         ),
         state.count_by_status().unwrap(),
         (li, ann),
@@ -197,11 +197,66 @@ fn a_copy_holds_everything_the_original_did_and_goes_on_from_there() {
     assert_eq!(state.count_pending(1).unwrap(), 1, "ann's delivery is still pending in the copy");
     state.write(|tx| tx.record_outcomes(&run, &[(ann, Outcome::Skipped)], 300)).unwrap();
     assert!(state.finish_run(1, 300).unwrap());
-    let next = state.open_run("daily", 50).unwrap();
+    let next = state.open_run("daily", None, 50).unwrap();
     assert!(next.cutoff > 100, "the next cutoff follows the copied run's");
     assert_eq!(state.previous_cutoff("daily", next.id).unwrap(), Some(100));
 
     // A database that holds anything is never written into.
     let err = format!("{:#}", super::copy::copy(&sqlite.db, &postgres.db).unwrap_err());
     assert!(err.contains("already holds") && err.contains("subscribers"), "{err}");
+}
+
+#[test]
+fn senders_of_one_run_claim_each_delivery_once_and_take_over_what_a_dead_one_held() {
+    for (scratch, mut state) in each_backend() {
+        let prefs = Preferences { name: None, language: "en".into(), sectors: vec![], digest: "daily".into() };
+        state
+            .write(|tx| {
+                for i in 0..10 {
+                    let address = Address::parse(&format!("r{i}@example.org"), Giver::Operator)?;
+                    tx.add_subscriber(&address, &prefs, Status::Confirmed, "cli", 1)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        // Two schedules due at the same moment open one run; a run an operator asks for while
+        // it is unfinished joins it too.
+        let run = state.open_run("daily", Some(500), 1_000).unwrap();
+        let mut other = scratch.db.get().unwrap();
+        assert_eq!(other.open_run("daily", Some(500), 1_001).unwrap().id, run.id);
+        assert_eq!(other.open_run("daily", None, 1_002).unwrap().id, run.id);
+        let ids = |page: Vec<crate::state::Subscriber>| page.into_iter().map(|s| s.id).collect::<Vec<_>>();
+        let a = ids(state.claim(run.id, "a", 1_000, 1_060, 4).unwrap());
+        assert_eq!(a.len(), 4);
+        assert!(ids(state.claim(run.id, "a", 1_000, 1_060, 4).unwrap()).iter().all(|id| !a.contains(id)));
+        state.write(|tx| tx.record_outcomes(&run, &[(a[0], Outcome::Sent)], 1_001)).unwrap();
+        // Sender b gets none of a's while a's leases hold (on SQLite the digest's lock keeps a
+        // second sender out, and a claim of another is taken: it is of a process that ended).
+        let b = ids(other.claim(run.id, "b", 1_010, 1_130, 10).unwrap());
+        if scratch.db.url().sqlite_path().is_some() {
+            assert_eq!(b.len(), 9, "all that is pending, a's included");
+            continue;
+        }
+        assert_eq!(b.len(), 2, "the two nobody held");
+        assert_eq!(state.renew_claims(run.id, "a", 1_100).unwrap(), 7, "a renews what it holds and has not sent");
+        assert!(other.claim(run.id, "b", 1_070, 1_130, 10).unwrap().is_empty(), "renewed: still a's");
+        // a gives back what it has not got to (it stops); b takes it at once.
+        assert_eq!(state.release_claims(run.id, "a").unwrap(), 7);
+        let taken = ids(other.claim(run.id, "b", 1_071, 1_130, 10).unwrap());
+        assert_eq!(taken.len(), 7);
+        // c takes over b's once b's leases run out (b died), and none of them twice.
+        assert!(ids(state.claim(run.id, "c", 1_129, 1_200, 10).unwrap()).is_empty());
+        let c = ids(state.claim(run.id, "c", 1_131, 1_200, 10).unwrap());
+        assert_eq!(c.len(), 9);
+        let outcomes: Vec<_> = c.iter().map(|&id| (id, Outcome::Sent)).collect();
+        state.write(|tx| tx.record_outcomes(&run, &outcomes, 1_140)).unwrap();
+        assert_eq!(state.count_pending(run.id).unwrap(), 0);
+        assert!(other.finish_run(run.id, 1_141).unwrap());
+        assert!(state.finish_run(run.id, 1_142).unwrap(), "finished already counts");
+        // The same due time again (a catch-up after a restart) is the run already sent.
+        let again = state.open_run("daily", Some(500), 2_000).unwrap();
+        assert_eq!((again.id, again.is_resumed), (run.id, true));
+        assert_eq!(state.count_pending(run.id).unwrap(), 0);
+        assert_ne!(state.open_run("daily", Some(600), 2_000).unwrap().id, run.id, "the next due time is a new run");
+    }
 }

@@ -66,7 +66,9 @@ async fn round(config: &Arc<Config>, db: &Database, stop: &CancellationToken) ->
     let client = Client::new(w.callback_timeout, w.callback_max_bytes, w.allow_private_callbacks)?;
     loop {
         let now = now_ms();
-        let due = db.with(move |state| state.hub_due(now, BATCH)).await?;
+        // Claimed for long enough to send and record them; other instances leave them alone.
+        let lease = i64::try_from(w.callback_timeout.as_millis()).unwrap_or(i64::MAX / 2).saturating_mul(2) + 30_000;
+        let due = db.with(move |state| state.hub_claim(now, now.saturating_add(lease), BATCH)).await?;
         if due.is_empty() {
             return db.with(|state| state.hub_next_due()).await;
         }

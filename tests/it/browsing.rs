@@ -248,7 +248,7 @@ fn the_past_digests_page_back_and_forth_through_every_run() {
     let db = site.state();
     let mut state = db.get().expect("a connection");
     for i in 0..articles {
-        let run = state.open_run("daily", 1_800_000_000 + i * 86_400).expect("a run");
+        let run = state.open_run("daily", None, 1_800_000_000 + i * 86_400).expect("a run");
         let offered = gazette::state::NewsItem {
             lang: "en".into(),
             slug: format!("run-{i:02}"),

@@ -77,26 +77,6 @@ impl Server {
             self.config.connect(NoTls).with_context(|| format!("cannot connect to the database {}", self.url))?;
         Ok(Conn { client: RefCell::new(client), statements: RefCell::default() })
     }
-
-    /// Takes the lock of digest `digest` (an advisory lock, held by a connection of its own
-    /// until it is dropped); fails at once when another process holds it.
-    pub fn lock(&self, digest: &str) -> Result<Conn> {
-        let conn = self.connect()?;
-        let row = conn.one("SELECT pg_try_advisory_lock($1)", &[&digest_key(digest)])?;
-        if !row.try_get::<_, bool>(0)? {
-            anyhow::bail!("digest '{digest}' is being sent by another process (on {})", self.url);
-        }
-        Ok(conn)
-    }
-}
-
-/// The advisory lock key of digest `digest`.
-fn digest_key(digest: &str) -> i64 {
-    use sha2::Digest as _;
-    let hash = sha2::Sha256::digest(format!("gazette digest {digest}").as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&hash[..8]);
-    i64::from_be_bytes(first)
 }
 
 /// Prepared statements, by their SQL.
@@ -275,6 +255,17 @@ impl Conn {
             &[&job, &due, &now, &finished, &outcome],
         )?;
         Ok(())
+    }
+
+    pub fn take_job(&mut self, job: &str, due: i64, now: i64) -> Result<bool> {
+        let taken = self.exec(
+            "INSERT INTO jobs (job, due_at, started_at) VALUES ($1, $2, $3)
+             ON CONFLICT (job) DO UPDATE SET due_at = EXCLUDED.due_at, started_at = EXCLUDED.started_at,
+                 finished_at = NULL, outcome = NULL
+             WHERE jobs.due_at < EXCLUDED.due_at",
+            &[&job, &due, &now],
+        )?;
+        Ok(taken > 0)
     }
 
     pub fn job_finished(&mut self, job: &str, now: i64, outcome: &str) -> Result<()> {

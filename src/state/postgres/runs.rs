@@ -11,10 +11,13 @@ use crate::state::{NewsItem, Outcome, ReturnEntry, Run, RunNews, RunReport, Subs
 const RUNS_PAGE: i64 = 50;
 
 impl Conn {
-    pub fn open_run(&mut self, digest: &str, now: i64) -> Result<Run> {
+    pub fn open_run(&mut self, digest: &str, due: Option<i64>, now: i64) -> Result<Run> {
         let tx = self.transaction()?;
-        let open =
-            tx.row("SELECT id, cutoff FROM digest_runs WHERE digest = $1 AND finished_at IS NULL", &[&digest])?;
+        let open = tx.row(
+            "SELECT id, cutoff FROM digest_runs WHERE digest = $1 AND (due_at = $2 OR finished_at IS NULL)
+             ORDER BY due_at IS NOT DISTINCT FROM $2::BIGINT DESC LIMIT 1",
+            &[&digest, &due],
+        )?;
         let run = match open {
             Some(row) => Run { id: row.try_get(0)?, cutoff: row.try_get(1)?, is_resumed: true },
             None => {
@@ -24,8 +27,9 @@ impl Conn {
                 let now = last.map_or(now, |last| now.max(last + 1));
                 let id: i64 = tx
                     .one(
-                        "INSERT INTO digest_runs (digest, cutoff, started_at) VALUES ($1, $2, $2) RETURNING id",
-                        &[&digest, &now],
+                        "INSERT INTO digest_runs (digest, cutoff, started_at, due_at) VALUES ($1, $2, $2, $3)
+                         RETURNING id",
+                        &[&digest, &now, &due],
                     )?
                     .try_get(0)?;
                 tx.exec(
@@ -40,14 +44,37 @@ impl Conn {
         Ok(run)
     }
 
-    pub fn pending(&self, run: i64, after: i64, max: usize) -> Result<Vec<Subscriber>> {
+    pub fn claim(&mut self, run: i64, sender: &str, now: i64, lease_until: i64, max: usize) -> Result<Vec<Subscriber>> {
+        // One statement: deliveries other senders are claiming this moment are skipped, not
+        // waited for, and those whose sender's lease ran out (it died) are taken over.
         let rows = self.rows(
-            "SELECT s.* FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
-             WHERE d.run_id = $1 AND d.status = 'pending' AND d.subscriber_id > $2
-             ORDER BY d.subscriber_id LIMIT $3",
-            &[&run, &after, &limit(max)],
+            "WITH picked AS (
+                 SELECT subscriber_id FROM deliveries
+                 WHERE run_id = $1 AND status = 'pending' AND (claimed_by IS NULL OR lease_until < $3)
+                 ORDER BY subscriber_id LIMIT $5 FOR UPDATE SKIP LOCKED
+             ), claimed AS (
+                 UPDATE deliveries d SET claimed_by = $2, lease_until = $4 FROM picked p
+                 WHERE d.run_id = $1 AND d.subscriber_id = p.subscriber_id RETURNING d.subscriber_id
+             )
+             SELECT s.* FROM subscribers s JOIN claimed c ON s.id = c.subscriber_id ORDER BY s.id",
+            &[&run, &sender, &now, &lease_until, &limit(max)],
         )?;
         rows.iter().map(subscriber).collect()
+    }
+
+    pub fn renew_claims(&mut self, run: i64, sender: &str, lease_until: i64) -> Result<usize> {
+        Ok(count(self.exec(
+            "UPDATE deliveries SET lease_until = $3 WHERE run_id = $1 AND claimed_by = $2 AND status = 'pending'",
+            &[&run, &sender, &lease_until],
+        )?))
+    }
+
+    pub fn release_claims(&mut self, run: i64, sender: &str) -> Result<usize> {
+        Ok(count(self.exec(
+            "UPDATE deliveries SET claimed_by = NULL, lease_until = NULL
+             WHERE run_id = $1 AND claimed_by = $2 AND status = 'pending'",
+            &[&run, &sender],
+        )?))
     }
 
     pub fn confirmed(&self, digest: &str, after: i64, max: usize) -> Result<Vec<Subscriber>> {
@@ -185,12 +212,14 @@ impl Conn {
     }
 
     pub fn finish_run(&mut self, run: i64, now: i64) -> Result<bool> {
-        let changed = self.exec(
+        self.exec(
             "UPDATE digest_runs SET finished_at = $2 WHERE id = $1 AND finished_at IS NULL
                AND NOT EXISTS (SELECT 1 FROM deliveries WHERE run_id = $1 AND status = 'pending')",
             &[&run, &now],
         )?;
-        Ok(changed > 0)
+        let finished: Option<i64> =
+            self.one("SELECT finished_at FROM digest_runs WHERE id = $1", &[&run])?.try_get(0)?;
+        Ok(finished.is_some())
     }
 
     pub fn run_counts(&self, run: i64) -> Result<Vec<(String, i64)>> {

@@ -37,9 +37,11 @@ const STEPS: &[&str] = &[
         digest TEXT NOT NULL,
         cutoff BIGINT NOT NULL,
         started_at BIGINT NOT NULL,
-        finished_at BIGINT
+        finished_at BIGINT,
+        due_at BIGINT
     );
     CREATE UNIQUE INDEX one_open_run_per_digest ON digest_runs (digest) WHERE finished_at IS NULL;
+    CREATE UNIQUE INDEX one_run_per_due_time ON digest_runs (digest, due_at) WHERE due_at IS NOT NULL;
     CREATE TABLE deliveries (
         run_id BIGINT NOT NULL REFERENCES digest_runs (id) ON DELETE CASCADE,
         subscriber_id BIGINT NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
@@ -49,6 +51,8 @@ const STEPS: &[&str] = &[
         done_at BIGINT,
         returned TEXT,
         returned_at BIGINT,
+        claimed_by TEXT,
+        lease_until BIGINT,
         PRIMARY KEY (run_id, subscriber_id)
     );
     CREATE INDEX deliveries_by_subscriber ON deliveries (subscriber_id, status);

@@ -111,12 +111,21 @@ impl Conn {
         Ok(count(queued))
     }
 
-    pub fn hub_due(&self, now_ms: i64, max: usize) -> Result<Vec<HubDelivery>> {
+    pub fn hub_claim(&mut self, now_ms: i64, lease_until_ms: i64, max: usize) -> Result<Vec<HubDelivery>> {
+        // One statement: what other instances are claiming this moment is skipped.
         let rows = self.rows(
-            "SELECT s.*, d.version, d.attempts, d.first_at FROM websub_deliveries d
-             JOIN websub_subscriptions s ON s.id = d.subscription_id
-             WHERE d.next_at <= $1 AND s.expires_at * 1000 > $1 ORDER BY d.next_at LIMIT $2",
-            &[&now_ms, &limit(max)],
+            "WITH picked AS (
+                 SELECT d.subscription_id FROM websub_deliveries d
+                 JOIN websub_subscriptions s ON s.id = d.subscription_id
+                 WHERE d.next_at <= $1 AND s.expires_at * 1000 > $1 ORDER BY d.next_at LIMIT $3
+                 FOR UPDATE OF d SKIP LOCKED
+             ), claimed AS (
+                 UPDATE websub_deliveries d SET next_at = $2 FROM picked p
+                 WHERE d.subscription_id = p.subscription_id RETURNING d.subscription_id, d.version, d.attempts, d.first_at
+             )
+             SELECT s.*, c.version, c.attempts, c.first_at FROM claimed c
+             JOIN websub_subscriptions s ON s.id = c.subscription_id",
+            &[&now_ms, &lease_until_ms, &limit(max)],
         )?;
         rows.iter()
             .map(|row| {

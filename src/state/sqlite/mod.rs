@@ -191,6 +191,16 @@ fn migrations() -> Migrations<'static> {
                 PRIMARY KEY (run_id, lang, version_lang, slug)
             ) WITHOUT ROWID;",
         ),
+        // Several senders of one run (PostgreSQL's instances; here one at a time, under the
+        // digest's lock): a delivery is claimed by one (`claimed_by`, a process of its own) until
+        // `lease_until`. A scheduled run is the one of its due time (`due_at`), so instances
+        // whose schedules fire together join one run, and none opens a second.
+        M::up(
+            "ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
+            ALTER TABLE deliveries ADD COLUMN lease_until INTEGER;
+            ALTER TABLE digest_runs ADD COLUMN due_at INTEGER;
+            CREATE UNIQUE INDEX one_run_per_due_time ON digest_runs (digest, due_at) WHERE due_at IS NOT NULL;",
+        ),
     ])
 }
 
@@ -354,6 +364,21 @@ impl Conn {
         Ok(())
     }
 
+    /// Takes `job` due at `due` for this process, unless another already took that due time
+    /// (or a later one): whether this one did.
+    pub fn take_job(&mut self, job: &str, due: i64, now: i64) -> Result<bool> {
+        let taken = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO jobs (job, due_at, started_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (job) DO UPDATE SET due_at = excluded.due_at, started_at = excluded.started_at,
+                     finished_at = NULL, outcome = NULL
+                 WHERE jobs.due_at < excluded.due_at",
+            )?
+            .execute(params![job, due, now])?;
+        Ok(taken > 0)
+    }
+
     /// Records how `job` ended.
     pub fn job_finished(&mut self, job: &str, now: i64, outcome: &str) -> Result<()> {
         self.conn
@@ -392,7 +417,7 @@ mod tests {
         tx.execute("UPDATE subscribers SET bounces = 0", []).unwrap();
         // Another connection reads and then writes (open_run) while this one holds the lock:
         // begun deferred, its read snapshot would be stale by the time it may write.
-        let opening = std::thread::spawn(move || Location::new(&path).create().unwrap().open_run("daily", 10));
+        let opening = std::thread::spawn(move || Location::new(&path).create().unwrap().open_run("daily", None, 10));
         std::thread::sleep(std::time::Duration::from_millis(300));
         tx.commit().unwrap();
         let run = opening.join().unwrap().expect("the run opens once the other write is done");

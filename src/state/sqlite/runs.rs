@@ -9,14 +9,18 @@ use super::{Conn, Tx, subscriber};
 use crate::state::{NewsItem, Outcome, ReturnEntry, Run, RunNews, RunReport, Subscriber};
 
 impl Conn {
-    /// The unfinished run of `digest` if there is one (after a crash), else a new run with
-    /// cutoff `now` and a pending delivery for every confirmed subscriber of the digest.
-    pub fn open_run(&mut self, digest: &str, now: i64) -> Result<Run> {
+    /// The run of `digest` due at `due` if there is one (another instance opened it, or it
+    /// was interrupted), else the unfinished run if there is one (after a crash), else a new run
+    /// with cutoff `now` and a pending delivery for every confirmed subscriber of the digest.
+    pub fn open_run(&mut self, digest: &str, due: Option<i64>, now: i64) -> Result<Run> {
         let tx = self.conn.transaction()?;
         let open = tx
-            .query_row("SELECT id, cutoff FROM digest_runs WHERE digest = ?1 AND finished_at IS NULL", [digest], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-            })
+            .query_row(
+                "SELECT id, cutoff FROM digest_runs WHERE digest = ?1 AND (due_at = ?2 OR finished_at IS NULL)
+                 ORDER BY due_at IS NOT ?2 LIMIT 1",
+                params![digest, due],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+            )
             .optional()?;
         let run = match open {
             Some((id, cutoff)) => Run { id, cutoff, is_resumed: true },
@@ -27,8 +31,8 @@ impl Conn {
                     tx.query_row("SELECT MAX(cutoff) FROM digest_runs WHERE digest = ?1", [digest], |r| r.get(0))?;
                 let now = last.map_or(now, |last| now.max(last + 1));
                 tx.execute(
-                    "INSERT INTO digest_runs (digest, cutoff, started_at) VALUES (?1, ?2, ?2)",
-                    params![digest, now],
+                    "INSERT INTO digest_runs (digest, cutoff, started_at, due_at) VALUES (?1, ?2, ?2, ?3)",
+                    params![digest, now, due],
                 )?;
                 let id = tx.last_insert_rowid();
                 // One statement, however many subscribers: nothing is held in memory.
@@ -44,16 +48,59 @@ impl Conn {
         Ok(run)
     }
 
-    /// Up to `limit` subscribers whose delivery in `run` is pending, after subscriber id
-    /// `after`, by id (a cursor, so a run of any size is read in pages).
-    pub fn pending(&self, run: i64, after: i64, limit: usize) -> Result<Vec<Subscriber>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT s.* FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
-             WHERE d.run_id = ?1 AND d.status = 'pending' AND d.subscriber_id > ?2
-             ORDER BY d.subscriber_id LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(params![run, after, limit as i64], subscriber)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    /// Claims up to `limit` pending deliveries of `run` for `sender` until `lease_until`, by
+    /// subscriber id, and returns their subscribers. Here one sender at a time holds the
+    /// digest's lock, so a delivery another sender claimed is that of a process that has
+    /// ended: it is taken whatever its lease.
+    pub fn claim(
+        &mut self,
+        run: i64,
+        sender: &str,
+        _now: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> Result<Vec<Subscriber>> {
+        let tx = self.conn.transaction()?;
+        let claimed = {
+            let mut claim = tx.prepare_cached(
+                "UPDATE deliveries SET claimed_by = ?2, lease_until = ?3
+                 WHERE (run_id, subscriber_id) IN (
+                     SELECT run_id, subscriber_id FROM deliveries
+                     WHERE run_id = ?1 AND status = 'pending' AND claimed_by IS NOT ?2
+                     ORDER BY subscriber_id LIMIT ?4)
+                 RETURNING subscriber_id",
+            )?;
+            let mut ids = claim
+                .query_map(params![run, sender, lease_until, limit as i64], |r| r.get::<_, i64>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            ids.sort_unstable();
+            let mut by_id = tx.prepare_cached("SELECT * FROM subscribers WHERE id = ?1")?;
+            ids.iter().map(|id| by_id.query_row([id], subscriber)).collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        tx.commit()?;
+        Ok(claimed)
+    }
+
+    /// Extends the leases of the pending deliveries of `run` that `sender` holds; how many.
+    pub fn renew_claims(&mut self, run: i64, sender: &str, lease_until: i64) -> Result<usize> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "UPDATE deliveries SET lease_until = ?3 WHERE run_id = ?1 AND claimed_by = ?2 AND status = 'pending'",
+            )?
+            .execute(params![run, sender, lease_until])?)
+    }
+
+    /// Gives back the pending deliveries of `run` that `sender` holds (it stops): others may
+    /// take them at once.
+    pub fn release_claims(&mut self, run: i64, sender: &str) -> Result<usize> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "UPDATE deliveries SET claimed_by = NULL, lease_until = NULL
+                 WHERE run_id = ?1 AND claimed_by = ?2 AND status = 'pending'",
+            )?
+            .execute(params![run, sender])?)
     }
 
     /// Up to `limit` confirmed subscribers of `digest` after subscriber id `after`, by id.
@@ -189,14 +236,17 @@ impl Conn {
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
-    /// Marks `run` finished if no delivery in it is pending; returns whether it is.
+    /// Marks `run` finished if no delivery in it is pending; returns whether it is finished
+    /// (now, or already: another sender of the run may have finished it).
     pub fn finish_run(&mut self, run: i64, now: i64) -> Result<bool> {
-        let changed = self.conn.execute(
+        self.conn.execute(
             "UPDATE digest_runs SET finished_at = ?2 WHERE id = ?1 AND finished_at IS NULL
                AND NOT EXISTS (SELECT 1 FROM deliveries WHERE run_id = ?1 AND status = 'pending')",
             params![run, now],
         )?;
-        Ok(changed > 0)
+        let finished: Option<i64> =
+            self.conn.query_row("SELECT finished_at FROM digest_runs WHERE id = ?1", [run], |r| r.get(0))?;
+        Ok(finished.is_some())
     }
 
     /// Counts of the deliveries of `run` by status.

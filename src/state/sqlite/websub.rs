@@ -126,22 +126,41 @@ impl Conn {
         Ok(queued)
     }
 
-    /// Up to `limit` deliveries due at `now_ms` whose subscription is live, soonest first.
-    pub fn hub_due(&self, now_ms: i64, limit: usize) -> Result<Vec<HubDelivery>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT s.*, d.version, d.attempts, d.first_at FROM websub_deliveries d
-             JOIN websub_subscriptions s ON s.id = d.subscription_id
-             WHERE d.next_at <= ?1 AND s.expires_at * 1000 > ?1 ORDER BY d.next_at LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![now_ms, limit as i64], |row| {
-            Ok(HubDelivery {
-                subscription: hub_subscription(row)?,
-                version: row.get("version")?,
-                attempts: row.get("attempts")?,
-                first_at: row.get("first_at")?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    /// Claims up to `limit` deliveries due at `now_ms` whose subscription is live, soonest
+    /// first, by moving them to `lease_until_ms`: one that is not recorded by then (its sender
+    /// died) is due again.
+    pub fn hub_claim(&mut self, now_ms: i64, lease_until_ms: i64, limit: usize) -> Result<Vec<HubDelivery>> {
+        let tx = self.conn.transaction()?;
+        let claimed = {
+            let ids = tx
+                .prepare_cached(
+                    "UPDATE websub_deliveries SET next_at = ?2 WHERE subscription_id IN (
+                         SELECT d.subscription_id FROM websub_deliveries d
+                         JOIN websub_subscriptions s ON s.id = d.subscription_id
+                         WHERE d.next_at <= ?1 AND s.expires_at * 1000 > ?1 ORDER BY d.next_at LIMIT ?3)
+                     RETURNING subscription_id",
+                )?
+                .query_map(params![now_ms, lease_until_ms, limit as i64], |r| r.get::<_, i64>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT s.*, d.version, d.attempts, d.first_at FROM websub_deliveries d
+                 JOIN websub_subscriptions s ON s.id = d.subscription_id WHERE d.subscription_id = ?1",
+            )?;
+            ids.iter()
+                .map(|id| {
+                    stmt.query_row([id], |row| {
+                        Ok(HubDelivery {
+                            subscription: hub_subscription(row)?,
+                            version: row.get("version")?,
+                            attempts: row.get("attempts")?,
+                            first_at: row.get("first_at")?,
+                        })
+                    })
+                })
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        tx.commit()?;
+        Ok(claimed)
     }
 
     /// When the hub has work next (milliseconds): a waiting delivery due, or a lease ending.
