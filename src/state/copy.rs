@@ -100,6 +100,7 @@ pub const TABLES: &[Table] = &[
         columns: &["run_id", "lang", "version_lang", "slug", "news_at", "is_fallback", "position"],
         identity: None,
     },
+    Table { name: "allowances", columns: &["key", "used_to"], identity: None },
 ];
 
 /// One value of a row, whichever database it came from.

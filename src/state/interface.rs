@@ -668,6 +668,31 @@ impl Tx<'_, '_> {
         }
     }
 
+    /// The moment the allowance of (hashed) `key` is used up to, if it was used
+    /// ([`crate::subscription::allowance`]).
+    pub fn allowance(&self, key: &[u8]) -> Result<Option<i64>> {
+        match self {
+            Tx::Sqlite(c) => c.allowance(key),
+            Tx::Postgres(c) => c.allowance(key),
+        }
+    }
+
+    /// Sets the moment the allowance of `key` is used up to.
+    pub fn set_allowance(&self, key: &[u8], used_to: i64) -> Result<()> {
+        match self {
+            Tx::Sqlite(c) => c.set_allowance(key, used_to),
+            Tx::Postgres(c) => c.set_allowance(key, used_to),
+        }
+    }
+
+    /// Forgets the allowances used up to before `now_ms` (they are whole again); how many.
+    pub fn forget_allowances(&self, now_ms: i64) -> Result<usize> {
+        match self {
+            Tx::Sqlite(c) => c.forget_allowances(now_ms),
+            Tx::Postgres(c) => c.forget_allowances(now_ms),
+        }
+    }
+
     /// Deletes sign-ups made before `before`; returns how many.
     pub fn delete_signups_before(&self, before: i64) -> Result<usize> {
         match self {

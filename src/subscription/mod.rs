@@ -7,7 +7,7 @@
 //!   and mailed a link to their preferences; anyone else gets a *sign-up*, a row of its own
 //!   holding the choices made on the form, and a confirmation link bound to that row. A new
 //!   sign-up of an address replaces the one before (whose link then dies). At most
-//!   [`MailLimit`] emails per inbox, `subscriptions.pending_per_domain` sign-ups waiting per
+//!   [`allowance::MAIL_PER_INBOX`] emails per inbox, `subscriptions.pending_per_domain` sign-ups waiting per
 //!   registrable domain and `subscriptions.pending_max` in all; a sign-up over a limit changes
 //!   nothing, and the domain limits answer alike whether or not the address is subscribed.
 //! - **Confirm** ([`confirm`]): only through the link mailed for that sign-up, within
@@ -24,15 +24,13 @@
 //!   subscriber bounced at `mail.bounce_limit`; a spam complaint unsubscribes at once and
 //!   suppresses the address.
 //! - **Purge** ([`purge_expired`]): sign-ups never confirmed are deleted once their link
-//!   has expired.
+//!   has expired, and allowances whole again are forgotten.
 
 mod address;
+pub mod allowance;
 pub mod bounces;
 mod choices;
 mod list;
-
-use std::num::NonZeroU32;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 
@@ -42,34 +40,6 @@ pub use list::{ImportReport, export, import};
 
 use crate::config::SubscriptionsConfig;
 use crate::state::{Preferences, Saved, SignUp, State, Status, Subscriber, Tx};
-
-/// Confirmation emails one inbox ([`Address::inbox_key`]) may be sent: two every five
-/// minutes, whatever the number of sign-ups, spellings or clients asking (kept in memory: a
-/// restart forgets it).
-pub struct MailLimit {
-    per_address: governor::DefaultKeyedRateLimiter<String>,
-}
-
-impl Default for MailLimit {
-    fn default() -> Self {
-        let quota = governor::Quota::with_period(Duration::from_secs(300))
-            .unwrap_or_else(|| governor::Quota::per_hour(NonZeroU32::MIN))
-            .allow_burst(NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN));
-        MailLimit { per_address: governor::DefaultKeyedRateLimiter::keyed(quota) }
-    }
-}
-
-impl MailLimit {
-    /// Takes one email from `address`'s allowance; false when there is none left.
-    fn allows(&self, address: &Address) -> bool {
-        self.per_address.check_key(&address.inbox_key()).is_ok()
-    }
-
-    /// Forgets addresses that are back to a full allowance.
-    pub fn forget_idle(&self) {
-        self.per_address.retain_recent();
-    }
-}
 
 /// What a sign-up on the form comes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,8 +64,10 @@ pub fn sign_up(
     consent: &str,
     now: i64,
     limits: &SubscriptionsConfig,
-    mail: &MailLimit,
 ) -> Result<SignedUp> {
+    // One allowance per inbox, however many instances and spellings ask.
+    let mail_key = format!("mail:{}", address.inbox_key());
+    let allows = |tx: &Tx| allowance::take(tx, &mail_key, allowance::MAIL_PER_INBOX, now.saturating_mul(1000));
     state.write(|tx| {
         // First, for every address alike: whether a domain is full must not tell whether an
         // address in it is subscribed.
@@ -105,11 +77,11 @@ pub fn sign_up(
             return Ok(SignedUp::Full);
         }
         if let Some(subscriber) = tx.subscriber(address)?.filter(|s| s.status == Status::Confirmed) {
-            return Ok(if mail.allows(address) { SignedUp::Subscribed(subscriber) } else { SignedUp::MailLimited });
+            return Ok(if allows(tx)? { SignedUp::Subscribed(subscriber) } else { SignedUp::MailLimited });
         }
         // Checked before the sign-up before it is replaced: a link already mailed keeps
         // working when no new one can be sent.
-        if !mail.allows(address) {
+        if !allows(tx)? {
             return Ok(SignedUp::MailLimited);
         }
         tx.delete_signups(address)?;
@@ -319,7 +291,11 @@ pub fn record_outcomes(
 
 /// Deletes the sign-ups whose confirmation link expired by `now`; returns how many.
 pub fn purge_expired(state: &mut State, now: i64, limits: &SubscriptionsConfig) -> Result<usize> {
-    state.write(|tx| tx.delete_signups_before(now.saturating_sub(link_lifetime(limits))))
+    state.write(|tx| {
+        // Allowances whole again are as good as none: their rows go too.
+        tx.forget_allowances(now.saturating_mul(1000))?;
+        tx.delete_signups_before(now.saturating_sub(link_lifetime(limits)))
+    })
 }
 
 /// An address read back from the database, stored normalised.

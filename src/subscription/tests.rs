@@ -37,13 +37,11 @@ fn pending(outcome: SignedUp) -> SignUp {
 #[test]
 fn every_spelling_of_a_mailbox_is_one_subscriber_with_one_mail_allowance() {
     for (_db, mut state) in open() {
-        let mail = MailLimit::default();
         let mut mailed = 0;
         for spelling in
             ["\"target\"@example.org", "\"t\\arget\"@example.org", "target@EXAMPLE.org", "Target@example.org"]
         {
-            let outcome =
-                sign_up(&mut state, &public(spelling), &prefs("en", &[]), "web:x", 10, &limits(), &mail).unwrap();
+            let outcome = sign_up(&mut state, &public(spelling), &prefs("en", &[]), "web:x", 10, &limits()).unwrap();
             if matches!(outcome, SignedUp::Pending(_)) {
                 mailed += 1;
             }
@@ -57,16 +55,12 @@ fn every_spelling_of_a_mailbox_is_one_subscriber_with_one_mail_allowance() {
 fn an_old_confirmation_link_cannot_undo_an_unsubscribe() {
     for (_db, mut state) in open() {
         let li = public("li@example.org");
-        let first = pending(
-            sign_up(&mut state, &li, &prefs("en", &[]), "web:a", 10, &limits(), &MailLimit::default()).unwrap(),
-        );
+        let first = pending(sign_up(&mut state, &li, &prefs("en", &[]), "web:a", 10, &limits()).unwrap());
         let subscriber = confirm(&mut state, first.id, first.created_at, 20, &limits()).unwrap().expect("confirmed");
         assert_eq!(subscriber.status, Status::Confirmed);
         assert!(unsubscribe(&mut state, subscriber.id, 30).unwrap());
         // A stranger posts the address again, then the week-old link is followed.
-        let again = pending(
-            sign_up(&mut state, &li, &prefs("zh", &[]), "web:b", 40, &limits(), &MailLimit::default()).unwrap(),
-        );
+        let again = pending(sign_up(&mut state, &li, &prefs("zh", &[]), "web:b", 40, &limits()).unwrap());
         assert_eq!(confirm(&mut state, first.id, first.created_at, 50, &limits()).unwrap(), None);
         assert_eq!(state.subscriber(&li).unwrap().unwrap().status, Status::Unsubscribed);
         // The owner unsubscribes again before following the new link: it dies too.
@@ -80,20 +74,18 @@ fn an_old_confirmation_link_cannot_undo_an_unsubscribe() {
 #[test]
 fn a_strangers_post_never_changes_anyones_choices() {
     for (_db, mut state) in open() {
-        let mail = MailLimit::default();
         let li = public("li@example.org");
-        let own = pending(sign_up(&mut state, &li, &prefs("en", &["trade"]), "web:li", 10, &limits(), &mail).unwrap());
+        let own = pending(sign_up(&mut state, &li, &prefs("en", &["trade"]), "web:li", 10, &limits()).unwrap());
         let confirmed = confirm(&mut state, own.id, own.created_at, 20, &limits()).unwrap().unwrap();
         assert_eq!(confirmed.preferences, prefs("en", &["trade"]));
-        let stranger = sign_up(&mut state, &li, &prefs("zh", &[]), "web:evil", 30, &limits(), &mail).unwrap();
+        let stranger = sign_up(&mut state, &li, &prefs("zh", &[]), "web:evil", 30, &limits()).unwrap();
         assert!(matches!(stranger, SignedUp::Subscribed(_)), "{stranger:?}");
         assert_eq!(state.subscriber(&li).unwrap().unwrap().preferences, prefs("en", &["trade"]));
 
         // A pending sign-up's choices take effect only through its own link.
         let ann = public("ann@example.org");
-        let first =
-            pending(sign_up(&mut state, &ann, &prefs("en", &["trade"]), "web:ann", 10, &limits(), &mail).unwrap());
-        let second = pending(sign_up(&mut state, &ann, &prefs("zh", &[]), "web:evil", 11, &limits(), &mail).unwrap());
+        let first = pending(sign_up(&mut state, &ann, &prefs("en", &["trade"]), "web:ann", 10, &limits()).unwrap());
+        let second = pending(sign_up(&mut state, &ann, &prefs("zh", &[]), "web:evil", 11, &limits()).unwrap());
         assert_eq!(state.subscriber(&ann).unwrap(), None, "no subscriber before a confirmation");
         assert_eq!(confirm(&mut state, first.id, first.created_at, 12, &limits()).unwrap(), None, "replaced");
         let confirmed = confirm(&mut state, second.id, second.created_at, 13, &limits()).unwrap().unwrap();
@@ -105,14 +97,10 @@ fn a_strangers_post_never_changes_anyones_choices() {
 #[test]
 fn over_the_mail_limit_a_sign_up_changes_nothing() {
     for (_db, mut state) in open() {
-        let mail = MailLimit::default();
         let li = public("li@example.org");
-        pending(sign_up(&mut state, &li, &prefs("en", &[]), "web:a", 10, &limits(), &mail).unwrap());
-        let second = pending(sign_up(&mut state, &li, &prefs("en", &[]), "web:a", 11, &limits(), &mail).unwrap());
-        assert_eq!(
-            sign_up(&mut state, &li, &prefs("zh", &[]), "web:a", 12, &limits(), &mail).unwrap(),
-            SignedUp::MailLimited
-        );
+        pending(sign_up(&mut state, &li, &prefs("en", &[]), "web:a", 10, &limits()).unwrap());
+        let second = pending(sign_up(&mut state, &li, &prefs("en", &[]), "web:a", 11, &limits()).unwrap());
+        assert_eq!(sign_up(&mut state, &li, &prefs("zh", &[]), "web:a", 12, &limits()).unwrap(), SignedUp::MailLimited);
         assert!(
             pending_signup(&state, second.id, second.created_at, 13, &limits()).unwrap().is_some(),
             "its link still works"
@@ -123,7 +111,6 @@ fn over_the_mail_limit_a_sign_up_changes_nothing() {
 #[test]
 fn sign_ups_per_domain_are_bounded_and_expire() {
     for (_db, mut state) in open() {
-        let mail = MailLimit::default();
         for i in 0..3 {
             pending(
                 sign_up(
@@ -133,18 +120,15 @@ fn sign_ups_per_domain_are_bounded_and_expire() {
                     "web:x",
                     10,
                     &limits(),
-                    &mail,
                 )
                 .unwrap(),
             );
         }
         let full =
-            sign_up(&mut state, &public("a3@flood.example.com"), &prefs("en", &[]), "web:x", 10, &limits(), &mail)
-                .unwrap();
+            sign_up(&mut state, &public("a3@flood.example.com"), &prefs("en", &[]), "web:x", 10, &limits()).unwrap();
         assert_eq!(full, SignedUp::Full);
         let other =
-            sign_up(&mut state, &public("b@other.example.net"), &prefs("en", &[]), "web:x", 10, &limits(), &mail)
-                .unwrap();
+            sign_up(&mut state, &public("b@other.example.net"), &prefs("en", &[]), "web:x", 10, &limits()).unwrap();
         let other = pending(other);
 
         let week = 7 * 24 * 3600;
@@ -153,15 +137,8 @@ fn sign_ups_per_domain_are_bounded_and_expire() {
         assert_eq!(purge_expired(&mut state, 10 + week, &limits()).unwrap(), 0);
         assert_eq!(purge_expired(&mut state, 11 + week, &limits()).unwrap(), 4);
         assert_eq!(state.count_signups().unwrap(), 0);
-        let room = sign_up(
-            &mut state,
-            &public("a3@flood.example.com"),
-            &prefs("en", &[]),
-            "web:x",
-            12 + week,
-            &limits(),
-            &mail,
-        );
+        let room =
+            sign_up(&mut state, &public("a3@flood.example.com"), &prefs("en", &[]), "web:x", 12 + week, &limits());
         assert!(matches!(room.unwrap(), SignedUp::Pending(_)), "room again once the old ones expired");
     }
 }
@@ -170,9 +147,7 @@ fn sign_ups_per_domain_are_bounded_and_expire() {
 fn a_link_is_bound_to_the_moment_its_sign_up_was_made() {
     for (_db, mut state) in open() {
         let li = public("li@example.org");
-        let signup = pending(
-            sign_up(&mut state, &li, &prefs("en", &[]), "web:a", 10, &limits(), &MailLimit::default()).unwrap(),
-        );
+        let signup = pending(sign_up(&mut state, &li, &prefs("en", &[]), "web:a", 10, &limits()).unwrap());
         assert_eq!(confirm(&mut state, signup.id, signup.created_at + 1, 11, &limits()).unwrap(), None);
         assert!(confirm(&mut state, signup.id, signup.created_at, 11, &limits()).unwrap().is_some());
     }
@@ -213,8 +188,7 @@ fn a_removed_address_leaves_the_suppression_list_only_when_its_owner_confirms() 
         add(&mut state, &li, &prefs("en", &[]), Status::Confirmed, "cli", 1).unwrap();
         assert!(remove(&mut state, &li, 2).unwrap());
         let suppressed = |s: &mut State| s.write(|tx| tx.is_suppressed(&li)).unwrap();
-        let signup =
-            pending(sign_up(&mut state, &li, &prefs("en", &[]), "web:a", 3, &limits(), &MailLimit::default()).unwrap());
+        let signup = pending(sign_up(&mut state, &li, &prefs("en", &[]), "web:a", 3, &limits()).unwrap());
         assert!(suppressed(&mut state), "typing an address into the form lifts nothing");
         confirm(&mut state, signup.id, signup.created_at, 4, &limits()).unwrap().unwrap();
         assert!(!suppressed(&mut state), "its owner confirmed");
@@ -225,8 +199,7 @@ fn a_removed_address_leaves_the_suppression_list_only_when_its_owner_confirms() 
 fn an_operator_confirming_an_address_ends_its_pending_sign_ups() {
     for (_db, mut state) in open() {
         let li = public("li@example.org");
-        let signup =
-            pending(sign_up(&mut state, &li, &prefs("zh", &[]), "web:a", 3, &limits(), &MailLimit::default()).unwrap());
+        let signup = pending(sign_up(&mut state, &li, &prefs("zh", &[]), "web:a", 3, &limits()).unwrap());
         add(&mut state, &li, &prefs("en", &[]), Status::Confirmed, "cli", 4).unwrap();
         assert_eq!(confirm(&mut state, signup.id, signup.created_at, 5, &limits()).unwrap(), None);
         assert_eq!(state.subscriber(&li).unwrap().unwrap().preferences, prefs("en", &[]));
@@ -236,32 +209,25 @@ fn an_operator_confirming_an_address_ends_its_pending_sign_ups() {
 #[test]
 fn a_flood_through_subdomains_or_many_domains_is_bounded_and_says_nothing_of_subscribers() {
     for (_db, mut state) in open() {
-        let mail = MailLimit::default();
         let boss = public("boss@corp.example.com");
         add(&mut state, &boss, &prefs("en", &[]), Status::Confirmed, "cli", 1).unwrap();
         for i in 0..3 {
             let address = public(&format!("a@s{i}.corp.example.com"));
-            pending(sign_up(&mut state, &address, &prefs("en", &[]), "web:x", 10, &limits(), &mail).unwrap());
+            pending(sign_up(&mut state, &address, &prefs("en", &[]), "web:x", 10, &limits()).unwrap());
         }
         let more = public("a@s9.corp.example.com");
-        assert_eq!(
-            sign_up(&mut state, &more, &prefs("en", &[]), "web:x", 10, &limits(), &mail).unwrap(),
-            SignedUp::Full
-        );
+        assert_eq!(sign_up(&mut state, &more, &prefs("en", &[]), "web:x", 10, &limits()).unwrap(), SignedUp::Full);
         // The subscribed address in the full domain gets the same answer as any other.
-        assert_eq!(
-            sign_up(&mut state, &boss, &prefs("en", &[]), "web:x", 10, &limits(), &mail).unwrap(),
-            SignedUp::Full
-        );
+        assert_eq!(sign_up(&mut state, &boss, &prefs("en", &[]), "web:x", 10, &limits()).unwrap(), SignedUp::Full);
         for domain in ["one.example.net", "two.example.org"] {
             pending(
-                sign_up(&mut state, &public(&format!("x@{domain}")), &prefs("en", &[]), "web:x", 10, &limits(), &mail)
+                sign_up(&mut state, &public(&format!("x@{domain}")), &prefs("en", &[]), "web:x", 10, &limits())
                     .unwrap(),
             );
         }
         let sixth = public("x@three.example.edu");
         assert_eq!(
-            sign_up(&mut state, &sixth, &prefs("en", &[]), "web:x", 10, &limits(), &mail).unwrap(),
+            sign_up(&mut state, &sixth, &prefs("en", &[]), "web:x", 10, &limits()).unwrap(),
             SignedUp::Full,
             "pending_max in all"
         );
@@ -271,12 +237,11 @@ fn a_flood_through_subdomains_or_many_domains_is_bounded_and_says_nothing_of_sub
 #[test]
 fn plus_tags_share_their_inbox_mail_allowance() {
     for (_db, mut state) in open() {
-        let mail = MailLimit::default();
         let mut mailed = 0;
         for tag in ["", "+1", "+2", "+news"] {
             let address = public(&format!("victim{tag}@example.org"));
             if matches!(
-                sign_up(&mut state, &address, &prefs("en", &[]), "web:x", 10, &limits(), &mail).unwrap(),
+                sign_up(&mut state, &address, &prefs("en", &[]), "web:x", 10, &limits()).unwrap(),
                 SignedUp::Pending(_)
             ) {
                 mailed += 1;
@@ -349,9 +314,7 @@ fn bounces_score_once_a_day_and_lapse_after_the_window() {
         assert_eq!(count(Weight::Hard, 10 + 35 * day), Counted::Nobody, "a bounced subscriber is not mailed");
         assert_eq!(state.subscriber(&li).unwrap().unwrap().status, Status::Bounced);
         // Their own confirmation starts them again with a clean score.
-        let signup = pending(
-            sign_up(&mut state, &li, &prefs("en", &[]), "web:x", 40 * day, &limits(), &MailLimit::default()).unwrap(),
-        );
+        let signup = pending(sign_up(&mut state, &li, &prefs("en", &[]), "web:x", 40 * day, &limits()).unwrap());
         confirm(&mut state, signup.id, signup.created_at, 40 * day, &limits()).unwrap().unwrap();
         let mut count = |weight, at| state.write(|tx| bounces::count_bounce(tx, id, weight, at, mail)).unwrap();
         assert_eq!(count(Weight::Soft, 41 * day), Counted::Raised(0.5));

@@ -158,7 +158,17 @@ pub async fn subscribe(
         return message(&site, &lang, "cross_site_title", &text, None, StatusCode::FORBIDDEN);
     }
     let client = guard::client_ip(config, peer, &headers);
-    if shared.signups.check_key(&guard::rate_key(client)).is_err() {
+    // Counted in the state: every instance on the database takes from one allowance.
+    let quota =
+        subscription::allowance::Quota::per(config.http.subscribe_per_hour, std::time::Duration::from_secs(3600));
+    let key = format!("signup:{}", guard::rate_key(client));
+    let now_ms = Utc::now().timestamp_millis();
+    let allowed =
+        with_db(&shared, move |db| db.write(|tx| subscription::allowance::take(tx, &key, quota, now_ms))).await;
+    if let Err(e) = &allowed {
+        return failed(&site, &lang, e);
+    }
+    if allowed.is_ok_and(|allowed| !allowed) {
         tracing::info!(client = %client, "sign-up refused: rate limit");
         let text = vec![site.renderer.string(&lang, "too_many_text")];
         let mut response = message(&site, &lang, "too_many_title", &text, None, StatusCode::TOO_MANY_REQUESTS);
@@ -183,13 +193,10 @@ pub async fn subscribe(
         };
     let now = Utc::now().timestamp();
     let consent = format!("web:{client}");
-    let shared_for_db = shared.clone();
     let limits = config.subscriptions.clone();
     let to = address.clone();
-    let signed_up = with_db(&shared, move |db| {
-        subscription::sign_up(db, &to, &preferences, &consent, now, &limits, &shared_for_db.mail_limit)
-    })
-    .await;
+    let signed_up =
+        with_db(&shared, move |db| subscription::sign_up(db, &to, &preferences, &consent, now, &limits)).await;
     match signed_up {
         Ok(SignedUp::Pending(signup)) => {
             let token = site.signer.sign(Purpose::Confirm, signup.id, "", signup.created_at);

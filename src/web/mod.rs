@@ -23,7 +23,6 @@ mod server;
 mod sitemap;
 mod status;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,7 +30,6 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse as _;
 use axum::routing::get;
-use governor::DefaultKeyedRateLimiter;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -54,9 +52,6 @@ pub struct Shared {
     archive: archive::ArchivePages,
     /// The sitemap of the current catalog, made on first request.
     sitemaps: sitemap::Sitemaps,
-    signups: DefaultKeyedRateLimiter<IpAddr>,
-    /// Confirmation emails per address, however many sign-ups ask.
-    mail_limit: crate::subscription::MailLimit,
     /// `mail.rate` for all confirmation emails together.
     confirm_rate: governor::DefaultDirectRateLimiter,
     /// Confirmation emails being sent (waited for at shutdown).
@@ -71,16 +66,12 @@ impl Shared {
     /// The shared state of a server showing `live`.
     pub fn new(live: Arc<Live>, hub: Arc<crate::websub::Hub>, stop: CancellationToken) -> Shared {
         let site = live.site.load_full();
-        let per_hour =
-            std::num::NonZeroU32::new(site.config.http.subscribe_per_hour).unwrap_or(std::num::NonZeroU32::MIN);
         let confirm_rate = crate::mail::retry::rate_limiter(site.config.mail.rate, 1);
         Shared {
             live,
             feeds: FeedFiles::default(),
             archive: archive::ArchivePages::default(),
             sitemaps: sitemap::Sitemaps::default(),
-            signups: DefaultKeyedRateLimiter::keyed(governor::Quota::per_hour(per_hour)),
-            mail_limit: crate::subscription::MailLimit::default(),
             confirm_rate,
             mail_tasks: TaskTracker::new(),
             stop,
@@ -90,8 +81,6 @@ impl Shared {
 
     /// Forgets rate-limit entries of clients that are back to a full allowance.
     pub fn forget_idle_clients(&self) {
-        self.signups.retain_recent();
-        self.mail_limit.forget_idle();
         self.hub.forget_idle_clients();
     }
 }

@@ -132,6 +132,10 @@ const STEPS: &[&str] = &[
         is_fallback BOOLEAN NOT NULL,
         position BIGINT NOT NULL,
         PRIMARY KEY (run_id, lang, version_lang, slug)
+    );
+    CREATE TABLE allowances (
+        key BYTEA PRIMARY KEY,
+        used_to BIGINT NOT NULL
     );",
 ];
 

@@ -222,6 +222,23 @@ impl Tx<'_> {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    pub fn allowance(&self, key: &[u8]) -> Result<Option<i64>> {
+        let row = self.row("SELECT used_to FROM allowances WHERE key = $1", &[&key])?;
+        row.map(|r| Ok(r.try_get(0)?)).transpose()
+    }
+
+    pub fn set_allowance(&self, key: &[u8], used_to: i64) -> Result<()> {
+        self.exec(
+            "INSERT INTO allowances (key, used_to) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET used_to = $2",
+            &[&key, &used_to],
+        )?;
+        Ok(())
+    }
+
+    pub fn forget_allowances(&self, now_ms: i64) -> Result<usize> {
+        Ok(count(self.exec("DELETE FROM allowances WHERE used_to < $1", &[&now_ms])?))
+    }
+
     pub fn delete_signups_before(&self, before: i64) -> Result<usize> {
         Ok(count(self.exec("DELETE FROM signups WHERE created_at < $1", &[&before])?))
     }

@@ -201,6 +201,15 @@ fn migrations() -> Migrations<'static> {
             ALTER TABLE digest_runs ADD COLUMN due_at INTEGER;
             CREATE UNIQUE INDEX one_run_per_due_time ON digest_runs (digest, due_at) WHERE due_at IS NOT NULL;",
         ),
+        // Allowances (sign-ups per client, confirmation emails per inbox) kept with the state,
+        // so every instance counts against one: a hashed key and the moment its allowance is
+        // used up to (milliseconds).
+        M::up(
+            "CREATE TABLE allowances (
+                key BLOB PRIMARY KEY,
+                used_to INTEGER NOT NULL
+            ) WITHOUT ROWID;",
+        ),
     ])
 }
 

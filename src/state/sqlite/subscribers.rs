@@ -271,6 +271,27 @@ impl<'a> Tx<'a> {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    /// The moment the allowance of (hashed) `key` is used up to, if it was used.
+    pub fn allowance(&self, key: &[u8]) -> Result<Option<i64>> {
+        let mut stmt = self.tx.prepare_cached("SELECT used_to FROM allowances WHERE key = ?1")?;
+        Ok(stmt.query_row([key], |r| r.get(0)).optional()?)
+    }
+
+    /// Sets the moment the allowance of `key` is used up to.
+    pub fn set_allowance(&self, key: &[u8], used_to: i64) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO allowances (key, used_to) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET used_to = ?2",
+            )?
+            .execute(params![key, used_to])?;
+        Ok(())
+    }
+
+    /// Forgets the allowances used up to before `now_ms` (they are whole again); how many.
+    pub fn forget_allowances(&self, now_ms: i64) -> Result<usize> {
+        Ok(self.tx.prepare_cached("DELETE FROM allowances WHERE used_to < ?1")?.execute([now_ms])?)
+    }
+
     /// Deletes sign-ups made before `before`; returns how many.
     pub fn delete_signups_before(&self, before: i64) -> Result<usize> {
         Ok(self.tx.prepare_cached("DELETE FROM signups WHERE created_at < ?1")?.execute([before])?)
