@@ -43,7 +43,10 @@ pub fn run(config_path: &Path, config: Config) -> Result<()> {
         .thread_name("gazette")
         .max_blocking_threads(BLOCKING_THREADS)
         .build()?;
-    let result = runtime.block_on(daemon(config_path.to_path_buf(), config));
+    // Opened before serving, off the runtime (a PostgreSQL connection blocks on a runtime of
+    // its own): a broken database fails the start, not a request.
+    let db = Database::open(&config.state)?;
+    let result = runtime.block_on(daemon(config_path.to_path_buf(), config, db));
     // Blocking work still running (a request waiting on SQLite's lock) must not hold the exit
     // past the promised 10 seconds.
     runtime.shutdown_timeout(Duration::from_millis(500));
@@ -78,15 +81,13 @@ fn start_generation(jobs: &Arc<Jobs>, config: &Config, parent: &CancellationToke
     Generation { stop, _watch: watch }
 }
 
-async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
+async fn daemon(config_path: PathBuf, config: Config, db: Database) -> Result<()> {
     // Handlers first: a signal that comes while gazette starts must not kill it (SIGHUP's
     // default action is to end the process).
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut hangup = signal(SignalKind::hangup())?;
     let stop = CancellationToken::new();
-    // Opened before serving: a broken database should fail the start, not a request.
-    let db = Database::open(&config.state)?;
     let config = Arc::new(config);
     let site = Site::load(config.clone())?;
     let listeners = web::bind(&config).await?;

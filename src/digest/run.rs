@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use governor::DefaultDirectRateLimiter;
 use rayon::iter::{IntoParallelIterator as _, ParallelIterator as _};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -35,7 +34,8 @@ use super::select::{Arrivals, Item, LATE_LIMIT, Reader, news, select};
 use crate::build;
 use crate::config::{Config, Digest};
 use crate::mail::message::Outgoing;
-use crate::mail::retry::{rate_limiter, send_with_retries};
+use crate::mail::pace::Pace;
+use crate::mail::retry::send_with_retries;
 use crate::mail::transport::{Connection, Mailer, SendError};
 use crate::state::{Database, Outcome, Run, RunNews, State, Status, Subscriber, is_unavailable};
 use crate::store::Catalog;
@@ -174,7 +174,7 @@ pub fn send(
     tracing::info!(digest = digest_id, run = run.id, resumed = run.is_resumed, pending = total, "digest run started");
 
     let halt = Halt::new(stop);
-    let limiter = rate_limiter(config.mail.rate, config.mail.pool_size);
+    let limiter = Pace::new(db, "digest", config.mail.rate, config.mail.pool_size);
     let (job_tx, job_rx) = mpsc::channel::<Job>(config.mail.pool_size as usize * 4);
     let (record_tx, record_rx) = std_mpsc::channel::<Record>();
     let producer = Producer {
@@ -399,7 +399,7 @@ async fn sender(
     mut conn: Connection,
     jobs: &tokio::sync::Mutex<mpsc::Receiver<Job>>,
     records: std_mpsc::Sender<Record>,
-    limiter: &DefaultDirectRateLimiter,
+    limiter: &Pace,
     attempts: u32,
     halt: &Halt,
 ) {

@@ -31,7 +31,7 @@ pub async fn send_with_retries(
     conn: &mut Connection,
     message: &Outgoing,
     attempts: u32,
-    limiter: &DefaultDirectRateLimiter,
+    pace: &super::pace::Pace,
     stop: &CancellationToken,
 ) -> Result<(), SendError> {
     let mut wait = FIRST_WAIT;
@@ -39,7 +39,7 @@ pub async fn send_with_retries(
     loop {
         tokio::select! {
             () = stop.cancelled() => return Err(SendError::Unavailable("stopped".into())),
-            () = limiter.until_ready() => {}
+            () = pace.until_ready() => {}
         }
         // Once started, a message is sent to the end: stopping halfway would leave the server
         // not knowing whether it was sent.

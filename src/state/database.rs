@@ -108,14 +108,16 @@ fn sender_id() -> String {
 }
 
 /// Whether `error` says the database could not be reached or dropped the connection (a
-/// restart, a network cut), rather than refused what was asked: worth waiting and trying
-/// again on a new connection.
+/// restart, a network cut), or gave up a transaction to break a deadlock, rather than refused
+/// what was asked: worth waiting and trying again on a new connection.
 pub fn is_unavailable(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         if let Some(e) = cause.downcast_ref::<::postgres::Error>() {
             let code = e.code().map(|c| c.code());
             return e.is_closed()
-                || code.is_some_and(|c| c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03"))
+                || code.is_some_and(|c| {
+                    c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03" | "40P01" | "40001")
+                })
                 || (code.is_none() && std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()));
         }
         cause.is::<std::io::Error>()
@@ -147,12 +149,30 @@ impl Drop for Pooled {
         let Some(state) = self.state.take() else { return };
         // A connection the server dropped (a restart) is not handed out again.
         if state.is_broken() {
-            return;
+            return discard(vec![state]);
         }
         let mut idle = self.db.inner.idle.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < IDLE {
             idle.push(state);
+        } else {
+            drop(idle);
+            discard(vec![state]);
         }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        discard(std::mem::take(self.idle.get_mut().unwrap_or_else(PoisonError::into_inner)));
+    }
+}
+
+/// Closes `connections`. A PostgreSQL one blocks on a runtime of its own while it closes,
+/// which must not happen on one of tokio's async threads (the last handle to a database may
+/// be dropped there at shutdown): those are closed on a thread of their own.
+fn discard(connections: Vec<State>) {
+    if connections.iter().any(|c| matches!(c, State::Postgres(_))) {
+        let _ = std::thread::Builder::new().name("gazette-db-close".into()).spawn(move || drop(connections));
     }
 }
 

@@ -42,6 +42,15 @@ pub fn take(tx: &Tx, key: &str, quota: Quota, now_ms: i64) -> Result<bool> {
     Ok(true)
 }
 
+/// Reserves the next `length_ms` of `key`'s time (a rate several processes share) and
+/// returns when it starts: at `now_ms`, or when the time reserved before it ends.
+pub fn reserve(tx: &Tx, key: &str, length_ms: i64, now_ms: i64) -> Result<i64> {
+    let key = hashed(key);
+    let start = tx.allowance(&key)?.unwrap_or(now_ms).max(now_ms);
+    tx.set_allowance(&key, start.saturating_add(length_ms))?;
+    Ok(start)
+}
+
 /// How long until `key` has a use again under `quota` (milliseconds; 0 when it has one).
 pub fn wait_ms(tx: &Tx, key: &str, quota: Quota, now_ms: i64) -> Result<i64> {
     let used_to = tx.allowance(&hashed(key))?.unwrap_or(now_ms);
@@ -72,6 +81,12 @@ mod tests {
             assert!(!take_at(&mut state, 1_199_999));
             assert!(take_at(&mut state, 1_200_000), "one comes back after 20 minutes");
             assert!(!take_at(&mut state, 1_200_001));
+            // A shared rate: each reservation starts where the one before ends.
+            let reserve_at =
+                |state: &mut crate::state::State, now| state.write(|tx| reserve(tx, "rate:digest", 500, now)).unwrap();
+            assert_eq!(reserve_at(&mut state, 1_000), 1_000);
+            assert_eq!(reserve_at(&mut state, 1_010), 1_500, "after the first slice");
+            assert_eq!(reserve_at(&mut state, 5_000), 5_000, "idle meanwhile: at once");
             state.write(|tx| tx.forget_allowances(10_000_000)).unwrap();
             assert!(take_at(&mut state, 10_000_000) && take_at(&mut state, 10_000_000));
         }

@@ -75,6 +75,12 @@ async fn with_db<T: Send + 'static>(
 fn failed(site: &Site, lang: &str, e: &anyhow::Error) -> Response {
     tracing::error!(error = format!("{e:#}"), "a subscription request failed");
     let text = vec![site.renderer.string(lang, "error_text")];
+    // The database away (a restart) is worth trying again soon; anything else is ours.
+    if crate::state::is_unavailable(e) {
+        let mut response = message(site, lang, "error_title", &text, None, StatusCode::SERVICE_UNAVAILABLE);
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(30));
+        return response;
+    }
     message(site, lang, "error_title", &text, None, StatusCode::INTERNAL_SERVER_ERROR)
 }
 

@@ -53,7 +53,7 @@ pub struct Shared {
     /// The sitemap of the current catalog, made on first request.
     sitemaps: sitemap::Sitemaps,
     /// `mail.rate` for all confirmation emails together.
-    confirm_rate: governor::DefaultDirectRateLimiter,
+    confirm_rate: crate::mail::pace::Pace,
     /// Confirmation emails being sent (waited for at shutdown).
     pub mail_tasks: TaskTracker,
     /// Cancelled at shutdown: confirmation emails waiting for the mail server give up.
@@ -66,7 +66,7 @@ impl Shared {
     /// The shared state of a server showing `live`.
     pub fn new(live: Arc<Live>, hub: Arc<crate::websub::Hub>, stop: CancellationToken) -> Shared {
         let site = live.site.load_full();
-        let confirm_rate = crate::mail::retry::rate_limiter(site.config.mail.rate, 1);
+        let confirm_rate = crate::mail::pace::Pace::new(&live.db, "confirm", site.config.mail.rate, 1);
         Shared {
             live,
             feeds: FeedFiles::default(),

@@ -4,7 +4,8 @@
 //!
 //! - [`helpers`]: temp sites, running the binary, listing output.
 //! - [`validators`]: one function per outside validator, plus gazette's own safety rules.
-//! - [`mailsink`], [`postfix`]: smtp-sink, and Postfix instances of the test's own (a relay, a next hop).
+//! - [`mailsink`], [`postfix`], [`postgres`]: smtp-sink, Postfix instances of the test's own (a relay,
+//!   a next hop), and PostgreSQL servers of the test's own.
 //! - [`readback`]: feedparser and feed-rs must read what the JSON Feed says was written.
 //! - the rest: the tests, one file per concern.
 
@@ -12,6 +13,8 @@ mod chromium;
 mod helpers;
 mod mailsink;
 mod postfix;
+#[path = "../support/postgres.rs"]
+mod postgres;
 mod readback;
 mod service;
 mod subscriber;
@@ -35,6 +38,7 @@ mod hostile;
 mod http;
 mod http_limits;
 mod http_proxy;
+mod instances;
 mod languages;
 mod package;
 mod press_cms;

@@ -3,7 +3,7 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -49,19 +49,25 @@ impl Daemon {
     /// operations one), the site moves to a new one (its config is rewritten) and the daemon
     /// starts again.
     pub fn start(site: &Site, port: u16, env: &[(&str, &str)]) -> Daemon {
+        Daemon::start_as(&site.config, &site.root.join("daemon.log"), port, env)
+    }
+
+    /// Starts the daemon with the config file `config` (one of several instances on one site),
+    /// logging to `log`, as [`Daemon::start`] does.
+    pub fn start_as(config: &Path, log: &Path, port: u16, env: &[(&str, &str)]) -> Daemon {
         let mut port = port;
         for _ in 0..3 {
-            let ops_port = ops_port(site).unwrap_or(port);
-            match Daemon::try_start(site, port, ops_port, env) {
+            let ops_port = ops_port(config).unwrap_or(port);
+            match Daemon::try_start(config, log, port, ops_port, env) {
                 Ok(daemon) => return daemon,
                 Err(log) => {
                     let taken =
                         [port, ops_port].into_iter().find(|p| log.contains(&format!("cannot listen on 127.0.0.1:{p}")));
                     let Some(taken) = taken else { panic!("gazette run did not start:\n{log}") };
                     let moved = free_port();
-                    let text = std::fs::read_to_string(&site.config).expect("config");
+                    let text = std::fs::read_to_string(config).expect("config");
                     let text = text.replace(&format!("127.0.0.1:{taken}"), &format!("127.0.0.1:{moved}"));
-                    std::fs::write(&site.config, text).expect("config");
+                    std::fs::write(config, text).expect("config");
                     if taken == port {
                         port = moved;
                     }
@@ -71,11 +77,11 @@ impl Daemon {
         panic!("no free port for the daemon");
     }
 
-    fn try_start(site: &Site, port: u16, ops_port: u16, env: &[(&str, &str)]) -> Result<Daemon, String> {
-        let log = site.root.join("daemon.log");
+    fn try_start(config: &Path, log: &Path, port: u16, ops_port: u16, env: &[(&str, &str)]) -> Result<Daemon, String> {
+        let log = log.to_path_buf();
         let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_gazette"))
-            .args(["--config", site.config.to_str().expect("utf-8"), "run"])
+            .args(["--config", config.to_str().expect("utf-8"), "run"])
             .env("GAZETTE_LOG", "info,gazette=debug")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
@@ -183,9 +189,9 @@ impl Daemon {
     }
 }
 
-/// The operations port `site`'s config names, if it names one.
-fn ops_port(site: &Site) -> Option<u16> {
-    let text = std::fs::read_to_string(&site.config).ok()?;
+/// The operations port the config file `config` names, if it names one.
+fn ops_port(config: &Path) -> Option<u16> {
+    let text = std::fs::read_to_string(config).ok()?;
     let config: toml::Table = toml::from_str(&text).ok()?;
     let address = config.get("http")?.get("ops_listen")?.as_str()?;
     address.rsplit_once(':')?.1.parse().ok()

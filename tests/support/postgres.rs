@@ -151,11 +151,6 @@ impl PgServer {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }
 
-    /// The port it listens on.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
     /// The URL of database `db` on it, as user `gazette` (no password: trust on loopback).
     pub fn url(&self, db: &str) -> String {
         format!("postgres://gazette@127.0.0.1:{}/{db}", self.port)

@@ -63,8 +63,12 @@ impl Conn {
     }
 
     pub fn renew_claims(&mut self, run: i64, sender: &str, lease_until: i64) -> Result<usize> {
+        // Rows being recorded this moment are skipped, not waited for: they are done anyway,
+        // and waiting could deadlock with the recorder.
         Ok(count(self.exec(
-            "UPDATE deliveries SET lease_until = $3 WHERE run_id = $1 AND claimed_by = $2 AND status = 'pending'",
+            "UPDATE deliveries SET lease_until = $3 WHERE (run_id, subscriber_id) IN (
+                 SELECT run_id, subscriber_id FROM deliveries
+                 WHERE run_id = $1 AND claimed_by = $2 AND status = 'pending' FOR UPDATE SKIP LOCKED)",
             &[&run, &sender, &lease_until],
         )?))
     }
@@ -311,6 +315,9 @@ impl Tx<'_> {
         let mut statuses = Vec::with_capacity(outcomes.len());
         let mut errors: Vec<Option<&str>> = Vec::with_capacity(outcomes.len());
         let mut reached = Vec::new();
+        // In subscriber order, as every statement that locks several deliveries takes them.
+        let mut outcomes: Vec<&(i64, Outcome)> = outcomes.iter().collect();
+        outcomes.sort_by_key(|(subscriber, _)| *subscriber);
         for (subscriber, outcome) in outcomes {
             let (status, error) = match outcome {
                 Outcome::Sent => ("sent", None),
@@ -327,7 +334,7 @@ impl Tx<'_> {
         self.exec(
             "UPDATE deliveries d SET status = o.status, error = o.error, done_at = $5, attempts = d.attempts + 1
              FROM UNNEST($2::BIGINT[], $3::TEXT[], $4::TEXT[]) AS o (subscriber_id, status, error)
-             WHERE d.run_id = $1 AND d.subscriber_id = o.subscriber_id",
+             WHERE d.run_id = $1 AND d.subscriber_id = ANY($2) AND d.subscriber_id = o.subscriber_id",
             &[&run.id, &subscribers, &statuses, &errors, &now],
         )?;
         if !reached.is_empty() {

@@ -143,7 +143,10 @@ const STEPS: &[&str] = &[
 pub fn migrate(client: &mut Client) -> Result<()> {
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK])?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS gazette_schema (version BIGINT NOT NULL)")?;
+    let has_schema: bool = tx.query_one("SELECT to_regclass('gazette_schema') IS NOT NULL", &[])?.try_get(0)?;
+    if !has_schema {
+        tx.batch_execute("CREATE TABLE gazette_schema (version BIGINT NOT NULL)")?;
+    }
     let version: i64 = match tx.query_opt("SELECT version FROM gazette_schema", &[])? {
         Some(row) => row.try_get(0)?,
         None => {
