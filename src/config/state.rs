@@ -53,9 +53,12 @@ impl StateUrl {
             Some(("sqlite", path)) if !path.is_empty() => Ok(StateUrl::Sqlite(base.join(path))),
             Some(("sqlite", _)) => bail!("{key}: '{url}' names no file (write sqlite://gazette.db)"),
             Some(("postgres" | "postgresql", _)) => {
-                // The URL is shown in logs and errors: a password in it would be too.
-                let parsed = url::Url::parse(url).map_err(|e| anyhow::anyhow!("{key}: '{url}' {e}"))?;
-                if parsed.password().is_some() {
+                // The URL is shown in logs and errors: a password in it would be too. Until it is
+                // known to hold none, it is not repeated in an error either.
+                let parsed = url::Url::parse(url)
+                    .map_err(|e| anyhow::anyhow!("{key}: the PostgreSQL URL does not parse ({e})"))?;
+                let in_query = parsed.query_pairs().any(|(k, _)| matches!(k.as_ref(), "password" | "sslpassword"));
+                if parsed.password().is_some() || in_query {
                     bail!(
                         "{key}: the URL holds a password; give it in {DB_PASSWORD_ENV} or a file named by \
                          state.password_file instead"
@@ -170,10 +173,13 @@ mod tests {
             ("url = \"sqlite://\"", "names no file"),
             ("url = \"sqlite://a.db\"\npath = \"b.db\"", "not both"),
             ("url = \"postgres://gazette:hunter2@db/gazette\"", "GAZETTE_DB_PASSWORD"),
+            ("url = \"postgres://gazette@db/gazette?password=hunter2\"", "GAZETTE_DB_PASSWORD"),
+            ("url = \"postgres://gazette:hunter2@db:99999/gazette\"", "does not parse"),
             ("password_file = \"pw\"", "no password"),
         ] {
             let err = format!("{:#}", state(toml).unwrap_err());
             assert!(err.contains(says), "{toml}: {err}");
+            assert!(!err.contains("hunter2"), "a password is never repeated: {err}");
         }
     }
 }

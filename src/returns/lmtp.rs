@@ -314,7 +314,8 @@ async fn deliver(
                 handled
             })
             .collect();
-        (Some(state), outcomes)
+        // A connection the database dropped is not kept for the session's next message.
+        ((!state.is_broken()).then_some(state), outcomes)
     })
     .await;
     done.unwrap_or_else(|_| (None, (0..count).map(|_| Err(anyhow::anyhow!("the handler panicked"))).collect()))

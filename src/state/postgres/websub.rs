@@ -101,9 +101,7 @@ impl Conn {
             queued += tx.exec(
                 "INSERT INTO websub_deliveries (subscription_id, version, attempts, first_at, next_at)
                  SELECT id, 1, 0, $2, $2 FROM websub_subscriptions WHERE topic = $1 AND expires_at * 1000 > $2
-                 ON CONFLICT (subscription_id) DO UPDATE SET version = websub_deliveries.version + 1,
-                     next_at = CASE WHEN websub_deliveries.attempts = 0
-                         THEN LEAST(websub_deliveries.next_at, EXCLUDED.next_at) ELSE websub_deliveries.next_at END",
+                 ON CONFLICT (subscription_id) DO UPDATE SET version = websub_deliveries.version + 1",
                 &[topic, &now_ms],
             )?;
         }

@@ -115,8 +115,7 @@ impl Conn {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO websub_deliveries (subscription_id, version, attempts, first_at, next_at)
                  SELECT id, 1, 0, ?2, ?2 FROM websub_subscriptions WHERE topic = ?1 AND expires_at * 1000 > ?2
-                 ON CONFLICT (subscription_id) DO UPDATE SET version = version + 1,
-                     next_at = CASE WHEN attempts = 0 THEN MIN(next_at, excluded.next_at) ELSE next_at END",
+                 ON CONFLICT (subscription_id) DO UPDATE SET version = version + 1",
             )?;
             for topic in topics {
                 queued += stmt.execute(params![topic, now_ms])?;
