@@ -383,6 +383,25 @@ pub struct HubLimits {
     pub per_callback_host: u64,
 }
 
+impl HubLimits {
+    /// Which limit a new subscription would exceed, given how many live subscriptions its
+    /// topic and its callback's host hold besides it (the second counted only when needed).
+    /// The rule both backends apply, inside the transaction that counts.
+    pub fn refusal(
+        self,
+        per_topic: impl FnOnce() -> anyhow::Result<i64>,
+        per_host: impl FnOnce() -> anyhow::Result<i64>,
+    ) -> anyhow::Result<Option<HubRefusal>> {
+        if u64::try_from(per_topic()?).unwrap_or(0) >= self.per_topic {
+            return Ok(Some(HubRefusal::TopicFull));
+        }
+        if u64::try_from(per_host()?).unwrap_or(0) >= self.per_callback_host {
+            return Ok(Some(HubRefusal::HostFull));
+        }
+        Ok(None)
+    }
+}
+
 /// Why the hub refuses a subscription it otherwise would take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HubRefusal {

@@ -28,24 +28,18 @@ fn refusal(
     limits: HubLimits,
     now: i64,
 ) -> Result<Option<HubRefusal>> {
-    let per_topic: i64 = conn
-        .prepare_cached(
-            "SELECT COUNT(*) FROM websub_subscriptions WHERE topic = ?1 AND callback <> ?2 AND expires_at > ?3",
-        )?
-        .query_row(params![topic, callback, now], |r| r.get(0))?;
-    if u64::try_from(per_topic).unwrap_or(0) >= limits.per_topic {
-        return Ok(Some(HubRefusal::TopicFull));
-    }
-    let per_host: i64 = conn
-        .prepare_cached(
-            "SELECT COUNT(*) FROM websub_subscriptions WHERE callback_host = ?1 AND expires_at > ?3
-             AND NOT (callback = ?2 AND topic = ?4)",
-        )?
-        .query_row(params![host, callback, now, topic], |r| r.get(0))?;
-    if u64::try_from(per_host).unwrap_or(0) >= limits.per_callback_host {
-        return Ok(Some(HubRefusal::HostFull));
-    }
-    Ok(None)
+    limits.refusal(
+        || {
+            let sql =
+                "SELECT COUNT(*) FROM websub_subscriptions WHERE topic = ?1 AND callback <> ?2 AND expires_at > ?3";
+            Ok(conn.prepare_cached(sql)?.query_row(params![topic, callback, now], |r| r.get(0))?)
+        },
+        || {
+            let sql = "SELECT COUNT(*) FROM websub_subscriptions WHERE callback_host = ?1 AND expires_at > ?3
+                       AND NOT (callback = ?2 AND topic = ?4)";
+            Ok(conn.prepare_cached(sql)?.query_row(params![host, callback, now, topic], |r| r.get(0))?)
+        },
+    )
 }
 
 impl Conn {
