@@ -73,9 +73,15 @@ impl Jobs {
                 for problem in survey.errors().chain(&report.published.problems) {
                     tracing::error!("{problem}");
                 }
+                let articles = survey.catalog.len();
+                self.next_release.store(survey.catalog.next_release.unwrap_or(0), Ordering::Relaxed);
+                // Pages and attachments answer from the new catalog before anyone is told the
+                // build is done.
+                self.live.set_catalog(survey.catalog);
+                self.release_changed.notify_one();
                 tracing::info!(
                     feeds = report.published.feeds,
-                    articles = survey.catalog.len(),
+                    articles,
                     changed = report.published.changed.len(),
                     errors,
                     elapsed_ms = report.elapsed.as_millis() as u64,
@@ -83,17 +89,14 @@ impl Jobs {
                 );
                 m.builds.get_or_create(&label("outcome", "ok")).inc();
                 m.feeds.set(i64::try_from(report.published.feeds).unwrap_or(i64::MAX));
-                m.articles.set(i64::try_from(survey.catalog.len()).unwrap_or(i64::MAX));
+                m.articles.set(i64::try_from(articles).unwrap_or(i64::MAX));
                 m.article_errors.set(i64::try_from(errors).unwrap_or(i64::MAX));
                 m.job_ended(BUILD, true);
                 systemd::status(&format!(
                     "serving; feeds built at {} with {} articles",
                     now.format("%H:%M:%S"),
-                    survey.catalog.len()
+                    articles
                 ));
-                self.next_release.store(survey.catalog.next_release.unwrap_or(0), Ordering::Relaxed);
-                self.release_changed.notify_one();
-                self.live.set_catalog(survey.catalog);
                 self.feeds_changed(&report.published.changed).await;
                 // The pages' lookups, made before a request has to wait for them.
                 let catalog = self.live.catalog.load_full();
