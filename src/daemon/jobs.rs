@@ -309,10 +309,13 @@ impl Jobs {
                 tracing::error!(digest = d.id, error = format!("{e:#}"), "cannot read the digest's last run");
                 return None;
             }
-            Ok((last, Some(run))) => {
+            Ok((last, Some((run, due)))) => {
                 let age = last.map_or(0, |(due, _)| now.timestamp() - due);
                 tracing::info!(digest = d.id, run, age_s = age, "resuming the interrupted digest run");
-                return self.run_digest(&d.id, now.timestamp()).await.then_some(now.timestamp());
+                // The run of its own due time, so that one another instance finished meanwhile
+                // is found finished, not opened again (a run an operator started has none).
+                let due = due.unwrap_or(now.timestamp());
+                return self.run_digest(&d.id, due).await.then_some(due);
             }
             Ok((None, None)) => {
                 self.record(&job, now, "scheduled from now").await;

@@ -8,8 +8,9 @@
 //! the server is unavailable; a recorder thread commits outcomes, many to a transaction.
 //!
 //! Nothing is sent twice and nothing is skipped: deliveries are rows made when the run opens,
-//! each claimed by one process for a lease it renews, and a sender waits for its message's
-//! outcome to be committed before it sends another. Several instances on one PostgreSQL
+//! each claimed by one process for a lease it renews and sent only while that lease holds
+//! ([`super::lease`]), and a sender sends a message's content only once the outcome of the one
+//! before is committed (its envelope goes meanwhile). Several instances on one PostgreSQL
 //! database send one run together, each the deliveries it claimed; the leases of one that died
 //! run out and the others take the rest. The one window that cannot be closed is between the
 //! server's `250` reply and that commit: if the process dies exactly there, that message (at
@@ -29,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::compose::{Composer, Preview};
 use super::copy;
+use super::lease::{Held, Standing};
 use super::progress::{Counts, Progress};
 use super::select::{Arrivals, Item, LATE_LIMIT, Reader, news, select};
 use crate::build;
@@ -36,7 +38,7 @@ use crate::config::{Config, Digest};
 use crate::mail::message::Outgoing;
 use crate::mail::pace::Pace;
 use crate::mail::retry::send_with_retries;
-use crate::mail::transport::{Connection, Mailer, SendError};
+use crate::mail::transport::{Connection, Gate, Mailer, SendError};
 use crate::state::{Database, Outcome, Run, RunNews, State, Status, Subscriber, is_unavailable};
 use crate::store::Catalog;
 
@@ -174,6 +176,7 @@ pub fn send(
     tracing::info!(digest = digest_id, run = run.id, resumed = run.is_resumed, pending = total, "digest run started");
 
     let halt = Halt::new(stop);
+    let held = Held::new(config.state.lease);
     let limiter = Pace::new(db, "digest", config.mail.rate, config.mail.pool_size);
     let (job_tx, job_rx) = mpsc::channel::<Job>(config.mail.pool_size as usize * 4);
     let (record_tx, record_rx) = std_mpsc::channel::<Record>();
@@ -185,13 +188,17 @@ pub fn send(
         catalog: &survey.catalog,
         arrivals: &arrivals,
         run,
+        held: &held,
         copies: &copies,
         copy_items: Mutex::default(),
     };
     let (renewing, renewals) = std_mpsc::channel::<()>();
     let counts = std::thread::scope(|scope| -> Result<Counts> {
-        let recorder = scope.spawn(|| record(config, db, &run, record_rx, total, &halt));
-        let keeper = scope.spawn(move || keep_leases(config, db, &run, &renewals));
+        let recorder = scope.spawn(|| record(config, db, &run, &held, record_rx, total, &halt));
+        let keeper = {
+            let held = &held;
+            scope.spawn(move || keep_leases(config, db, &run, held, &renewals))
+        };
         let producing = {
             let record_tx = record_tx.clone();
             scope.spawn(|| producer.produce(job_tx, record_tx, &halt))
@@ -199,8 +206,9 @@ pub fn send(
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let jobs = tokio::sync::Mutex::new(job_rx);
         runtime.block_on(async {
-            let senders = (0..config.mail.pool_size)
-                .map(|_| sender(mailer.connection(), &jobs, record_tx.clone(), &limiter, config.mail.retries, &halt));
+            let senders = (0..config.mail.pool_size).map(|_| {
+                sender(mailer.connection(), &jobs, record_tx.clone(), &limiter, &held, config.mail.retries, &halt)
+            });
             futures_util::future::join_all(senders).await;
         });
         drop(jobs);
@@ -276,6 +284,8 @@ struct Producer<'a> {
     catalog: &'a Catalog,
     arrivals: &'a Arrivals<'a>,
     run: Run,
+    /// The deliveries this process claimed and has not recorded.
+    held: &'a Held,
     /// What the run offers readers of each language, as its web copies read it.
     copies: &'a HashMap<String, RunNews>,
     /// The articles of each copy (language, sectors) asked for so far, as (language, slug).
@@ -297,8 +307,10 @@ impl Producer<'_> {
                     return Ok(());
                 }
                 let page = halt.patiently(self.db, |state| {
-                    let now = Utc::now().timestamp();
-                    state.claim(run, sender, now, now.saturating_add(lease), PAGE)
+                    let (since, now) = (Instant::now(), Utc::now().timestamp());
+                    let page = state.claim(run, sender, &self.held.ids(), now, now.saturating_add(lease), PAGE)?;
+                    self.held.add(page.iter().map(|s| s.id), since);
+                    Ok(page)
                 })?;
                 if page.is_empty() {
                     // The rest is being sent (by other instances, or this one's messages in
@@ -393,23 +405,30 @@ impl<'a> Producer<'a> {
     }
 }
 
-/// One sender: takes messages until there are none or the run halts, sends each within the
-/// rate limit, and waits for its outcome to be committed before taking the next.
+/// One sender: takes messages until there are none or the run halts, and sends each within
+/// the rate limit while its lease holds, its content only once the outcome of the one before
+/// is committed ([`Gate`]).
 async fn sender(
     mut conn: Connection,
     jobs: &tokio::sync::Mutex<mpsc::Receiver<Job>>,
     records: std_mpsc::Sender<Record>,
     limiter: &Pace,
+    held: &Held,
     attempts: u32,
     halt: &Halt,
 ) {
+    let mut gate = Gate::default();
     loop {
         let job = tokio::select! {
             () = halt.token.cancelled() => None,
             job = async { jobs.lock().await.recv().await } => job,
         };
         let Some(job) = job else { break };
-        let outcome = match send_with_retries(&mut conn, &job.message, attempts, limiter, &halt.token).await {
+        if !is_still_held(held, job.subscriber, halt).await {
+            continue;
+        }
+        let outcome = match send_with_retries(&mut conn, &job.message, attempts, limiter, &mut gate, &halt.token).await
+        {
             Ok(()) => Outcome::Sent,
             // Server replies quote the address; logs name the subscriber by id only.
             Err(SendError::Bounced(e)) => {
@@ -433,13 +452,38 @@ async fn sender(
             }
         };
         let (done, committed) = oneshot::channel();
-        if records.send(Record { subscriber: job.subscriber, outcome, done: Some(done) }).is_err()
-            || committed.await.is_err()
-        {
+        if records.send(Record { subscriber: job.subscriber, outcome, done: Some(done) }).is_err() {
             break;
         }
+        gate = Gate::after(committed);
     }
+    // The last outcome committed before the connection closes.
+    gate.open().await;
     conn.close().await;
+}
+
+/// Waits while the lease of subscriber `id`'s delivery is running out unrenewed (renewals are
+/// failing); whether it is still this process's to send (it is not once it was taken over, or
+/// when the run halts).
+async fn is_still_held(held: &Held, id: i64, halt: &Halt) -> bool {
+    loop {
+        match held.standing(id) {
+            Standing::Good => return true,
+            Standing::Lost => {
+                tracing::info!(
+                    subscriber = id,
+                    "a delivery no longer held (its lease ran out) is left to its new sender"
+                );
+                return false;
+            }
+            Standing::Lapsed => {
+                tokio::select! {
+                    () = halt.token.cancelled() => return false,
+                    () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                }
+            }
+        }
+    }
 }
 
 /// Commits outcomes as they come, many to a transaction, and tells each sender when its is
@@ -448,6 +492,7 @@ fn record(
     config: &Config,
     db: &Database,
     run: &Run,
+    held: &Held,
     records: std_mpsc::Receiver<Record>,
     total: usize,
     halt: &Halt,
@@ -465,11 +510,28 @@ fn record(
         }
         let outcomes: Vec<(i64, Outcome)> = batch.iter().map(|r| (r.subscriber, r.outcome.clone())).collect();
         let recorded = halt.patiently(db, |state| {
-            crate::subscription::record_outcomes(state, run, &outcomes, Utc::now().timestamp(), &config.mail)
+            let now = Utc::now().timestamp();
+            crate::subscription::record_outcomes(state, run, db.sender(), &outcomes, now, &config.mail)
         });
-        if let Err(e) = recorded {
-            halt.fail(e.context("cannot record deliveries"));
-            break;
+        let recorded = match recorded {
+            Ok(recorded) => recorded,
+            Err(e) => {
+                halt.fail(e.context("cannot record deliveries"));
+                break;
+            }
+        };
+        held.forget(outcomes.iter().map(|(subscriber, _)| *subscriber));
+        if recorded.len() < outcomes.len() {
+            let recorded: std::collections::HashSet<i64> = recorded.into_iter().collect();
+            for (subscriber, outcome) in &outcomes {
+                if !recorded.contains(subscriber) && matches!(outcome, Outcome::Sent) {
+                    tracing::warn!(
+                        run = run.id,
+                        subscriber,
+                        "sent, but the delivery was taken over meanwhile (this process's lease ran out): it may be sent twice"
+                    );
+                }
+            }
         }
         let messages = &crate::metrics::metrics().messages;
         for record in batch.drain(..) {
@@ -497,17 +559,29 @@ fn record(
     counts
 }
 
-/// Renews the leases of the deliveries this process claimed in `run`, every third of
-/// `state.lease`, until `done` is dropped.
-fn keep_leases(config: &Config, db: &Database, run: &Run, done: &std_mpsc::Receiver<()>) {
+/// Renews the leases of the deliveries this process holds in `run`, every third of
+/// `state.lease` (every second after a failure), until `done` is dropped.
+fn keep_leases(config: &Config, db: &Database, run: &Run, held: &Held, done: &std_mpsc::Receiver<()>) {
     let lease = config.state.lease;
     let seconds = i64::try_from(lease.as_secs()).unwrap_or(i64::MAX);
-    while let Err(std_mpsc::RecvTimeoutError::Timeout) = done.recv_timeout(lease / 3) {
+    let mut wait = lease / 3;
+    while let Err(std_mpsc::RecvTimeoutError::Timeout) = done.recv_timeout(wait) {
+        let (since, asked) = (Instant::now(), held.ids());
+        if asked.is_empty() {
+            continue;
+        }
         let renewed = db.get().and_then(|mut state| {
-            state.renew_claims(run.id, db.sender(), Utc::now().timestamp().saturating_add(seconds))
+            state.renew_claims(run.id, db.sender(), &asked, Utc::now().timestamp().saturating_add(seconds))
         });
-        if let Err(e) = renewed {
-            tracing::warn!(run = run.id, error = format!("{e:#}"), "cannot renew the leases of claimed deliveries");
+        match renewed {
+            Ok(renewed) => {
+                held.renewed(&asked, &renewed, since);
+                wait = lease / 3;
+            }
+            Err(e) => {
+                tracing::warn!(run = run.id, error = format!("{e:#}"), "cannot renew the leases of claimed deliveries");
+                wait = Duration::from_secs(1).min(lease / 3);
+            }
         }
     }
 }

@@ -32,6 +32,7 @@ pub async fn send_with_retries(
     message: &Outgoing,
     attempts: u32,
     pace: &super::pace::Pace,
+    gate: &mut super::transport::Gate,
     stop: &CancellationToken,
 ) -> Result<(), SendError> {
     let mut wait = FIRST_WAIT;
@@ -43,7 +44,7 @@ pub async fn send_with_retries(
         }
         // Once started, a message is sent to the end: stopping halfway would leave the server
         // not knowing whether it was sent.
-        match conn.send(message).await {
+        match conn.send(message, gate).await {
             Err(SendError::Unavailable(error)) if attempt < attempts => {
                 crate::metrics::metrics().retries.inc();
                 // Server replies may quote the recipient: logs do not name people.

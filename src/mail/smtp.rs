@@ -14,7 +14,8 @@ use anyhow::{Context, Result};
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -22,7 +23,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls;
 
-use super::transport::{SendError, classify};
+use super::transport::{Gate, STOPPED, SendError, classify};
 use crate::config::Tls;
 
 /// How long connecting (greeting, EHLO, TLS, AUTH) may take before the server counts as away.
@@ -169,8 +170,8 @@ impl SmtpConnection {
         SmtpConnection { client, open: None }
     }
 
-    /// Sends `bytes` to the envelope's recipients.
-    pub async fn send(&mut self, envelope: &Envelope, bytes: &[u8]) -> Result<(), SendError> {
+    /// Sends `bytes` to the envelope's recipients, the content once `gate` opens.
+    pub async fn send(&mut self, envelope: &Envelope, bytes: &[u8], gate: &mut Gate) -> Result<(), SendError> {
         let mut conn = match self.open.take() {
             Some((mut conn, used)) if !conn.has_broken() => {
                 if used.elapsed() >= IDLE_CHECK
@@ -183,11 +184,10 @@ impl SmtpConnection {
             }
             _ => self.connect().await?,
         };
-        match tokio::time::timeout(SEND_TIMEOUT, conn.send(envelope, bytes)).await {
+        match tokio::time::timeout(SEND_TIMEOUT, transaction(&mut conn, envelope, bytes, gate)).await {
             Err(_) => Err(SendError::Unavailable("the server did not answer in time".into())),
             Ok(result) => {
-                // After an error lettre has closed the connection; the next message opens another.
-                let result = result.map(drop).map_err(|e| classify(&e));
+                // After an error the connection is closed; the next message opens another.
                 if result.is_ok() {
                     self.open = Some((conn, tokio::time::Instant::now()));
                 }
@@ -206,6 +206,61 @@ impl SmtpConnection {
     pub async fn quit(&mut self) {
         if let Some((mut conn, _)) = self.open.take() {
             let _ = tokio::time::timeout(Duration::from_secs(5), conn.quit()).await;
+        }
+    }
+}
+
+/// One mail transaction, as lettre's `send` makes it (`SMTPUTF8` and `8BITMIME` asked for
+/// when the envelope or the content needs them) but with the content held until `gate`
+/// opens. Any error closes the connection.
+async fn transaction(
+    conn: &mut AsyncSmtpConnection,
+    envelope: &Envelope,
+    bytes: &[u8],
+    gate: &mut Gate,
+) -> Result<(), SendError> {
+    let mut options = Vec::new();
+    let mut addresses = envelope.from().into_iter().chain(envelope.to());
+    if addresses.any(|a| !AsRef::<str>::as_ref(a).is_ascii()) {
+        if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
+            conn.abort().await;
+            return Err(SendError::Failed("the address is not ASCII and the server does not take SMTPUTF8".into()));
+        }
+        options.push(MailParameter::SmtpUtfEight);
+    }
+    if !bytes.is_ascii() {
+        if !conn.server_info().supports_feature(Extension::EightBitMime) {
+            conn.abort().await;
+            return Err(SendError::Failed("the message is not ASCII and the server does not take 8BITMIME".into()));
+        }
+        options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    let result = async {
+        conn.command(Mail::new(envelope.from().cloned(), options)).await?;
+        for to in envelope.to() {
+            conn.command(Rcpt::new(to.clone(), Vec::new())).await?;
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        conn.abort().await;
+        return Err(classify(&e));
+    }
+    if !gate.open().await {
+        conn.abort().await;
+        return Err(SendError::Unavailable(STOPPED.into()));
+    }
+    let result = async {
+        conn.command(Data).await?;
+        conn.message(bytes).await
+    }
+    .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            conn.abort().await;
+            Err(classify(&e))
         }
     }
 }

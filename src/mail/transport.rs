@@ -14,6 +14,9 @@ use super::message::Outgoing;
 use super::smtp::{SmtpClient, SmtpConnection};
 use crate::config::{Config, Transport};
 
+/// Why a message whose gate never opened was not sent.
+pub(super) const STOPPED: &str = "stopped before the message before it was recorded";
+
 /// Why a message was not sent, by what the run should do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
@@ -64,6 +67,32 @@ fn enhanced_class(reply: &str) -> Option<(u8, u8)> {
         let valid = parts.next().is_none() && matches!(class, "2" | "4" | "5") && !detail.is_empty();
         valid.then(|| Some((class.parse().ok()?, subject.parse().ok()?))).flatten()
     })
+}
+
+/// What a message's content waits for before it goes: the outcome of the message before it
+/// on the same connection, committed. The envelope (`MAIL`, `RCPT`) is sent meanwhile, and a
+/// server takes responsibility for a message only at its final `.`, so a connection never has
+/// more than one message accepted and not yet recorded, while the commit's round trips
+/// overlap the next message's.
+#[derive(Debug, Default)]
+pub struct Gate(Option<tokio::sync::oneshot::Receiver<()>>);
+
+impl Gate {
+    /// A gate that opens when `committed` hears.
+    pub fn after(committed: tokio::sync::oneshot::Receiver<()>) -> Gate {
+        Gate(Some(committed))
+    }
+
+    /// Waits until the gate opens; false when it never will (the outcome before was not
+    /// committed, and the run stops). A wait cut short (a timeout) is waited for again.
+    pub async fn open(&mut self) -> bool {
+        let Some(committed) = &mut self.0 else { return true };
+        let opened = committed.await.is_ok();
+        if opened {
+            self.0 = None;
+        }
+        opened
+    }
 }
 
 /// Where a run's messages go: shared by its connections.
@@ -119,15 +148,18 @@ pub enum Connection {
 }
 
 impl Connection {
-    /// Sends `message` once.
-    pub async fn send(&mut self, message: &Outgoing) -> Result<(), SendError> {
+    /// Sends `message` once, its content after `gate` opens.
+    pub async fn send(&mut self, message: &Outgoing, gate: &mut Gate) -> Result<(), SendError> {
         match self {
             Connection::Outbox(dir) => {
+                if !gate.open().await {
+                    return Err(SendError::Unavailable(STOPPED.into()));
+                }
                 // The id is ours (`gazette.daily.7.42@domain`): safe as a file name.
                 let path = dir.join(format!("{}.eml", message.id));
                 crate::atomic::write(&path, &message.bytes).map_err(|e| SendError::Unavailable(format!("{e:#}")))
             }
-            Connection::Smtp(conn) => conn.send(&message.envelope, &message.bytes).await,
+            Connection::Smtp(conn) => conn.send(&message.envelope, &message.bytes, gate).await,
         }
     }
 
@@ -161,7 +193,23 @@ fn password(config: &Config, in_url: Option<&str>) -> Result<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::enhanced_class;
+    use super::{Gate, enhanced_class};
+
+    #[tokio::test]
+    async fn a_gate_opens_on_the_commit_stays_shut_without_one_and_is_waited_for_again() {
+        assert!(Gate::default().open().await, "nothing before: open");
+        let (done, committed) = tokio::sync::oneshot::channel();
+        let mut gate = Gate::after(committed);
+        // A wait cut short (a timeout) leaves the gate shut, to be waited for again.
+        let waited = tokio::time::timeout(std::time::Duration::from_millis(20), gate.open()).await;
+        assert!(waited.is_err(), "opens only once committed");
+        done.send(()).unwrap();
+        assert!(gate.open().await);
+        assert!(gate.open().await, "and stays open");
+        let (done, committed) = tokio::sync::oneshot::channel::<()>();
+        drop(done);
+        assert!(!Gate::after(committed).open().await, "never committed: never open");
+    }
 
     #[test]
     fn reads_enhanced_status_codes() {

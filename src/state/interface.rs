@@ -211,28 +211,48 @@ impl State {
 
     /// Claims up to `limit` pending deliveries of `run` for `sender` (a process of its own,
     /// [`super::Database::sender`]) until `lease_until`, by subscriber id, and returns their
-    /// subscribers as they are now. A delivery another sender holds is left to it until its
-    /// lease ends (on SQLite, where one sender at a time holds the digest's lock, a claim of
-    /// another is that of a process that ended, and is taken).
+    /// subscribers as they are now. Deliveries in `held` (the sender's, still being sent) are
+    /// left; one of the sender's own it no longer holds is taken again. A delivery another
+    /// sender holds is left to it until its lease ends (on SQLite, where one sender at a time
+    /// holds the digest's lock, a claim of another is that of a process that ended, and is
+    /// taken).
     pub fn claim(
         &mut self,
         run: i64,
         sender: &str,
+        held: &[i64],
         now: i64,
         lease_until: i64,
         limit: usize,
     ) -> Result<Vec<Subscriber>> {
         match self {
-            State::Sqlite(c) => c.claim(run, sender, now, lease_until, limit),
-            State::Postgres(c) => c.claim(run, sender, now, lease_until, limit),
+            State::Sqlite(c) => c.claim(run, sender, held, now, lease_until, limit),
+            State::Postgres(c) => c.claim(run, sender, held, now, lease_until, limit),
         }
     }
 
-    /// Extends the leases of the pending deliveries of `run` that `sender` holds; how many.
-    pub fn renew_claims(&mut self, run: i64, sender: &str, lease_until: i64) -> Result<usize> {
+    /// Extends the leases of those deliveries in `held` that are still pending and still
+    /// `sender`'s; returns them. One missing was recorded, or was taken over by another sender
+    /// when this one's lease ran out: it is not this sender's to send any more.
+    pub fn renew_claims(&mut self, run: i64, sender: &str, held: &[i64], lease_until: i64) -> Result<Vec<i64>> {
         match self {
-            State::Sqlite(c) => c.renew_claims(run, sender, lease_until),
-            State::Postgres(c) => c.renew_claims(run, sender, lease_until),
+            State::Sqlite(c) => c.renew_claims(run, sender, held, lease_until),
+            State::Postgres(c) => c.renew_claims(run, sender, held, lease_until),
+        }
+    }
+
+    /// [`Tx::record_outcomes`] without the write lock (a transaction of its own on SQLite,
+    /// one statement on PostgreSQL): for outcomes that change no subscriber's status.
+    pub fn record_outcomes(
+        &mut self,
+        run: &Run,
+        sender: &str,
+        outcomes: &[(i64, Outcome)],
+        now: i64,
+    ) -> Result<Vec<i64>> {
+        match self {
+            State::Sqlite(c) => c.record_outcomes(run, sender, outcomes, now),
+            State::Postgres(c) => c.record_outcomes(run, sender, outcomes, now),
         }
     }
 
@@ -341,8 +361,9 @@ impl State {
         }
     }
 
-    /// The id of `digest`'s unfinished run, if one is waiting to be resumed.
-    pub fn unfinished_run(&self, digest: &str) -> Result<Option<i64>> {
+    /// The id and due time (none for a run an operator asked for) of `digest`'s unfinished
+    /// run, if one is waiting to be resumed.
+    pub fn unfinished_run(&self, digest: &str) -> Result<Option<(i64, Option<i64>)>> {
         match self {
             State::Sqlite(c) => c.unfinished_run(digest),
             State::Postgres(c) => c.unfinished_run(digest),
@@ -701,12 +722,14 @@ impl Tx<'_, '_> {
         }
     }
 
-    /// Records how deliveries in `run` ended: a message sent (or nothing to send) moves the
-    /// subscriber's next digest's start to the run's cutoff.
-    pub fn record_outcomes(&self, run: &Run, outcomes: &[(i64, Outcome)], now: i64) -> Result<()> {
+    /// Records how deliveries in `run` ended, of those still pending and still `sender`'s
+    /// (one another sender took over is that sender's to record); returns the subscribers
+    /// whose were recorded. A message sent (or nothing to send) moves the subscriber's next
+    /// digest's start to the run's cutoff.
+    pub fn record_outcomes(&self, run: &Run, sender: &str, outcomes: &[(i64, Outcome)], now: i64) -> Result<Vec<i64>> {
         match self {
-            Tx::Sqlite(c) => c.record_outcomes(run, outcomes, now),
-            Tx::Postgres(c) => c.record_outcomes(run, outcomes, now),
+            Tx::Sqlite(c) => c.record_outcomes(run, sender, outcomes, now),
+            Tx::Postgres(c) => c.record_outcomes(run, sender, outcomes, now),
         }
     }
 

@@ -2,8 +2,16 @@
 //! what the interface promises, whichever database answers. The subscription rules on top of
 //! it are tested in [`crate::subscription`].
 
-use super::{NewsItem, Outcome, Preferences, State, Status, each_backend};
+use super::{NewsItem, Outcome, Preferences, Run, State, Status, each_backend};
 use crate::subscription::{Address, Giver};
+
+/// Claims every pending delivery of `run` for a sender of the test's, and records `outcomes`
+/// as that sender's.
+fn record(state: &mut State, run: &Run, outcomes: &[(i64, Outcome)], now: i64) {
+    state.claim(run.id, "test", &[], now, now + 60, 10_000).unwrap();
+    let recorded = state.record_outcomes(run, "test", outcomes, now).unwrap();
+    assert_eq!(recorded.len(), outcomes.len(), "every one recorded");
+}
 
 #[test]
 fn a_run_offers_its_articles_in_the_order_recorded_ties_included() {
@@ -34,7 +42,7 @@ fn pruning_drops_the_deliveries_of_old_finished_runs_and_keeps_the_runs_news() {
             // Recorded once: a resumed run offers what it offered when it opened.
             let late = NewsItem { slug: "late".into(), ..fair };
             state.record_news(&run, &[("en", late)]).unwrap();
-            state.write(|tx| tx.record_outcomes(&run, &[(li, Outcome::Sent)], day * 86_400)).unwrap();
+            record(&mut state, &run, &[(li, Outcome::Sent)], day * 86_400);
             assert!(state.finish_run(run.id, day * 86_400).unwrap());
             runs.push(run.id);
         }
@@ -57,7 +65,7 @@ fn pruning_drops_the_deliveries_of_old_finished_runs_and_keeps_the_runs_news() {
         assert_eq!(state.previous_cutoff("daily", runs[0]).unwrap(), None);
         assert!(state.run_news(open.id, "en").unwrap().unwrap().articles.is_empty(), "recorded nothing");
         assert!(state.run_news(999, "en").unwrap().is_none(), "no such run");
-        state.write(|tx| tx.record_outcomes(&open, &[(li, Outcome::Sent)], 40 * 86_400)).unwrap();
+        record(&mut state, &open, &[(li, Outcome::Sent)], 40 * 86_400);
         state.finish_run(open.id, 40 * 86_400).unwrap();
         assert_eq!(state.prune(100 * 86_400).unwrap(), (2, 2));
         let next = state.open_run("daily", None, 1).unwrap();
@@ -117,9 +125,10 @@ fn fill(state: &mut State) -> (i64, i64) {
     let fair = NewsItem { lang: "zh".into(), slug: "fair".into(), at: 90, is_fallback: false };
     let fallback = NewsItem { is_fallback: true, ..fair.clone() };
     state.record_news(&run, &[("zh", fair), ("ru", fallback)]).unwrap();
+    state.claim(run.id, "test", &[], 101, 161, 10).unwrap();
     state
         .write(|tx| {
-            tx.record_outcomes(&run, &[(li_id, Outcome::Sent)], 101)?;
+            tx.record_outcomes(&run, "test", &[(li_id, Outcome::Sent)], 101)?;
             let entry = crate::state::ReturnEntry {
                 kind: "soft".into(),
                 subscriber: Some(li_id),
@@ -195,7 +204,7 @@ fn a_copy_holds_everything_the_original_did_and_goes_on_from_there() {
     assert!(state.write(|tx| tx.is_suppressed(&gone)).unwrap());
     let run = crate::state::Run { id: 1, cutoff: 100, is_resumed: true };
     assert_eq!(state.count_pending(1).unwrap(), 1, "ann's delivery is still pending in the copy");
-    state.write(|tx| tx.record_outcomes(&run, &[(ann, Outcome::Skipped)], 300)).unwrap();
+    record(&mut state, &run, &[(ann, Outcome::Skipped)], 300);
     assert!(state.finish_run(1, 300).unwrap());
     let next = state.open_run("daily", None, 50).unwrap();
     assert!(next.cutoff > 100, "the next cutoff follows the copied run's");
@@ -226,30 +235,41 @@ fn senders_of_one_run_claim_each_delivery_once_and_take_over_what_a_dead_one_hel
         assert_eq!(other.open_run("daily", Some(500), 1_001).unwrap().id, run.id);
         assert_eq!(other.open_run("daily", None, 1_002).unwrap().id, run.id);
         let ids = |page: Vec<crate::state::Subscriber>| page.into_iter().map(|s| s.id).collect::<Vec<_>>();
-        let a = ids(state.claim(run.id, "a", 1_000, 1_060, 4).unwrap());
+        let mut a = ids(state.claim(run.id, "a", &[], 1_000, 1_060, 4).unwrap());
         assert_eq!(a.len(), 4);
-        assert!(ids(state.claim(run.id, "a", 1_000, 1_060, 4).unwrap()).iter().all(|id| !a.contains(id)));
-        state.write(|tx| tx.record_outcomes(&run, &[(a[0], Outcome::Sent)], 1_001)).unwrap();
+        let more = ids(state.claim(run.id, "a", &a, 1_000, 1_060, 4).unwrap());
+        assert!(more.iter().all(|id| !a.contains(id)), "what a holds is not claimed again");
+        a.extend(more);
+        assert_eq!(state.record_outcomes(&run, "a", &[(a[0], Outcome::Sent)], 1_001).unwrap(), [a[0]]);
+        let a = a.split_off(1);
         // Sender b gets none of a's while a's leases hold (on SQLite the digest's lock keeps a
         // second sender out, and a claim of another is taken: it is of a process that ended).
-        let b = ids(other.claim(run.id, "b", 1_010, 1_130, 10).unwrap());
+        let b = ids(other.claim(run.id, "b", &[], 1_010, 1_130, 10).unwrap());
         if scratch.db.url().sqlite_path().is_some() {
             assert_eq!(b.len(), 9, "all that is pending, a's included");
             continue;
         }
         assert_eq!(b.len(), 2, "the two nobody held");
-        assert_eq!(state.renew_claims(run.id, "a", 1_100).unwrap(), 7, "a renews what it holds and has not sent");
-        assert!(other.claim(run.id, "b", 1_070, 1_130, 10).unwrap().is_empty(), "renewed: still a's");
+        assert_eq!(state.renew_claims(run.id, "a", &a, 1_100).unwrap().len(), 7, "a renews what it holds");
+        assert!(other.claim(run.id, "b", &b, 1_070, 1_130, 10).unwrap().is_empty(), "renewed: still a's");
         // a gives back what it has not got to (it stops); b takes it at once.
         assert_eq!(state.release_claims(run.id, "a").unwrap(), 7);
-        let taken = ids(other.claim(run.id, "b", 1_071, 1_130, 10).unwrap());
+        let taken = ids(other.claim(run.id, "b", &b, 1_071, 1_130, 10).unwrap());
         assert_eq!(taken.len(), 7);
+        // What a sent of them is not a's to record, nor a's to renew: b's now.
+        assert!(state.record_outcomes(&run, "a", &[(taken[0], Outcome::Sent)], 1_072).unwrap().is_empty());
+        assert!(state.renew_claims(run.id, "a", &a, 1_073).unwrap().is_empty());
         // c takes over b's once b's leases run out (b died), and none of them twice.
-        assert!(ids(state.claim(run.id, "c", 1_129, 1_200, 10).unwrap()).is_empty());
-        let c = ids(state.claim(run.id, "c", 1_131, 1_200, 10).unwrap());
+        assert!(ids(state.claim(run.id, "c", &[], 1_129, 1_200, 10).unwrap()).is_empty());
+        let c = ids(state.claim(run.id, "c", &[], 1_131, 1_200, 10).unwrap());
         assert_eq!(c.len(), 9);
+        assert!(other.renew_claims(run.id, "b", &taken, 1_140).unwrap().is_empty(), "b's were taken over");
+        // A claim whose answer c never got (a lost connection) is c's to claim again.
+        assert_eq!(ids(state.claim(run.id, "c", &[], 1_132, 1_200, 10).unwrap()), c);
+        assert!(state.claim(run.id, "c", &c, 1_132, 1_200, 10).unwrap().is_empty());
         let outcomes: Vec<_> = c.iter().map(|&id| (id, Outcome::Sent)).collect();
-        state.write(|tx| tx.record_outcomes(&run, &outcomes, 1_140)).unwrap();
+        assert_eq!(state.write(|tx| tx.record_outcomes(&run, "c", &outcomes, 1_140)).unwrap().len(), 9);
+        assert!(state.record_outcomes(&run, "c", &outcomes, 1_141).unwrap().is_empty(), "recorded once");
         assert_eq!(state.count_pending(run.id).unwrap(), 0);
         assert!(other.finish_run(run.id, 1_141).unwrap());
         assert!(state.finish_run(run.id, 1_142).unwrap(), "finished already counts");

@@ -269,23 +269,31 @@ fn remove_key(state: &mut State, key: &str, now: i64) -> Result<bool> {
     Ok(removed)
 }
 
-/// Records how deliveries in `run` ended (one transaction for the batch), counting each hard
-/// refusal as a bounce ([`bounces`]).
+/// Records how the deliveries `sender` holds in `run` ended (one transaction for the batch),
+/// counting each hard refusal as a bounce ([`bounces`]); returns the subscribers whose were
+/// recorded (a delivery another sender took over is not). A batch with no hard refusal
+/// changes no subscriber's status, so it is recorded without the write lock.
 pub fn record_outcomes(
     state: &mut State,
     run: &crate::state::Run,
+    sender: &str,
     outcomes: &[(i64, crate::state::Outcome)],
     now: i64,
     mail: &crate::config::MailConfig,
-) -> Result<()> {
+) -> Result<Vec<i64>> {
+    use crate::state::Outcome;
+    let is_refused = |outcome: &Outcome| matches!(outcome, Outcome::Failed { is_permanent: true, .. });
+    if !outcomes.iter().any(|(_, outcome)| is_refused(outcome)) {
+        return state.record_outcomes(run, sender, outcomes, now);
+    }
     state.write(|tx| {
-        tx.record_outcomes(run, outcomes, now)?;
+        let recorded = tx.record_outcomes(run, sender, outcomes, now)?;
         for (subscriber, outcome) in outcomes {
-            if let crate::state::Outcome::Failed { is_permanent: true, .. } = outcome {
+            if is_refused(outcome) && recorded.contains(subscriber) {
                 bounces::count_bounce(tx, *subscriber, bounces::Weight::Hard, now, mail)?;
             }
         }
-        Ok(())
+        Ok(recorded)
     })
 }
 

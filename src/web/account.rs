@@ -23,6 +23,7 @@ use super::{Shared, Site, guard};
 use crate::links;
 use crate::mail::message::confirmation_message;
 use crate::mail::retry::send_with_retries;
+use crate::mail::transport::Gate;
 use crate::returns::verp::{ReturnOf, return_path};
 use crate::state::{SignUp, State as Db, Subscriber};
 use crate::subscription::{self, Address, Giver, SignedUp};
@@ -272,7 +273,15 @@ fn send_confirmation(
     let email = to.as_str().to_owned();
     shared.clone().mail_tasks.spawn(async move {
         // `mail.rate` holds for confirmations as a whole, however many sign-ups come.
-        let result = send_with_retries(&mut conn, &outgoing, CONFIRM_ATTEMPTS, &shared.confirm_rate, &stop).await;
+        let result = send_with_retries(
+            &mut conn,
+            &outgoing,
+            CONFIRM_ATTEMPTS,
+            &shared.confirm_rate,
+            &mut Gate::default(),
+            &stop,
+        )
+        .await;
         conn.close().await;
         match result {
             Ok(()) => {

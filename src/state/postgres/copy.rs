@@ -137,6 +137,8 @@ impl Conn {
             }
         }
         tx.commit()?;
+        // Statistics for the planner at once, not when autovacuum gets to the new rows.
+        self.client.get_mut().batch_execute("ANALYZE")?;
         Ok(())
     }
 }

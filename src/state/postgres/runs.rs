@@ -12,6 +12,17 @@ const RUNS_PAGE: i64 = 50;
 
 impl Conn {
     pub fn open_run(&mut self, digest: &str, due: Option<i64>, now: i64) -> Result<Run> {
+        let run = self.open_run_locked(digest, due, now)?;
+        if !run.is_resumed {
+            // The run's rows are new to the planner: until autovacuum gets to them it would
+            // guess, and a guess that picks a scan of every pending delivery costs each batch
+            // of outcomes milliseconds. Outside the write lock; a sample, so quick.
+            self.client.get_mut().batch_execute("ANALYZE deliveries")?;
+        }
+        Ok(run)
+    }
+
+    fn open_run_locked(&mut self, digest: &str, due: Option<i64>, now: i64) -> Result<Run> {
         let tx = self.transaction()?;
         let open = tx.row(
             "SELECT id, cutoff FROM digest_runs WHERE digest = $1 AND (due_at = $2 OR finished_at IS NULL)
@@ -44,33 +55,52 @@ impl Conn {
         Ok(run)
     }
 
-    pub fn claim(&mut self, run: i64, sender: &str, now: i64, lease_until: i64, max: usize) -> Result<Vec<Subscriber>> {
+    pub fn claim(
+        &mut self,
+        run: i64,
+        sender: &str,
+        held: &[i64],
+        now: i64,
+        lease_until: i64,
+        max: usize,
+    ) -> Result<Vec<Subscriber>> {
         // One statement: deliveries other senders are claiming this moment are skipped, not
-        // waited for, and those whose sender's lease ran out (it died) are taken over.
+        // waited for; those whose sender's lease ran out (it died) are taken over, and so are
+        // this sender's own that it does not hold (a claim whose reply was lost, say).
         let rows = self.rows(
             "WITH picked AS (
                  SELECT subscriber_id FROM deliveries
-                 WHERE run_id = $1 AND status = 'pending' AND (claimed_by IS NULL OR lease_until < $3)
+                 WHERE run_id = $1 AND status = 'pending' AND subscriber_id <> ALL($6::BIGINT[])
+                   AND (claimed_by IS NULL OR lease_until < $3 OR claimed_by = $2)
                  ORDER BY subscriber_id LIMIT $5 FOR UPDATE SKIP LOCKED
              ), claimed AS (
                  UPDATE deliveries d SET claimed_by = $2, lease_until = $4 FROM picked p
                  WHERE d.run_id = $1 AND d.subscriber_id = p.subscriber_id RETURNING d.subscriber_id
              )
              SELECT s.* FROM subscribers s JOIN claimed c ON s.id = c.subscriber_id ORDER BY s.id",
-            &[&run, &sender, &now, &lease_until, &limit(max)],
+            &[&run, &sender, &now, &lease_until, &limit(max), &held],
         )?;
         rows.iter().map(subscriber).collect()
     }
 
-    pub fn renew_claims(&mut self, run: i64, sender: &str, lease_until: i64) -> Result<usize> {
+    pub fn renew_claims(&mut self, run: i64, sender: &str, held: &[i64], lease_until: i64) -> Result<Vec<i64>> {
         // Rows being recorded this moment are skipped, not waited for: they are done anyway,
         // and waiting could deadlock with the recorder.
-        Ok(count(self.exec(
+        let rows = self.rows(
             "UPDATE deliveries SET lease_until = $3 WHERE (run_id, subscriber_id) IN (
                  SELECT run_id, subscriber_id FROM deliveries
-                 WHERE run_id = $1 AND claimed_by = $2 AND status = 'pending' FOR UPDATE SKIP LOCKED)",
-            &[&run, &sender, &lease_until],
-        )?))
+                 WHERE run_id = $1 AND subscriber_id = ANY($4::BIGINT[]) AND claimed_by = $2
+                   AND status = 'pending' FOR UPDATE SKIP LOCKED)
+             RETURNING subscriber_id",
+            &[&run, &sender, &lease_until, &held],
+        )?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    /// [`Tx::record_outcomes`] as one statement of its own: no write lock, since it changes
+    /// only deliveries `sender` holds and a cutoff that only grows.
+    pub fn record_outcomes(&self, run: &Run, sender: &str, outcomes: &[(i64, Outcome)], now: i64) -> Result<Vec<i64>> {
+        record_outcomes(self, run, sender, outcomes, now)
     }
 
     pub fn release_claims(&mut self, run: i64, sender: &str) -> Result<usize> {
@@ -234,9 +264,10 @@ impl Conn {
         rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
     }
 
-    pub fn unfinished_run(&self, digest: &str) -> Result<Option<i64>> {
-        let row = self.row("SELECT id FROM digest_runs WHERE digest = $1 AND finished_at IS NULL", &[&digest])?;
-        row.map(|r| Ok(r.try_get(0)?)).transpose()
+    pub fn unfinished_run(&self, digest: &str) -> Result<Option<(i64, Option<i64>)>> {
+        let row =
+            self.row("SELECT id, due_at FROM digest_runs WHERE digest = $1 AND finished_at IS NULL", &[&digest])?;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
     }
 
     pub fn prune(&mut self, before: i64) -> Result<(usize, usize)> {
@@ -309,42 +340,8 @@ impl Conn {
 }
 
 impl Tx<'_> {
-    pub fn record_outcomes(&self, run: &Run, outcomes: &[(i64, Outcome)], now: i64) -> Result<()> {
-        // A batch in two statements, whatever its size: round trips, not rows, are what cost.
-        let mut subscribers = Vec::with_capacity(outcomes.len());
-        let mut statuses = Vec::with_capacity(outcomes.len());
-        let mut errors: Vec<Option<&str>> = Vec::with_capacity(outcomes.len());
-        let mut reached = Vec::new();
-        // In subscriber order, as every statement that locks several deliveries takes them.
-        let mut outcomes: Vec<&(i64, Outcome)> = outcomes.iter().collect();
-        outcomes.sort_by_key(|(subscriber, _)| *subscriber);
-        for (subscriber, outcome) in outcomes {
-            let (status, error) = match outcome {
-                Outcome::Sent => ("sent", None),
-                Outcome::Skipped => ("skipped", None),
-                Outcome::Failed { error, .. } => ("failed", Some(error.as_str())),
-            };
-            subscribers.push(*subscriber);
-            statuses.push(status);
-            errors.push(error);
-            if matches!(outcome, Outcome::Sent | Outcome::Skipped) {
-                reached.push(*subscriber);
-            }
-        }
-        self.exec(
-            "UPDATE deliveries d SET status = o.status, error = o.error, done_at = $5, attempts = d.attempts + 1
-             FROM UNNEST($2::BIGINT[], $3::TEXT[], $4::TEXT[]) AS o (subscriber_id, status, error)
-             WHERE d.run_id = $1 AND d.subscriber_id = ANY($2) AND d.subscriber_id = o.subscriber_id",
-            &[&run.id, &subscribers, &statuses, &errors, &now],
-        )?;
-        if !reached.is_empty() {
-            self.exec(
-                "UPDATE subscribers SET last_cutoff = GREATEST(COALESCE(last_cutoff, $2), $2)
-                 WHERE id = ANY($1::BIGINT[])",
-                &[&reached, &run.cutoff],
-            )?;
-        }
-        Ok(())
+    pub fn record_outcomes(&self, run: &Run, sender: &str, outcomes: &[(i64, Outcome)], now: i64) -> Result<Vec<i64>> {
+        record_outcomes(self, run, sender, outcomes, now)
     }
 
     pub fn delivery_status(&self, run: i64, subscriber: i64) -> Result<Option<String>> {
@@ -384,4 +381,39 @@ impl Tx<'_> {
         )?;
         Ok(inserted > 0)
     }
+}
+
+/// Records outcomes of deliveries `sender` holds, in one statement whatever the batch's size
+/// (round trips, not rows, are what cost); returns the subscribers whose were recorded.
+fn record_outcomes(sql: &impl Sql, run: &Run, sender: &str, outcomes: &[(i64, Outcome)], now: i64) -> Result<Vec<i64>> {
+    let mut subscribers = Vec::with_capacity(outcomes.len());
+    let mut statuses = Vec::with_capacity(outcomes.len());
+    let mut errors: Vec<Option<&str>> = Vec::with_capacity(outcomes.len());
+    for (subscriber, outcome) in outcomes {
+        let (status, error) = match outcome {
+            Outcome::Sent => ("sent", None),
+            Outcome::Skipped => ("skipped", None),
+            Outcome::Failed { error, .. } => ("failed", Some(error.as_str())),
+        };
+        subscribers.push(*subscriber);
+        statuses.push(status);
+        errors.push(error);
+    }
+    // Driven by the batch's rows, each looked up by the primary key: a plan that stays good
+    // whatever the batch's size. Only a delivery still pending and still `sender`'s: one
+    // another sender took over (this one's lease ran out) is that sender's to record.
+    let rows = sql.rows(
+        "WITH done AS (
+             UPDATE deliveries d SET status = o.status, error = o.error, done_at = $5, attempts = d.attempts + 1
+             FROM UNNEST($2::BIGINT[], $3::TEXT[], $4::TEXT[]) AS o (subscriber_id, status, error)
+             WHERE d.run_id = $1 AND d.subscriber_id = o.subscriber_id AND d.status = 'pending' AND d.claimed_by = $6
+             RETURNING d.subscriber_id, d.status
+         ), reached AS (
+             UPDATE subscribers s SET last_cutoff = GREATEST(COALESCE(s.last_cutoff, $7), $7)
+             FROM done WHERE s.id = done.subscriber_id AND done.status <> 'failed'
+         )
+         SELECT subscriber_id FROM done",
+        &[&run.id, &subscribers, &statuses, &errors, &now, &sender, &run.cutoff],
+    )?;
+    rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
 }

@@ -49,13 +49,14 @@ impl Conn {
     }
 
     /// Claims up to `limit` pending deliveries of `run` for `sender` until `lease_until`, by
-    /// subscriber id, and returns their subscribers. Here one sender at a time holds the
-    /// digest's lock, so a delivery another sender claimed is that of a process that has
-    /// ended: it is taken whatever its lease.
+    /// subscriber id, leaving those it holds (`held`), and returns their subscribers. Here one
+    /// sender at a time holds the digest's lock, so a delivery another sender claimed is that
+    /// of a process that has ended: it is taken whatever its lease.
     pub fn claim(
         &mut self,
         run: i64,
         sender: &str,
+        held: &[i64],
         _now: i64,
         lease_until: i64,
         limit: usize,
@@ -66,12 +67,13 @@ impl Conn {
                 "UPDATE deliveries SET claimed_by = ?2, lease_until = ?3
                  WHERE (run_id, subscriber_id) IN (
                      SELECT run_id, subscriber_id FROM deliveries
-                     WHERE run_id = ?1 AND status = 'pending' AND claimed_by IS NOT ?2
+                     WHERE run_id = ?1 AND status = 'pending'
+                       AND subscriber_id NOT IN (SELECT value FROM json_each(?5))
                      ORDER BY subscriber_id LIMIT ?4)
                  RETURNING subscriber_id",
             )?;
             let mut ids = claim
-                .query_map(params![run, sender, lease_until, limit as i64], |r| r.get::<_, i64>(0))?
+                .query_map(params![run, sender, lease_until, limit as i64, id_list(held)], |r| r.get::<_, i64>(0))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             ids.sort_unstable();
             let mut by_id = tx.prepare_cached("SELECT * FROM subscribers WHERE id = ?1")?;
@@ -81,14 +83,28 @@ impl Conn {
         Ok(claimed)
     }
 
-    /// Extends the leases of the pending deliveries of `run` that `sender` holds; how many.
-    pub fn renew_claims(&mut self, run: i64, sender: &str, lease_until: i64) -> Result<usize> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "UPDATE deliveries SET lease_until = ?3 WHERE run_id = ?1 AND claimed_by = ?2 AND status = 'pending'",
-            )?
-            .execute(params![run, sender, lease_until])?)
+    /// Extends the leases of the pending deliveries of `run` that `sender` holds, of those in
+    /// `held`; the ones extended.
+    pub fn renew_claims(&mut self, run: i64, sender: &str, held: &[i64], lease_until: i64) -> Result<Vec<i64>> {
+        let mut renew = self.conn.prepare_cached(
+            "UPDATE deliveries SET lease_until = ?3
+             WHERE run_id = ?1 AND claimed_by = ?2 AND status = 'pending'
+               AND subscriber_id IN (SELECT value FROM json_each(?4))
+             RETURNING subscriber_id",
+        )?;
+        let renewed = renew.query_map(params![run, sender, lease_until, id_list(held)], |r| r.get::<_, i64>(0))?;
+        Ok(renewed.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// [`Tx::record_outcomes`] in a transaction of its own.
+    pub fn record_outcomes(
+        &mut self,
+        run: &Run,
+        sender: &str,
+        outcomes: &[(i64, Outcome)],
+        now: i64,
+    ) -> Result<Vec<i64>> {
+        self.write(|tx| tx.record_outcomes(run, sender, outcomes, now))
     }
 
     /// Gives back the pending deliveries of `run` that `sender` holds (it stops): others may
@@ -259,10 +275,10 @@ impl Conn {
     }
 
     /// The id of `digest`'s unfinished run, if one is waiting to be resumed.
-    pub fn unfinished_run(&self, digest: &str) -> Result<Option<i64>> {
+    pub fn unfinished_run(&self, digest: &str) -> Result<Option<(i64, Option<i64>)>> {
         let mut stmt =
-            self.conn.prepare_cached("SELECT id FROM digest_runs WHERE digest = ?1 AND finished_at IS NULL")?;
-        Ok(stmt.query_row([digest], |r| r.get(0)).optional()?)
+            self.conn.prepare_cached("SELECT id, due_at FROM digest_runs WHERE digest = ?1 AND finished_at IS NULL")?;
+        Ok(stmt.query_row([digest], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
     }
 
     /// Deletes the delivery rows of digest runs that finished before `before` (Unix seconds)
@@ -290,19 +306,26 @@ impl Conn {
 impl Tx<'_> {
     /// Records how deliveries in `run` ended: a message sent (or nothing to send) moves the
     /// subscriber's next digest's start to the run's cutoff.
-    pub fn record_outcomes(&self, run: &Run, outcomes: &[(i64, Outcome)], now: i64) -> Result<()> {
+    pub fn record_outcomes(&self, run: &Run, sender: &str, outcomes: &[(i64, Outcome)], now: i64) -> Result<Vec<i64>> {
+        let mut recorded = Vec::with_capacity(outcomes.len());
         for (subscriber, outcome) in outcomes {
             let (status, error) = match outcome {
                 Outcome::Sent => ("sent", None),
                 Outcome::Skipped => ("skipped", None),
                 Outcome::Failed { error, .. } => ("failed", Some(error.as_str())),
             };
-            self.tx
+            // Only a delivery still pending and still `sender`'s.
+            let changed = self
+                .tx
                 .prepare_cached(
                     "UPDATE deliveries SET status = ?3, error = ?4, done_at = ?5, attempts = attempts + 1
-                     WHERE run_id = ?1 AND subscriber_id = ?2",
+                     WHERE run_id = ?1 AND subscriber_id = ?2 AND status = 'pending' AND claimed_by = ?6",
                 )?
-                .execute(params![run.id, subscriber, status, error, now])?;
+                .execute(params![run.id, subscriber, status, error, now, sender])?;
+            if changed == 0 {
+                continue;
+            }
+            recorded.push(*subscriber);
             if matches!(outcome, Outcome::Sent | Outcome::Skipped) {
                 self.tx
                     .prepare_cached(
@@ -311,8 +334,22 @@ impl Tx<'_> {
                     .execute(params![subscriber, run.cutoff])?;
             }
         }
-        Ok(())
+        Ok(recorded)
     }
+}
+
+/// Subscriber ids as a JSON array, for `json_each`.
+fn id_list(ids: &[i64]) -> String {
+    let mut list = String::with_capacity(ids.len() * 8 + 2);
+    list.push('[');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        list.push_str(&id.to_string());
+    }
+    list.push(']');
+    list
 }
 
 /// What came back after a message left: the log that makes reading one twice count once.
