@@ -286,7 +286,7 @@ impl Jobs {
                 // A run (of this or the previous config) stopped and wants a retry.
                 () = self.retry_changed.notified() => continue,
             }
-            self.run_digest(&d.id, due).await;
+            self.run_digest(&d.id, due, due).await;
             last_due = last_due.max(due);
         }
     }
@@ -315,7 +315,8 @@ impl Jobs {
                 // The run of its own due time, so that one another instance finished meanwhile
                 // is found finished, not opened again (a run an operator started has none).
                 let due = due.unwrap_or(now.timestamp());
-                return self.run_digest(&d.id, due).await.then_some(due);
+                // Recorded as handled until now, as the schedule goes on from now.
+                return self.run_digest(&d.id, due, now.timestamp()).await.then_some(now.timestamp());
             }
             Ok((None, None)) => {
                 self.record(&job, now, "scheduled from now").await;
@@ -329,7 +330,7 @@ impl Jobs {
             Missed::Nothing => None,
             Missed::CatchUp(due) => {
                 tracing::info!(digest = d.id, due, "a run was due while gazette was down: sending it now");
-                self.run_digest(&d.id, due).await.then_some(due)
+                self.run_digest(&d.id, due, due).await.then_some(due)
             }
             Missed::TooOld(due) => {
                 let since = Utc.timestamp_opt(due, 0).single().unwrap_or(now);
@@ -357,10 +358,11 @@ impl Jobs {
         self.retries.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(id).copied()
     }
 
-    /// Sends digest `id` (due at `due`) now, unless a run of it is still going; returns
+    /// Sends digest `id` (the run due at `due`) now, unless a run of it is still going, and
+    /// records the job as due at `handled` (`due`, or now for a run resumed); returns
     /// whether it ran. A run that stops on an error is retried in [`RETRY_RUN`], as the run
     /// for the same due time (kept here, so a reload does not lose it).
-    async fn run_digest(&self, id: &str, due: i64) -> bool {
+    async fn run_digest(&self, id: &str, due: i64, handled: i64) -> bool {
         let guard = {
             let mut running = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             running.entry(id.to_owned()).or_default().clone()
@@ -384,7 +386,7 @@ impl Jobs {
         let result = self
             .work
             .track_future(blocking(move || {
-                record_start(&db, &job, due, now.timestamp(), None);
+                record_start(&db, &job, handled, now.timestamp(), None);
                 let result = crate::digest::run::send(&config, &db, &digest, Some(due), Utc::now(), &stop);
                 let outcome = match &result {
                     Ok(r) if r.is_finished => {

@@ -38,7 +38,7 @@ use crate::config::{Config, Digest};
 use crate::mail::message::Outgoing;
 use crate::mail::pace::Pace;
 use crate::mail::retry::send_with_retries;
-use crate::mail::transport::{Connection, Gate, Mailer, SendError};
+use crate::mail::transport::{Connection, Gate, Mailer, Permit, SendError};
 use crate::state::{Database, Outcome, Run, RunNews, State, Status, Subscriber, is_unavailable};
 use crate::store::Catalog;
 
@@ -197,7 +197,8 @@ pub fn send(
         let recorder = scope.spawn(|| record(config, db, &run, &held, record_rx, total, &halt));
         let keeper = {
             let held = &held;
-            scope.spawn(move || keep_leases(config, db, &run, held, &renewals))
+            let halt = &halt;
+            scope.spawn(move || keep_leases(config, db, &run, held, &renewals, halt))
         };
         let producing = {
             let record_tx = record_tx.clone();
@@ -427,6 +428,10 @@ async fn sender(
         if !is_still_held(held, job.subscriber, halt).await {
             continue;
         }
+        // Asked again just before the content goes, at every attempt: the send may wait (for
+        // the rate, for the commit before, between attempts) longer than the lease has left.
+        let id = job.subscriber;
+        gate.permit(move || permit(held, id, halt));
         let outcome = match send_with_retries(&mut conn, &job.message, attempts, limiter, &mut gate, &halt.token).await
         {
             Ok(()) => Outcome::Sent,
@@ -443,6 +448,15 @@ async fn sender(
                 ));
                 break;
             }
+            // Not sent, and not this process's to record.
+            Err(SendError::Withheld(_)) if halt.is_halted() => break,
+            Err(SendError::Withheld(_)) => {
+                tracing::info!(
+                    subscriber = id,
+                    "a delivery no longer held (its lease ran out) is left to its new sender"
+                );
+                continue;
+            }
             Err(SendError::Unavailable(_)) if halt.is_halted() => break,
             Err(SendError::Unavailable(e)) => {
                 halt.fail(anyhow::anyhow!(
@@ -455,28 +469,42 @@ async fn sender(
         if records.send(Record { subscriber: job.subscriber, outcome, done: Some(done) }).is_err() {
             break;
         }
-        gate = Gate::after(committed);
+        gate.after(committed);
     }
     // The last outcome committed before the connection closes.
-    gate.open().await;
+    gate.committed().await;
     conn.close().await;
 }
 
-/// Waits while the lease of subscriber `id`'s delivery is running out unrenewed (renewals are
-/// failing); whether it is still this process's to send (it is not once it was taken over, or
-/// when the run halts).
+/// Whether the message for subscriber `id` may go now: while its lease holds, not while it
+/// is running out unrenewed (renewals are failing), never once it was taken over or the run
+/// halts.
+fn permit(held: &Held, id: i64, halt: &Halt) -> Permit {
+    if halt.is_halted() {
+        return Permit::Never;
+    }
+    match held.standing(id) {
+        Standing::Good => Permit::Go,
+        Standing::Lapsed => Permit::Wait,
+        Standing::Lost => Permit::Never,
+    }
+}
+
+/// Waits while subscriber `id`'s message may not go yet; whether it may.
 async fn is_still_held(held: &Held, id: i64, halt: &Halt) -> bool {
     loop {
-        match held.standing(id) {
-            Standing::Good => return true,
-            Standing::Lost => {
-                tracing::info!(
-                    subscriber = id,
-                    "a delivery no longer held (its lease ran out) is left to its new sender"
-                );
+        match permit(held, id, halt) {
+            Permit::Go => return true,
+            Permit::Never => {
+                if !halt.is_halted() {
+                    tracing::info!(
+                        subscriber = id,
+                        "a delivery no longer held (its lease ran out) is left to its new sender"
+                    );
+                }
                 return false;
             }
-            Standing::Lapsed => {
+            Permit::Wait => {
                 tokio::select! {
                     () = halt.token.cancelled() => return false,
                     () = tokio::time::sleep(Duration::from_millis(100)) => {}
@@ -528,7 +556,7 @@ fn record(
                     tracing::warn!(
                         run = run.id,
                         subscriber,
-                        "sent, but the delivery was taken over meanwhile (this process's lease ran out): it may be sent twice"
+                        "sent, but not recorded as this process's: the delivery was taken over (its lease ran out), and may be sent twice, or an attempt whose answer was lost recorded it"
                     );
                 }
             }
@@ -560,14 +588,16 @@ fn record(
 }
 
 /// Renews the leases of the deliveries this process holds in `run`, every third of
-/// `state.lease` (every second after a failure), until `done` is dropped.
-fn keep_leases(config: &Config, db: &Database, run: &Run, held: &Held, done: &std_mpsc::Receiver<()>) {
+/// `state.lease` (every second after a failure), until `done` is dropped. Renewals failing
+/// for [`PATIENCE`] halt the run: its messages have been waiting for them all that time.
+fn keep_leases(config: &Config, db: &Database, run: &Run, held: &Held, done: &std_mpsc::Receiver<()>, halt: &Halt) {
     let lease = config.state.lease;
     let seconds = i64::try_from(lease.as_secs()).unwrap_or(i64::MAX);
-    let mut wait = lease / 3;
+    let (mut wait, mut last_renewed) = (lease / 3, Instant::now());
     while let Err(std_mpsc::RecvTimeoutError::Timeout) = done.recv_timeout(wait) {
         let (since, asked) = (Instant::now(), held.ids());
         if asked.is_empty() {
+            last_renewed = since;
             continue;
         }
         let renewed = db.get().and_then(|mut state| {
@@ -576,7 +606,11 @@ fn keep_leases(config: &Config, db: &Database, run: &Run, held: &Held, done: &st
         match renewed {
             Ok(renewed) => {
                 held.renewed(&asked, &renewed, since);
-                wait = lease / 3;
+                (wait, last_renewed) = (lease / 3, since);
+            }
+            Err(e) if last_renewed.elapsed() >= PATIENCE => {
+                halt.fail(e.context("cannot renew the leases of claimed deliveries"));
+                return;
             }
             Err(e) => {
                 tracing::warn!(run = run.id, error = format!("{e:#}"), "cannot renew the leases of claimed deliveries");

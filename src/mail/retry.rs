@@ -32,7 +32,7 @@ pub async fn send_with_retries(
     message: &Outgoing,
     attempts: u32,
     pace: &super::pace::Pace,
-    gate: &mut super::transport::Gate,
+    gate: &mut super::transport::Gate<'_>,
     stop: &CancellationToken,
 ) -> Result<(), SendError> {
     let mut wait = FIRST_WAIT;

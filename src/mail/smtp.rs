@@ -23,7 +23,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls;
 
-use super::transport::{Gate, STOPPED, SendError, classify};
+use super::transport::{Gate, SendError, WITHHELD, classify};
 use crate::config::Tls;
 
 /// How long connecting (greeting, EHLO, TLS, AUTH) may take before the server counts as away.
@@ -128,7 +128,9 @@ impl SmtpClient {
 fn refused_unless_transient(e: &lettre::transport::smtp::Error) -> SendError {
     match classify(e) {
         SendError::Unavailable(said) => SendError::Unavailable(said),
-        SendError::Bounced(said) | SendError::Failed(said) | SendError::Refused(said) => SendError::Refused(said),
+        SendError::Bounced(said) | SendError::Failed(said) | SendError::Refused(said) | SendError::Withheld(said) => {
+            SendError::Refused(said)
+        }
     }
 }
 
@@ -171,7 +173,7 @@ impl SmtpConnection {
     }
 
     /// Sends `bytes` to the envelope's recipients, the content once `gate` opens.
-    pub async fn send(&mut self, envelope: &Envelope, bytes: &[u8], gate: &mut Gate) -> Result<(), SendError> {
+    pub async fn send(&mut self, envelope: &Envelope, bytes: &[u8], gate: &mut Gate<'_>) -> Result<(), SendError> {
         let mut conn = match self.open.take() {
             Some((mut conn, used)) if !conn.has_broken() => {
                 if used.elapsed() >= IDLE_CHECK
@@ -184,16 +186,12 @@ impl SmtpConnection {
             }
             _ => self.connect().await?,
         };
-        match tokio::time::timeout(SEND_TIMEOUT, transaction(&mut conn, envelope, bytes, gate)).await {
-            Err(_) => Err(SendError::Unavailable("the server did not answer in time".into())),
-            Ok(result) => {
-                // After an error the connection is closed; the next message opens another.
-                if result.is_ok() {
-                    self.open = Some((conn, tokio::time::Instant::now()));
-                }
-                result
-            }
+        let result = transaction(&mut conn, envelope, bytes, gate).await;
+        // After an error the connection is closed; the next message opens another.
+        if result.is_ok() {
+            self.open = Some((conn, tokio::time::Instant::now()));
         }
+        result
     }
 
     async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
@@ -212,12 +210,14 @@ impl SmtpConnection {
 
 /// One mail transaction, as lettre's `send` makes it (`SMTPUTF8` and `8BITMIME` asked for
 /// when the envelope or the content needs them) but with the content held until `gate`
-/// opens. Any error closes the connection.
+/// opens. The envelope and the content are each timed (`SEND_TIMEOUT`), the wait at the gate
+/// is not. Any error
+/// closes the connection.
 async fn transaction(
     conn: &mut AsyncSmtpConnection,
     envelope: &Envelope,
     bytes: &[u8],
-    gate: &mut Gate,
+    gate: &mut Gate<'_>,
 ) -> Result<(), SendError> {
     let mut options = Vec::new();
     let mut addresses = envelope.from().into_iter().chain(envelope.to());
@@ -235,34 +235,40 @@ async fn transaction(
         }
         options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
     }
-    let result = async {
+    let envelope_sent = tokio::time::timeout(SEND_TIMEOUT, async {
         conn.command(Mail::new(envelope.from().cloned(), options)).await?;
         for to in envelope.to() {
             conn.command(Rcpt::new(to.clone(), Vec::new())).await?;
         }
         Ok(())
-    }
+    })
     .await;
-    if let Err(e) = result {
-        conn.abort().await;
-        return Err(classify(&e));
-    }
+    finished(conn, envelope_sent).await?;
     if !gate.open().await {
         conn.abort().await;
-        return Err(SendError::Unavailable(STOPPED.into()));
+        return Err(SendError::Withheld(WITHHELD.into()));
     }
-    let result = async {
+    let content_sent = tokio::time::timeout(SEND_TIMEOUT, async {
         conn.command(Data).await?;
-        conn.message(bytes).await
-    }
+        conn.message(bytes).await.map(drop)
+    })
     .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            conn.abort().await;
-            Err(classify(&e))
-        }
-    }
+    finished(conn, content_sent).await
+}
+
+/// The outcome of a timed part of a transaction; on an error or a timeout the connection is
+/// closed.
+async fn finished(
+    conn: &mut AsyncSmtpConnection,
+    result: Result<Result<(), lettre::transport::smtp::Error>, tokio::time::error::Elapsed>,
+) -> Result<(), SendError> {
+    let error = match result {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(e)) => classify(&e),
+        Err(_) => SendError::Unavailable("the server did not answer in time".into()),
+    };
+    conn.abort().await;
+    Err(error)
 }
 
 /// A TLS stream as lettre's client takes one.

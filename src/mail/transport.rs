@@ -15,7 +15,7 @@ use super::smtp::{SmtpClient, SmtpConnection};
 use crate::config::{Config, Transport};
 
 /// Why a message whose gate never opened was not sent.
-pub(super) const STOPPED: &str = "stopped before the message before it was recorded";
+pub(super) const WITHHELD: &str = "the delivery is no longer this sender's, or the run stops";
 
 /// Why a message was not sent, by what the run should do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,6 +36,10 @@ pub enum SendError {
     /// a greeting or login that fails; a certificate that does not verify): stop the run.
     #[error("server refuses to send for us: {0}")]
     Refused(String),
+    /// Its [`Gate`] never opened: the message was not sent, and is not this sender's to
+    /// record (the delivery was taken over, or the run stops).
+    #[error("not sent: {0}")]
+    Withheld(String),
 }
 
 /// Classifies an SMTP error (RFC 5321 §4.2 reply codes, RFC 3463 enhanced codes). Only a
@@ -69,29 +73,80 @@ fn enhanced_class(reply: &str) -> Option<(u8, u8)> {
     })
 }
 
-/// What a message's content waits for before it goes: the outcome of the message before it
-/// on the same connection, committed. The envelope (`MAIL`, `RCPT`) is sent meanwhile, and a
-/// server takes responsibility for a message only at its final `.`, so a connection never has
-/// more than one message accepted and not yet recorded, while the commit's round trips
-/// overlap the next message's.
-#[derive(Debug, Default)]
-pub struct Gate(Option<tokio::sync::oneshot::Receiver<()>>);
+/// Whether a message's content may go now, as its sender sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permit {
+    /// Yes.
+    Go,
+    /// Not yet: ask again shortly.
+    Wait,
+    /// Never: the message is no longer this sender's to send (or the run stops).
+    Never,
+}
 
-impl Gate {
-    /// A gate that opens when `committed` hears.
-    pub fn after(committed: tokio::sync::oneshot::Receiver<()>) -> Gate {
-        Gate(Some(committed))
+/// What a message's content waits for before it goes: the outcome of the message before it
+/// on the same connection, committed, and then the sender's permit (a digest run's lease on
+/// the delivery, [`crate::digest::lease`]), asked again at every attempt. The envelope (`MAIL`,
+/// `RCPT`) is sent meanwhile, and a server takes responsibility for a message only at its
+/// final `.`, so a connection never has more than one message accepted and not yet recorded,
+/// while the commit's round trips overlap the next message's.
+#[derive(Default)]
+pub struct Gate<'a> {
+    committed: Committed,
+    permit: Option<Box<dyn Fn() -> Permit + Send + Sync + 'a>>,
+}
+
+/// Where the commit before stands.
+#[derive(Debug, Default)]
+enum Committed {
+    /// Nothing to wait for.
+    #[default]
+    Yes,
+    /// Waiting for it.
+    Pending(tokio::sync::oneshot::Receiver<()>),
+    /// It will never come.
+    Never,
+}
+
+/// How often a gate whose permit says wait asks again.
+const PERMIT_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+impl<'a> Gate<'a> {
+    /// The next message's content waits for `committed` to hear (the outcome of the one
+    /// before).
+    pub fn after(&mut self, committed: tokio::sync::oneshot::Receiver<()>) {
+        self.committed = Committed::Pending(committed);
     }
 
-    /// Waits until the gate opens; false when it never will (the outcome before was not
-    /// committed, and the run stops). A wait cut short (a timeout) is waited for again.
-    pub async fn open(&mut self) -> bool {
-        let Some(committed) = &mut self.0 else { return true };
-        let opened = committed.await.is_ok();
-        if opened {
-            self.0 = None;
+    /// The next message's content goes only while `permit` says go.
+    pub fn permit(&mut self, permit: impl Fn() -> Permit + Send + Sync + 'a) {
+        self.permit = Some(Box::new(permit));
+    }
+
+    /// Waits for the commit before (a wait cut short, by a timeout, is waited for again);
+    /// whether it came.
+    pub async fn committed(&mut self) -> bool {
+        if let Committed::Pending(committed) = &mut self.committed {
+            // A receiver that answered is never polled again: it is replaced either way.
+            self.committed = if committed.await.is_ok() { Committed::Yes } else { Committed::Never };
         }
-        opened
+        matches!(self.committed, Committed::Yes)
+    }
+
+    /// Waits until the content may go: true, or false when it never may (the outcome before
+    /// was not committed, or the permit says never).
+    pub async fn open(&mut self) -> bool {
+        if !self.committed().await {
+            return false;
+        }
+        let Some(permit) = &self.permit else { return true };
+        loop {
+            match permit() {
+                Permit::Go => return true,
+                Permit::Never => return false,
+                Permit::Wait => tokio::time::sleep(PERMIT_POLL).await,
+            }
+        }
     }
 }
 
@@ -149,11 +204,11 @@ pub enum Connection {
 
 impl Connection {
     /// Sends `message` once, its content after `gate` opens.
-    pub async fn send(&mut self, message: &Outgoing, gate: &mut Gate) -> Result<(), SendError> {
+    pub async fn send(&mut self, message: &Outgoing, gate: &mut Gate<'_>) -> Result<(), SendError> {
         match self {
             Connection::Outbox(dir) => {
                 if !gate.open().await {
-                    return Err(SendError::Unavailable(STOPPED.into()));
+                    return Err(SendError::Withheld(WITHHELD.into()));
                 }
                 // The id is ours (`gazette.daily.7.42@domain`): safe as a file name.
                 let path = dir.join(format!("{}.eml", message.id));
@@ -193,22 +248,37 @@ fn password(config: &Config, in_url: Option<&str>) -> Result<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Gate, enhanced_class};
+    use super::{Gate, Permit, enhanced_class};
 
     #[tokio::test]
-    async fn a_gate_opens_on_the_commit_stays_shut_without_one_and_is_waited_for_again() {
+    async fn a_gate_opens_on_the_commit_and_the_permit_and_stays_shut_without_them() {
         assert!(Gate::default().open().await, "nothing before: open");
         let (done, committed) = tokio::sync::oneshot::channel();
-        let mut gate = Gate::after(committed);
+        let permit = std::sync::atomic::AtomicU8::new(0);
+        let mut gate = Gate::default();
+        gate.after(committed);
+        gate.permit(|| match permit.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => Permit::Go,
+            1 => Permit::Wait,
+            _ => Permit::Never,
+        });
         // A wait cut short (a timeout) leaves the gate shut, to be waited for again.
         let waited = tokio::time::timeout(std::time::Duration::from_millis(20), gate.open()).await;
         assert!(waited.is_err(), "opens only once committed");
         done.send(()).unwrap();
         assert!(gate.open().await);
-        assert!(gate.open().await, "and stays open");
+        permit.store(1, std::sync::atomic::Ordering::Relaxed);
+        let waited = tokio::time::timeout(std::time::Duration::from_millis(250), gate.open()).await;
+        assert!(waited.is_err(), "shut while the permit says wait");
+        permit.store(2, std::sync::atomic::Ordering::Relaxed);
+        assert!(!gate.open().await, "never once the permit says so");
+        // A commit that never comes shuts the gate for good, however often it is asked.
         let (done, committed) = tokio::sync::oneshot::channel::<()>();
         drop(done);
-        assert!(!Gate::after(committed).open().await, "never committed: never open");
+        let mut gate = Gate::default();
+        gate.after(committed);
+        assert!(!gate.open().await);
+        assert!(!gate.open().await, "asked again: still shut, and no panic");
     }
 
     #[test]

@@ -272,7 +272,8 @@ fn remove_key(state: &mut State, key: &str, now: i64) -> Result<bool> {
 /// Records how the deliveries `sender` holds in `run` ended (one transaction for the batch),
 /// counting each hard refusal as a bounce ([`bounces`]); returns the subscribers whose were
 /// recorded (a delivery another sender took over is not). A batch with no hard refusal
-/// changes no subscriber's status, so it is recorded without the write lock.
+/// changes no subscriber's status, so on PostgreSQL it is recorded without the write lock
+/// ([`State::record_outcomes`]).
 pub fn record_outcomes(
     state: &mut State,
     run: &crate::state::Run,

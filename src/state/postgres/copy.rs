@@ -137,8 +137,12 @@ impl Conn {
             }
         }
         tx.commit()?;
-        // Statistics for the planner at once, not when autovacuum gets to the new rows.
-        self.client.get_mut().batch_execute("ANALYZE")?;
+        // Statistics for the planner at once, not when autovacuum gets to the new rows. The
+        // copy is done either way.
+        let names: Vec<&str> = tables.iter().map(|t| t.name).collect();
+        if let Err(e) = self.client.get_mut().batch_execute(&format!("ANALYZE {}", names.join(", "))) {
+            tracing::warn!(error = %e, "cannot analyse the copied tables");
+        }
         Ok(())
     }
 }

@@ -16,8 +16,11 @@ impl Conn {
         if !run.is_resumed {
             // The run's rows are new to the planner: until autovacuum gets to them it would
             // guess, and a guess that picks a scan of every pending delivery costs each batch
-            // of outcomes milliseconds. Outside the write lock; a sample, so quick.
-            self.client.get_mut().batch_execute("ANALYZE deliveries")?;
+            // of outcomes milliseconds. Outside the write lock; a sample, so quick. The run is
+            // open either way.
+            if let Err(e) = self.client.get_mut().batch_execute("ANALYZE deliveries") {
+                tracing::warn!(error = %e, "cannot analyse the new run's deliveries");
+            }
         }
         Ok(run)
     }
@@ -84,13 +87,11 @@ impl Conn {
     }
 
     pub fn renew_claims(&mut self, run: i64, sender: &str, held: &[i64], lease_until: i64) -> Result<Vec<i64>> {
-        // Rows being recorded this moment are skipped, not waited for: they are done anyway,
-        // and waiting could deadlock with the recorder.
+        // A row locked this moment (its outcome being recorded, a bounce marked) is waited
+        // for, not skipped: one left out would be dropped as taken over, and claimed again.
         let rows = self.rows(
-            "UPDATE deliveries SET lease_until = $3 WHERE (run_id, subscriber_id) IN (
-                 SELECT run_id, subscriber_id FROM deliveries
-                 WHERE run_id = $1 AND subscriber_id = ANY($4::BIGINT[]) AND claimed_by = $2
-                   AND status = 'pending' FOR UPDATE SKIP LOCKED)
+            "UPDATE deliveries SET lease_until = $3
+             WHERE run_id = $1 AND subscriber_id = ANY($4::BIGINT[]) AND claimed_by = $2 AND status = 'pending'
              RETURNING subscriber_id",
             &[&run, &sender, &lease_until, &held],
         )?;
