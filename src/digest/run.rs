@@ -10,7 +10,7 @@
 //! Nothing is sent twice and nothing is skipped: deliveries are rows made when the run opens,
 //! each claimed by one process for a lease it renews and sent only while that lease holds
 //! ([`super::lease`]), and a sender sends a message's content only once the outcome of the one
-//! before is committed (its envelope goes meanwhile). Several instances on one PostgreSQL
+//! before is committed (its envelope and `DATA` go meanwhile). Several instances on one PostgreSQL
 //! database send one run together, each the deliveries it claimed; the leases of one that died
 //! run out and the others take the rest. The one window that cannot be closed is between the
 //! server's `250` reply and that commit: if the process dies exactly there, that message (at

@@ -240,19 +240,17 @@ async fn transaction(
         for to in envelope.to() {
             conn.command(Rcpt::new(to.clone(), Vec::new())).await?;
         }
-        Ok(())
+        conn.command(Data).await.map(drop)
     })
     .await;
     finished(conn, envelope_sent).await?;
     if !gate.open().await {
-        conn.abort().await;
+        // The server waits for the content: a connection closed before its end leaves no
+        // message (a server cancels a transaction cut short, RFC 5321 3.8): dropped, not told QUIT
+        // (that would be content).
         return Err(SendError::Withheld(WITHHELD.into()));
     }
-    let content_sent = tokio::time::timeout(SEND_TIMEOUT, async {
-        conn.command(Data).await?;
-        conn.message(bytes).await.map(drop)
-    })
-    .await;
+    let content_sent = tokio::time::timeout(SEND_TIMEOUT, async { conn.message(bytes).await.map(drop) }).await;
     finished(conn, content_sent).await
 }
 

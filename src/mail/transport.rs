@@ -87,9 +87,9 @@ pub enum Permit {
 /// What a message's content waits for before it goes: the outcome of the message before it
 /// on the same connection, committed, and then the sender's permit (a digest run's lease on
 /// the delivery, [`crate::digest::lease`]), asked again at every attempt. The envelope (`MAIL`,
-/// `RCPT`) is sent meanwhile, and a server takes responsibility for a message only at its
-/// final `.`, so a connection never has more than one message accepted and not yet recorded,
-/// while the commit's round trips overlap the next message's.
+/// `RCPT`) and `DATA` are sent meanwhile, and a server takes responsibility for a message only
+/// at its final `.`, so a connection never has more than one message accepted and not yet
+/// recorded, while the commit's round trips overlap the next message's.
 #[derive(Default)]
 pub struct Gate<'a> {
     committed: Committed,

@@ -217,3 +217,41 @@ fn with_a_return_address_each_digest_goes_out_from_its_own_signed_return_path() 
     senders.dedup();
     assert_eq!(senders.len(), 3, "one return path per delivery: {senders:?}");
 }
+
+/// A message whose gate stays shut once the server has said go ahead (`354`) is not delivered:
+/// the connection is dropped before the content's end, and the next message, on a new one,
+/// goes as usual.
+#[test]
+fn a_message_withheld_after_data_leaves_nothing_at_the_server() {
+    use gazette::mail::message::Outgoing;
+    use gazette::mail::transport::{Gate, Mailer, Permit, SendError};
+    let port = free_port();
+    let site = site(port, 1, 3);
+    let sink = sink(port, &site.root.join("sink"), &[]);
+    let config = gazette::config::Config::from_file(&site.config).expect("the site's config");
+    let mailer = Mailer::new(&config).expect("the mailer");
+    let message = |to: &str| {
+        let message = lettre::Message::builder()
+            .from("news@fao.example.gov.cn".parse().expect("from"))
+            .to(to.parse().expect("to"))
+            .subject(format!("for {to}"))
+            .body(String::from("A line of content.\r\n"))
+            .expect("a message");
+        Outgoing::new(format!("{to}.test"), message, None)
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    runtime.block_on(async {
+        let mut conn = mailer.connection();
+        let mut shut = Gate::default();
+        shut.permit(|| Permit::Never);
+        let withheld = conn.send(&message("withheld@example.org"), &mut shut).await;
+        assert!(matches!(withheld, Err(SendError::Withheld(_))), "{withheld:?}");
+        conn.send(&message("sent@example.org"), &mut Gate::default()).await.expect("the next message goes");
+        conn.close().await;
+    });
+    sink.wait_for("sent@example.org", "for sent@example.org", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(300));
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 1, "the withheld message is not at the server");
+    assert!(String::from_utf8_lossy(&messages[0]).contains("Subject: for sent@example.org"));
+}

@@ -384,8 +384,9 @@ impl Tx<'_> {
     }
 }
 
-/// Records outcomes of deliveries `sender` holds, in one statement whatever the batch's size
-/// (round trips, not rows, are what cost); returns the subscribers whose were recorded.
+/// Records outcomes of deliveries `sender` holds, in one call of the schema's
+/// `record_outcomes` whatever the batch's size (round trips, not rows, are what cost);
+/// returns the subscribers whose were recorded.
 fn record_outcomes(sql: &impl Sql, run: &Run, sender: &str, outcomes: &[(i64, Outcome)], now: i64) -> Result<Vec<i64>> {
     let mut subscribers = Vec::with_capacity(outcomes.len());
     let mut statuses = Vec::with_capacity(outcomes.len());
@@ -400,21 +401,9 @@ fn record_outcomes(sql: &impl Sql, run: &Run, sender: &str, outcomes: &[(i64, Ou
         statuses.push(status);
         errors.push(error);
     }
-    // Driven by the batch's rows, each looked up by the primary key: a plan that stays good
-    // whatever the batch's size. Only a delivery still pending and still `sender`'s: one
-    // another sender took over (this one's lease ran out) is that sender's to record.
     let rows = sql.rows(
-        "WITH done AS (
-             UPDATE deliveries d SET status = o.status, error = o.error, done_at = $5, attempts = d.attempts + 1
-             FROM UNNEST($2::BIGINT[], $3::TEXT[], $4::TEXT[]) AS o (subscriber_id, status, error)
-             WHERE d.run_id = $1 AND d.subscriber_id = o.subscriber_id AND d.status = 'pending' AND d.claimed_by = $6
-             RETURNING d.subscriber_id, d.status
-         ), reached AS (
-             UPDATE subscribers s SET last_cutoff = GREATEST(COALESCE(s.last_cutoff, $7), $7)
-             FROM done WHERE s.id = done.subscriber_id AND done.status <> 'failed'
-         )
-         SELECT subscriber_id FROM done",
-        &[&run.id, &subscribers, &statuses, &errors, &now, &sender, &run.cutoff],
+        "SELECT * FROM record_outcomes($1, $2, $3, $4, $5, $6, $7)",
+        &[&run.id, &sender, &subscribers, &statuses, &errors, &now, &run.cutoff],
     )?;
     rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
 }
