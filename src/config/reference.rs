@@ -92,6 +92,10 @@ pub const KEYS: &[Key] = &[
         key: "state.password_file",
         meaning: "a file holding the PostgreSQL password, read when `GAZETTE_DB_PASSWORD` is not set; never put the password in `state.url`",
     },
+    Key {
+        key: "state.ca_file",
+        meaning: "with `sslmode=require` in `state.url`: certificates (PEM) to trust for the PostgreSQL server's, beside the web's root certificates (a private CA); the server's name is checked too",
+    },
     Key { key: "state.path", meaning: "the older spelling of `state.url = \"sqlite://PATH\"`; give one of the two" },
     Key {
         key: "state.lease",

@@ -40,6 +40,18 @@ pub struct PostgresUrl {
     /// `state.password_file`: a file holding the password, when `GAZETTE_DB_PASSWORD` is not
     /// set (a systemd credential, say).
     pub password_file: Option<PathBuf>,
+    /// `state.ca_file`: certificates (PEM) to trust for the server's, beside the web's roots,
+    /// with `sslmode=require`.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl PostgresUrl {
+    /// Whether the URL asks for TLS (`sslmode=require`).
+    pub fn requires_tls(&self) -> bool {
+        self.url
+            .parse::<postgres::Config>()
+            .is_ok_and(|config| config.get_ssl_mode() == postgres::config::SslMode::Require)
+    }
 }
 
 /// The environment variable that holds the PostgreSQL password.
@@ -65,7 +77,15 @@ impl StateUrl {
                     );
                 }
                 url.parse::<postgres::Config>().map_err(|e| anyhow::anyhow!("{key}: '{url}': {e}"))?;
-                Ok(StateUrl::Postgres(PostgresUrl { url: url.to_owned(), password_file: None }))
+                // libpq's `prefer` talks TLS to a server it does not verify, and plain TCP to one
+                // that offers none: either, unnoticed. gazette does one or the other, as told.
+                if parsed.query_pairs().any(|(k, v)| k == "sslmode" && v == "prefer") {
+                    bail!(
+                        "{key}: sslmode=prefer is not offered: write sslmode=require (TLS, the server's \
+                         certificate verified) or sslmode=disable (plain TCP)"
+                    );
+                }
+                Ok(StateUrl::Postgres(PostgresUrl { url: url.to_owned(), password_file: None, ca_file: None }))
             }
             _ => bail!(
                 "{key}: '{url}' is not a database URL gazette knows (write sqlite://FILE or postgres://USER@HOST/DB)"
@@ -98,6 +118,7 @@ pub(super) struct RawState {
     url: Option<String>,
     path: Option<PathBuf>,
     password_file: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
     keep_runs: Option<String>,
     lease: Option<String>,
 }
@@ -119,6 +140,16 @@ impl RawState {
                 StateUrl::Postgres(PostgresUrl { password_file: Some(base.join(file)), ..postgres })
             }
             (StateUrl::Sqlite(_), Some(_)) => bail!("state.password_file: a SQLite file has no password"),
+            (url, None) => url,
+        };
+        let url = match (url, self.ca_file) {
+            (StateUrl::Postgres(postgres), Some(file)) => {
+                if !postgres.requires_tls() {
+                    bail!("state.ca_file: the URL does not ask for TLS (add sslmode=require to state.url)");
+                }
+                StateUrl::Postgres(PostgresUrl { ca_file: Some(base.join(file)), ..postgres })
+            }
+            (StateUrl::Sqlite(_), Some(_)) => bail!("state.ca_file: a SQLite file has no server to verify"),
             (url, None) => url,
         };
         let keep_runs = self.keep_runs.as_deref().unwrap_or(DEFAULT_KEEP_RUNS);
@@ -160,9 +191,17 @@ mod tests {
             StateUrl::Postgres(PostgresUrl {
                 url: "postgres://gazette@db.example.org:5433/gazette".into(),
                 password_file: Some("/srv/gazette/db-pass".into()),
+                ca_file: None,
             })
         );
         assert_eq!(postgres.to_string(), "postgres://gazette@db.example.org:5433/gazette");
+        let StateUrl::Postgres(tls) =
+            url("url = \"postgres://gazette@db.example.org/gazette?sslmode=require\"\nca_file = \"ca.pem\"")
+        else {
+            panic!("a PostgreSQL URL")
+        };
+        assert!(tls.requires_tls());
+        assert_eq!(tls.ca_file, Some("/srv/gazette/ca.pem".into()));
     }
 
     #[test]
@@ -176,6 +215,9 @@ mod tests {
             ("url = \"postgres://gazette@db/gazette?password=hunter2\"", "GAZETTE_DB_PASSWORD"),
             ("url = \"postgres://gazette:hunter2@db:99999/gazette\"", "does not parse"),
             ("password_file = \"pw\"", "no password"),
+            ("url = \"postgres://gazette@db/gazette?sslmode=prefer\"", "sslmode=require"),
+            ("url = \"postgres://gazette@db/gazette\"\nca_file = \"ca.pem\"", "does not ask for TLS"),
+            ("ca_file = \"ca.pem\"", "no server to verify"),
         ] {
             let err = format!("{:#}", state(toml).unwrap_err());
             assert!(err.contains(says), "{toml}: {err}");

@@ -281,3 +281,41 @@ fn a_database_that_cannot_be_reached_is_named_at_start_without_its_password() {
         assert!(!err.contains("hunter2"), "{args:?}: the password is never shown: {err}");
     }
 }
+
+/// A server that takes TCP connections over TLS only is reached with `sslmode=require` and its
+/// CA in `state.ca_file`: its certificate verified, name and all. A certificate gazette cannot
+/// verify (another CA's) is refused, and so is plain TCP (by the server); each refusal names
+/// `state.url`.
+#[test]
+fn a_server_over_tls_is_reached_only_with_its_certificate_verified() {
+    let certs = tempfile::tempdir().expect("a folder for certificates");
+    crate::postfix::certificates(certs.path());
+    let server = PgServer::start_with_tls(&certs.path().join("server.pem"), &certs.path().join("server.key"));
+    let url = server.create_database("gazette");
+    let site = Site::empty();
+    let with = |url: &str, ca: Option<&str>| {
+        site.write_config(|config| {
+            let state = table(config, "state");
+            state.insert("url".into(), url.into());
+            match ca {
+                Some(ca) => state.insert("ca_file".into(), certs.path().join(ca).to_string_lossy().into_owned().into()),
+                None => state.remove("ca_file"),
+            };
+        });
+    };
+    let tls = format!("{url}?sslmode=require");
+    with(&tls, Some("ca.pem"));
+    site.subscribers(&["add", "li@example.org", "--confirmed"]).success();
+    let listed = site.subscribers(&["list"]);
+    assert!(listed.success().stdout.contains("li@example.org"), "{listed}");
+
+    with(&tls, Some("other-ca.pem"));
+    let refused = site.subscribers(&["list"]);
+    let err = &refused.code(2).stderr;
+    assert!(err.contains(&format!("state.url {tls}")) && err.contains("certificate"), "{err}");
+
+    with(&url, None);
+    let plain = site.subscribers(&["list"]);
+    let err = &plain.code(2).stderr;
+    assert!(err.contains(&format!("state.url {url}")) && err.contains("no encryption"), "{err}");
+}

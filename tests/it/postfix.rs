@@ -269,7 +269,7 @@ fn chown_postfix(path: &Path) {
 /// A CA (`ca.pem`), the server's certificate for 127.0.0.1 and localhost signed by it
 /// (`server.pem`, `server.key`), one for another name (`misnamed.*`), and a second CA
 /// (`other-ca.pem`); P-256 keys, which are quick to make.
-fn certificates(root: &Path) {
+pub fn certificates(root: &Path) {
     let openssl = |args: &[&str]| {
         let out = Command::new("openssl").args(args).current_dir(root).output().expect("openssl runs");
         assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));

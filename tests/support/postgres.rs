@@ -1,5 +1,6 @@
 //! A PostgreSQL server of a test's own: a new cluster (`initdb`) in a temporary folder,
-//! listening on one loopback port, with trust authentication for the user `gazette`. As root
+//! listening on one loopback port, with trust authentication for the user `gazette` (with
+//! [`PgServer::start_with_tls`], over TLS only). As root
 //! it runs as `nobody`, since the server refuses to run as root. Stopped when dropped, and
 //! killed with the thread that started it if that dies first. Shared by the library's unit
 //! tests and the integration tests (`#[path]`), so there is one way to start one.
@@ -16,6 +17,8 @@ pub struct PgServer {
     child: Option<Child>,
     /// The user the server runs as, when the tests run as root.
     user: Option<(libc::uid_t, libc::gid_t)>,
+    /// Whether it takes TCP connections over TLS only (its certificate and key in the cluster).
+    is_tls: bool,
 }
 
 /// Debian's server binaries (`/usr/lib/postgresql/N/bin`, the newest N), or `GAZETTE_PG_BIN`.
@@ -80,19 +83,45 @@ fn sweep() {
 impl PgServer {
     /// Makes a cluster and starts the server on it.
     pub fn start() -> PgServer {
+        let mut server = PgServer::init();
+        server.run();
+        server
+    }
+
+    /// Makes a cluster whose server takes TCP connections over TLS only, with the certificate
+    /// `cert` and its key `key` (PEM), and starts it.
+    pub fn start_with_tls(cert: &std::path::Path, key: &std::path::Path) -> PgServer {
+        let mut server = PgServer::init();
+        let data = server.dir.path().join("data");
+        for (from, to) in [(cert, "server.crt"), (key, "server.key")] {
+            std::fs::copy(from, data.join(to)).expect("the server's certificate and key");
+            // The server takes a key only its own user can read.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(data.join(to), std::fs::Permissions::from_mode(0o600)).expect("chmod");
+            if let Some((uid, gid)) = server.user {
+                std::os::unix::fs::chown(data.join(to), Some(uid), Some(gid)).expect("chown");
+            }
+        }
+        let hba = "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n";
+        std::fs::write(data.join("pg_hba.conf"), hba).expect("pg_hba.conf");
+        server.is_tls = true;
+        server.run();
+        server
+    }
+
+    fn init() -> PgServer {
         sweep();
         let dir = tempfile::Builder::new().prefix("gazette-pg-").tempdir().expect("a folder for the cluster");
         let user = server_user();
         if let Some((uid, gid)) = user {
             std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).expect("the cluster folder for nobody");
         }
-        let mut server = PgServer { dir, port: free_port(), bin: bin_dir(), child: None, user };
+        let server = PgServer { dir, port: free_port(), bin: bin_dir(), child: None, user, is_tls: false };
         let data = server.dir.path().join("data");
         let mut initdb = server.command("initdb");
         initdb.arg("-D").arg(&data).args(["-U", "gazette", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"]);
         let out = initdb.output().expect("initdb runs");
         assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
-        server.run();
         server
     }
 
@@ -130,12 +159,13 @@ impl PgServer {
             .arg(format!("unix_socket_directories={}", self.dir.path().display()))
             // A test's cluster is thrown away: it need not survive the machine crashing.
             .args(["-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200"])
+            .args(if self.is_tls { &["-c", "ssl=on"][..] } else { &[] })
             .stdout(log.try_clone().expect("the log again"))
             .stderr(log);
         self.child = Some(postgres.spawn().expect("postgres starts"));
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if postgres::Client::connect(&self.url("postgres"), postgres::NoTls).is_ok() {
+            if self.admin().is_ok() {
                 return;
             }
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
@@ -144,6 +174,13 @@ impl PgServer {
             assert!(Instant::now() < deadline, "postgres did not start in 30 s: {}", self.log());
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// A connection to the database `postgres` through the server's Unix socket (which takes
+    /// one without TLS even from a server that takes TCP connections over TLS only).
+    fn admin(&self) -> Result<postgres::Client, postgres::Error> {
+        let socket = format!("host={} port={} user=gazette dbname=postgres", self.dir.path().display(), self.port);
+        postgres::Client::connect(&socket, postgres::NoTls)
     }
 
     /// What the server logged.
@@ -158,7 +195,7 @@ impl PgServer {
 
     /// Makes a new, empty database `name`; returns its URL.
     pub fn create_database(&self, name: &str) -> String {
-        let mut admin = postgres::Client::connect(&self.url("postgres"), postgres::NoTls).expect("connect as admin");
+        let mut admin = self.admin().expect("connect as admin");
         admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).expect("create the database");
         self.url(name)
     }

@@ -9,6 +9,7 @@ mod copy;
 mod runs;
 mod schema;
 mod subscribers;
+mod tls;
 mod websub;
 
 use std::cell::RefCell;
@@ -33,6 +34,8 @@ pub struct Server {
     config: postgres::Config,
     /// `state.url` as given (no password), for errors.
     url: String,
+    /// TLS, when the URL asks for it (`sslmode=require`).
+    tls: Option<tls::MakeRustls>,
 }
 
 impl Server {
@@ -66,7 +69,8 @@ impl Server {
         if config.get_application_name().is_none() {
             config.application_name("gazette");
         }
-        Ok(Server { config, url: url.url.clone() })
+        let tls = url.requires_tls().then(|| tls::MakeRustls::new(url.ca_file.as_deref())).transpose()?;
+        Ok(Server { config, url: url.url.clone(), tls })
     }
 
     /// Connects and brings the schema up to date; returns the connection that did.
@@ -79,8 +83,11 @@ impl Server {
 
     /// A new connection.
     pub fn connect(&self) -> Result<Conn> {
-        let client =
-            self.config.connect(NoTls).with_context(|| format!("cannot connect to the database {}", self.url))?;
+        let client = match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(NoTls),
+        };
+        let client = client.with_context(|| format!("cannot connect to the database {}", self.url))?;
         Ok(Conn { client: RefCell::new(client), statements: RefCell::default() })
     }
 }
