@@ -14,7 +14,8 @@
 //! database send one run together, each the deliveries it claimed; the leases of one that died
 //! run out and the others take the rest. The one window that cannot be closed is between the
 //! server's `250` reply and that commit: if the process dies exactly there, that message (at
-//! most one per connection) is sent again by whoever takes its delivery. A database that goes
+//! most one per connection) is sent again by whoever takes its delivery (and on PostgreSQL, after
+//! a crash of the server, the messages whose outcomes it had not yet written: README, *Delivery*). A database that goes
 //! away meanwhile (a restart) is waited for.
 
 use std::collections::HashMap;

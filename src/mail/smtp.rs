@@ -35,6 +35,8 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(600);
 /// A connection idle this long is checked (NOOP) before it is used again: servers close idle
 /// ones (Postfix after 300 s), and a message should not spend an attempt finding out.
 const IDLE_CHECK: Duration = Duration::from_secs(30);
+/// How long the server's answer to QUIT is waited for before the connection is closed anyway.
+const QUIT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where and how to connect: shared by every connection of a run.
 pub struct SmtpClient {
@@ -203,7 +205,7 @@ impl SmtpConnection {
     /// Says goodbye to the server, if connected.
     pub async fn quit(&mut self) {
         if let Some((mut conn, _)) = self.open.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(5), conn.quit()).await;
+            let _ = tokio::time::timeout(QUIT_TIMEOUT, conn.quit()).await;
         }
     }
 }
@@ -223,14 +225,14 @@ async fn transaction(
     let mut addresses = envelope.from().into_iter().chain(envelope.to());
     if addresses.any(|a| !AsRef::<str>::as_ref(a).is_ascii()) {
         if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
-            conn.abort().await;
+            quit(conn).await;
             return Err(SendError::Failed("the address is not ASCII and the server does not take SMTPUTF8".into()));
         }
         options.push(MailParameter::SmtpUtfEight);
     }
     if !bytes.is_ascii() {
         if !conn.server_info().supports_feature(Extension::EightBitMime) {
-            conn.abort().await;
+            quit(conn).await;
             return Err(SendError::Failed("the message is not ASCII and the server does not take 8BITMIME".into()));
         }
         options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
@@ -255,18 +257,28 @@ async fn transaction(
 }
 
 /// The outcome of a timed part of a transaction; on an error or a timeout the connection is
-/// closed.
+/// closed (the caller drops it).
 async fn finished(
     conn: &mut AsyncSmtpConnection,
     result: Result<Result<(), lettre::transport::smtp::Error>, tokio::time::error::Elapsed>,
 ) -> Result<(), SendError> {
-    let error = match result {
-        Ok(Ok(())) => return Ok(()),
-        Ok(Err(e)) => classify(&e),
-        Err(_) => SendError::Unavailable("the server did not answer in time".into()),
-    };
-    conn.abort().await;
-    Err(error)
+    match result {
+        Ok(Ok(())) => Ok(()),
+        // The server answered: it waits for a command, and is told QUIT.
+        Ok(Err(e)) => {
+            quit(conn).await;
+            Err(classify(&e))
+        }
+        // It did not: it may be reading content (after `DATA`), where QUIT would be content and
+        // its answer never come. The connection is closed without it, which cancels what the
+        // server has of the transaction (RFC 5321 3.8).
+        Err(_) => Err(SendError::Unavailable("the server did not answer in time".into())),
+    }
+}
+
+/// Tells the server QUIT and closes the connection, waiting a little for its answer at most.
+async fn quit(conn: &mut AsyncSmtpConnection) {
+    let _ = tokio::time::timeout(QUIT_TIMEOUT, conn.abort()).await;
 }
 
 /// A TLS stream as lettre's client takes one.

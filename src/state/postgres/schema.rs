@@ -139,27 +139,27 @@ const STEPS: &[&str] = &[
     );",
     // A run's outcomes, recorded a batch at a time: one call whatever the batch's size, whose
     // plan is made once per connection (it does not depend on the batch, so it is not made
-    // again for each), and committed without waiting for the disk: as durable as SQLite's WAL
-    // with `synchronous=NORMAL`, safe from a killed gazette, and after a crash of the server
-    // (not a restart) the last fraction of a second's outcomes may be lost and those messages
-    // sent again. Only deliveries still pending and still `by_sender`'s: one another sender
+    // again for each), and committed without waiting for the disk (the whole transaction, with
+    // any bounce scores counted in it): safe from a killed gazette and a clean restart, and
+    // after a crash of the server the last fraction of a second's outcomes may be lost and
+    // those messages sent again (README, *Delivery*). Only deliveries still pending and still `p_sender`'s: one another sender
     // took over (this one's lease ran out) is that sender's to record. Each delivery row is
     // updated twice in its run (claimed, then done): the room left in its page keeps the
     // claim's update in the page, with no index entries to add.
     "ALTER TABLE deliveries SET (fillfactor = 50);
     CREATE FUNCTION record_outcomes(
-        of_run BIGINT, by_sender TEXT, ids BIGINT[], statuses TEXT[], errors TEXT[], at BIGINT, cutoff BIGINT
+        p_run BIGINT, p_sender TEXT, p_ids BIGINT[], p_statuses TEXT[], p_errors TEXT[], p_at BIGINT, p_cutoff BIGINT
     ) RETURNS SETOF BIGINT LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
     BEGIN
         PERFORM set_config('synchronous_commit', 'off', true);
         RETURN QUERY WITH done AS (
-            UPDATE deliveries d SET status = o.status, error = o.error, done_at = at, attempts = d.attempts + 1
-            FROM UNNEST(ids, statuses, errors) AS o (subscriber_id, status, error)
-            WHERE d.run_id = of_run AND d.subscriber_id = o.subscriber_id AND d.status = 'pending'
-              AND d.claimed_by = by_sender
+            UPDATE deliveries d SET status = o.status, error = o.error, done_at = p_at, attempts = d.attempts + 1
+            FROM UNNEST(p_ids, p_statuses, p_errors) AS o (subscriber_id, status, error)
+            WHERE d.run_id = p_run AND d.subscriber_id = o.subscriber_id AND d.status = 'pending'
+              AND d.claimed_by = p_sender
             RETURNING d.subscriber_id, d.status
         ), reached AS (
-            UPDATE subscribers s SET last_cutoff = GREATEST(COALESCE(s.last_cutoff, cutoff), cutoff)
+            UPDATE subscribers s SET last_cutoff = GREATEST(COALESCE(s.last_cutoff, p_cutoff), p_cutoff)
             FROM done WHERE s.id = done.subscriber_id AND done.status <> 'failed'
         )
         SELECT done.subscriber_id FROM done;
