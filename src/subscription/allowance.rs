@@ -1,8 +1,8 @@
 //! Allowances kept in the state, so that every instance on one database counts against one:
 //! sign-ups per client and confirmation emails per inbox. Each is a generic cell rate
 //! (GCRA, as the in-memory limiters use): one number per key, the moment its allowance is
-//! used up to, moved forward by each use. Keys are stored hashed: a client address or an inbox
-//! is not readable in the table.
+//! used up to, moved forward by each use. Keys are stored hashed (SHA-256): the table holds no
+//! client address or inbox in clear, though a guessed one can be checked against it.
 
 use anyhow::Result;
 

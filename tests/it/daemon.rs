@@ -6,6 +6,7 @@ use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Timelike as _, Utc};
+use gazette::state::RunReport;
 
 use crate::helpers::{Site, repo};
 use crate::mailsink::{free_port, sink};
@@ -34,9 +35,27 @@ fn daily_at(t: DateTime<Utc>) -> String {
     format!("{} {} {} * * *", t.second(), t.minute(), t.hour())
 }
 
-fn query_i64(site: &Site, sql: &str) -> i64 {
-    let db = rusqlite::Connection::open(site.root.join("gazette.db")).expect("open the state");
-    db.query_row(sql, [], |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+/// Every digest run with what became of it, by id: runs are numbered from 1 and never deleted.
+fn runs(site: &Site) -> Vec<(i64, RunReport)> {
+    let count = i64::try_from(site.rows("digest_runs")).expect("a count");
+    let state = site.state().get().expect("a connection");
+    let report = |id| state.run_report(id).expect("the report").unwrap_or_else(|| panic!("no run {id}"));
+    (1..=count).map(|id| (id, report(id))).collect()
+}
+
+/// The ids of the finished digest runs.
+fn finished_runs(site: &Site) -> Vec<i64> {
+    runs(site).into_iter().filter(|(_, r)| r.finished_at.is_some()).map(|(id, _)| id).collect()
+}
+
+/// How many runs of `digest` there are.
+fn runs_of(site: &Site, digest: &str) -> usize {
+    runs(site).iter().filter(|(_, r)| r.digest == digest).count()
+}
+
+/// When `job` was last due and whether that run ended well, if it ever ran.
+fn job_due(site: &Site, job: &str) -> Option<(i64, bool)> {
+    site.state().get().expect("a connection").job_due(job).expect("the job")
 }
 
 fn daemon_log_count(site: &Site, needle: &str) -> usize {
@@ -102,21 +121,16 @@ fn a_digest_fires_at_its_scheduled_time_and_a_reload_mid_run_does_not_double_it(
     // A reload starts the schedules again; the new one's time comes while the run goes on.
     daemon.signal("HUP");
     daemon.wait_log("the previous run is still going: this one is not started", Duration::from_secs(10));
-    daemon.wait("two finished runs", Duration::from_secs(30), || {
-        query_i64(&site, "SELECT COUNT(*) FROM digest_runs WHERE finished_at IS NOT NULL") >= 2
-    });
+    daemon.wait("two finished runs", Duration::from_secs(30), || finished_runs(&site).len() >= 2);
     let (status, _) = daemon.terminate(Duration::from_secs(10));
     assert!(status.success());
 
-    let db = rusqlite::Connection::open(site.root.join("gazette.db")).expect("open");
-    let mut stmt = db.prepare("SELECT id FROM digest_runs WHERE finished_at IS NOT NULL").expect("query");
-    let finished: Vec<i64> = stmt.query_map([], |r| r.get(0)).expect("rows").collect::<Result<_, _>>().expect("runs");
     // One message per subscriber per finished run, each with its own Message-ID.
-    for id in finished {
+    for id in finished_runs(&site) {
         let sent = outbox(&site).iter().filter(|f| f.starts_with(&format!("gazette.daily.{id}."))).count();
         assert_eq!(sent, 12, "run {id}");
     }
-    let due: i64 = query_i64(&site, "SELECT due_at FROM jobs WHERE job = 'digest:daily'");
+    let (due, _) = job_due(&site, "digest:daily").expect("the job is recorded");
     assert!(due % 2 == 0, "the job's due time is a scheduled time ({due})");
 }
 
@@ -142,9 +156,9 @@ fn a_digest_missed_while_down_is_caught_up_within_its_window_and_skipped_when_ol
     });
     daemon.wait_log("older than the catch-up window: skipped", Duration::from_secs(10));
     daemon.wait_log("a run was due while gazette was down: sending it now", Duration::from_secs(1));
-    assert_eq!(query_i64(&site, "SELECT COUNT(*) FROM digest_runs WHERE digest = 'weekly'"), 0);
+    assert_eq!(runs_of(&site, "weekly"), 0);
     assert!(!outbox(&site).iter().any(|f| f.starts_with("gazette.weekly.")));
-    assert_eq!(query_i64(&site, "SELECT due_at FROM jobs WHERE job = 'digest:daily'"), an_hour_ago.timestamp());
+    assert_eq!(job_due(&site, "digest:daily").map(|(due, _)| due), Some(an_hour_ago.timestamp()));
     let port = daemon.port;
     drop(daemon);
 
@@ -154,7 +168,7 @@ fn a_digest_missed_while_down_is_caught_up_within_its_window_and_skipped_when_ol
     daemon.wait("both digests scheduled", Duration::from_secs(20), || {
         daemon_log_count(&site, "next digest run") >= scheduled + 2
     });
-    assert_eq!(query_i64(&site, "SELECT COUNT(*) FROM digest_runs WHERE digest = 'daily'"), 1, "{}", daemon.log());
+    assert_eq!(runs_of(&site, "daily"), 1, "{}", daemon.log());
 }
 
 #[test]
@@ -182,7 +196,7 @@ fn a_run_that_started_but_never_ended_is_sent_at_the_next_start() {
         std::thread::sleep(Duration::from_millis(50));
     }
     daemon.wait("the job recorded as done", Duration::from_secs(10), || {
-        query_i64(&site, "SELECT COUNT(*) FROM jobs WHERE job = 'digest:daily' AND outcome LIKE 'ok%'") == 1
+        job_due(&site, "digest:daily").is_some_and(|(_, ended_well)| ended_well)
     });
 }
 
@@ -195,13 +209,13 @@ fn the_deliveries_of_digest_runs_older_than_state_keep_runs_are_deleted_and_the_
     }
     // Both finished long ago (the default keeps 90 days).
     site.sql("UPDATE digest_runs SET finished_at = 1000");
-    assert_eq!(query_i64(&site, "SELECT COUNT(*) FROM deliveries"), 2);
+    assert_eq!(site.rows("deliveries"), 2);
     let daemon = Daemon::start(&site, port, &[]);
     daemon.wait_log("old digest runs pruned", Duration::from_secs(20));
     assert!(daemon.log().contains("runs=2 deliveries=2"), "{}", daemon.log());
     // Who was sent what is gone; the runs, past digests with web copies, stay.
-    assert_eq!(query_i64(&site, "SELECT COUNT(*) FROM deliveries"), 0);
-    assert_eq!(query_i64(&site, "SELECT COUNT(*) FROM digest_runs"), 2);
+    assert_eq!(site.rows("deliveries"), 0);
+    assert_eq!(site.rows("digest_runs"), 2);
 }
 
 /// A site whose digest goes out when the daemon starts, to 400 readers at 100 a second, over
@@ -223,9 +237,7 @@ fn slow_run_site(mail_port: u16) -> (Site, u16) {
 }
 
 fn wait_for_finished_run(site: &Site, daemon: &Daemon) {
-    daemon.wait("the resumed run to finish", Duration::from_secs(30), || {
-        query_i64(site, "SELECT COUNT(*) FROM digest_runs WHERE finished_at IS NOT NULL") == 1
-    });
+    daemon.wait("the resumed run to finish", Duration::from_secs(30), || finished_runs(site).len() == 1);
 }
 
 #[test]
@@ -249,7 +261,7 @@ fn killed_mid_digest_and_started_again_the_run_finishes_with_no_duplicate_and_no
     unique.dedup();
     assert_eq!(unique.len(), 400, "nobody is skipped");
     assert!(recipients.len() <= 400 + 4, "at most one duplicate per connection: {}", recipients.len());
-    assert_eq!(query_i64(&site, "SELECT COUNT(*) FROM digest_runs"), 1, "the run was resumed, not started again");
+    assert_eq!(site.rows("digest_runs"), 1, "the run was resumed, not started again");
 }
 
 #[test]
@@ -266,7 +278,7 @@ fn sigterm_mid_digest_exits_0_within_10_seconds_having_recorded_every_message_se
     eprintln!("SIGTERM mid-run: exited in {took:?}");
     let log = std::fs::read_to_string(&daemon.log).expect("log");
     assert!(log.contains("SIGTERM: stopping") && log.contains("stopped"), "{log}");
-    let sent = query_i64(&site, "SELECT COUNT(*) FROM deliveries WHERE status = 'sent'");
+    let sent: i64 = runs(&site).iter().map(|(_, r)| r.delivered("sent")).sum();
     assert!(sent < 400, "stopped mid-run");
     assert_eq!(sent as usize, sink.recipients().len(), "every message sent was recorded, and no other");
 

@@ -148,14 +148,24 @@ impl Site {
         gazette::state::Database::open(&config.state).expect("the state opens")
     }
 
-    /// Runs SQL on the site's state database (`gazette.db` beside the config).
+    /// How many rows the state's table `name` holds, counted through gazette's interface (as
+    /// `gazette state copy` counts a copy).
+    pub fn rows(&self, name: &str) -> u64 {
+        let tables = gazette::state::copy::TABLES;
+        let table = tables.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("no table {name} in the state"));
+        self.state().get().expect("a connection").count_rows(table).unwrap_or_else(|e| panic!("count {name}: {e:#}"))
+    }
+
+    /// Runs SQL on the site's state database (`gazette.db` beside the config): for what no
+    /// interface does, setting times back (a confirmation a year ago, a run long finished).
     pub fn sql(&self, statement: &str) {
         let db = rusqlite::Connection::open(self.root.join("gazette.db")).expect("open the state");
         db.execute_batch(statement).unwrap_or_else(|e| panic!("{statement}: {e}"));
     }
 
     /// Where `email` stands: its subscriber row's status, language, sectors and digest, or
-    /// `pending` with the choices of a sign-up waiting for confirmation, or `absent`.
+    /// `pending` with the choices of a sign-up waiting for confirmation, or `absent`. Read from
+    /// the file: no interface finds a sign-up by its address (a link names it by id).
     pub fn subscription(&self, email: &str) -> (String, String, String, String) {
         let db = rusqlite::Connection::open(self.root.join("gazette.db")).expect("open the state");
         let row = |table: &str, status: &str| {

@@ -3,6 +3,8 @@
 
 use std::ffi::OsStr;
 
+use gazette::subscription::{self, Address, Giver};
+
 use crate::helpers::Site;
 
 fn site() -> Site {
@@ -110,9 +112,12 @@ fn export_imports_back_into_an_empty_state_unchanged() {
 fn an_unsubscribed_address_is_never_subscribed_again_by_an_import() {
     let site = site();
     run(&site, &["add", "ann@example.org", "--lang", "en", "--confirmed"]).success();
-    let db = rusqlite::Connection::open(site.root.join("gazette.db")).expect("open db");
-    db.execute("UPDATE subscribers SET status = 'unsubscribed' WHERE email = 'ann@example.org'", []).expect("update");
-    drop(db);
+    // Ann leaves, as her unsubscribe link makes her.
+    let mut state = site.state().get().expect("a connection");
+    let ann = Address::parse("ann@example.org", Giver::Operator).expect("an address");
+    let id = state.subscriber(&ann).expect("read the subscriber").expect("Ann subscribes").id;
+    assert!(subscription::unsubscribe(&mut state, id, chrono::Utc::now().timestamp()).expect("unsubscribe"));
+    drop(state);
     let csv = write_csv(&site, "again.csv", "email,language,digest\nANN@example.org,zh,daily\n");
     let import = run(&site, &["import", &csv, "--confirmed"]);
     assert!(

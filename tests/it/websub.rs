@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use gazette::state::HubSubscription;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
@@ -44,13 +45,10 @@ fn subscribe(daemon: &Daemon, mode: &str, topic: &str, callback: &str, extra: &[
     assert_eq!(response.status, 202, "{}", response.text());
 }
 
-fn count(site: &Site, sql: &str) -> i64 {
-    let db = rusqlite::Connection::open(site.root.join("gazette.db")).expect("open the state");
-    db.query_row(sql, [], |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-fn subscriptions(site: &Site, callback: &str) -> i64 {
-    count(site, &format!("SELECT COUNT(*) FROM websub_subscriptions WHERE callback = '{callback}'"))
+/// The stored subscription of `callback` to `topic` (as the hub names it: `en/atom.xml`), asked
+/// as of the epoch: one whose lease ended is found until its row is deleted.
+fn subscription(site: &Site, topic: &str, callback: &str) -> Option<HubSubscription> {
+    site.state().get().expect("a connection").hub_subscription(topic, callback, 0).expect("the subscription")
 }
 
 fn wait_until(what: &str, daemon: &Daemon, mut done: impl FnMut() -> bool) {
@@ -105,7 +103,7 @@ fn websub_subscribe_verify_distribute_signed_and_unsubscribe() {
     let asked = liar.wait_for("GET", 1, LONG);
     assert_eq!(asked[0].query.get("hub.mode").map(String::as_str), Some("subscribe"));
     daemon.wait_log("the callback did not echo the challenge", LONG);
-    assert_eq!(subscriptions(&site, &liar.callback("liar")), 0);
+    assert!(subscription(&site, "en/atom.xml", &liar.callback("liar")).is_none());
 
     // The right challenge: subscribed, with the lease asked for (within the range).
     let signed = Subscriber::start();
@@ -123,7 +121,8 @@ fn websub_subscribe_verify_distribute_signed_and_unsubscribe() {
     assert_eq!(verification.query.get("hub.lease_seconds").map(String::as_str), Some("3600"));
     assert!(verification.query.get("hub.challenge").is_some_and(|c| c.len() >= 16));
     wait_until("both subscribed", &daemon, || {
-        subscriptions(&site, &signed.callback("signed")) == 1 && subscriptions(&site, &plain.callback("plain")) == 1
+        subscription(&site, "en/atom.xml", &signed.callback("signed")).is_some()
+            && subscription(&site, "en/rss.xml", &plain.callback("plain")).is_some()
     });
 
     // A new article: each subscriber gets its topic's new body, signed when it has a secret.
@@ -152,7 +151,7 @@ fn websub_subscribe_verify_distribute_signed_and_unsubscribe() {
     subscribe(&daemon, "unsubscribe", &atom, &signed.callback("signed"), &[]);
     let asked = signed.wait_for("GET", 2, LONG);
     assert_eq!(asked[1].query.get("hub.mode").map(String::as_str), Some("unsubscribe"));
-    wait_until("unsubscribed", &daemon, || subscriptions(&site, &signed.callback("signed")) == 0);
+    wait_until("unsubscribed", &daemon, || subscription(&site, "en/atom.xml", &signed.callback("signed")).is_none());
     add_article(&site, "second");
     plain.wait_for("POST", 2, LONG);
     std::thread::sleep(Duration::from_millis(500));
@@ -167,14 +166,14 @@ fn websub_a_failing_callback_is_retried_then_given_up_and_deliveries_survive_a_r
     let atom = topic(&daemon, "en/atom.xml");
     let flaky = Subscriber::start();
     subscribe(&daemon, "subscribe", &atom, &flaky.callback("flaky"), &[]);
-    wait_until("subscribed", &daemon, || subscriptions(&site, &flaky.callback("flaky")) == 1);
+    wait_until("subscribed", &daemon, || subscription(&site, "en/atom.xml", &flaky.callback("flaky")).is_some());
 
     // Failing: tried again with growing waits, then given up.
     flaky.post_status.store(503, Ordering::SeqCst);
     add_article(&site, "retried");
     flaky.wait_for("POST", 3, LONG);
     daemon.wait_log("websub delivery given up", LONG);
-    assert_eq!(count(&site, "SELECT COUNT(*) FROM websub_deliveries"), 0);
+    assert_eq!(site.rows("websub_deliveries"), 0);
     let attempts = flaky.of("POST").len();
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(flaky.of("POST").len(), attempts, "a given-up delivery was tried again");
@@ -183,13 +182,16 @@ fn websub_a_failing_callback_is_retried_then_given_up_and_deliveries_survive_a_r
     add_article(&site, "pending");
     flaky.wait_for("POST", attempts + 1, LONG);
     daemon.kill();
-    assert_eq!(count(&site, "SELECT COUNT(*) FROM websub_deliveries"), 1, "the delivery waits in the database");
+    assert_eq!(site.rows("websub_deliveries"), 1, "the delivery waits in the database");
     flaky.post_status.store(200, Ordering::SeqCst);
     let daemon = Daemon::start(&site, daemon.port, &[]);
     let got = flaky.wait_for("POST", attempts + 2, LONG);
     assert!(String::from_utf8_lossy(&got[attempts + 1].body).contains("WebSub pending"));
-    wait_until("delivered", &daemon, || count(&site, "SELECT COUNT(*) FROM websub_deliveries") == 0);
-    assert_eq!(subscriptions(&site, &flaky.callback("flaky")), 1, "the subscription survived the restart");
+    wait_until("delivered", &daemon, || site.rows("websub_deliveries") == 0);
+    assert!(
+        subscription(&site, "en/atom.xml", &flaky.callback("flaky")).is_some(),
+        "the subscription survived the restart"
+    );
 }
 
 #[test]
@@ -210,19 +212,21 @@ fn websub_leases_expire_and_renewing_extends_them() {
     subscribe(&daemon, "subscribe", &atom, &renewed.callback("renewed"), &[]);
     assert_eq!(lease_of(&short, 1).as_deref(), Some("2"), "the default lease");
     wait_until("subscribed", &daemon, || {
-        subscriptions(&site, &short.callback("short")) == 1 && subscriptions(&site, &renewed.callback("renewed")) == 1
+        subscription(&site, "en/atom.xml", &short.callback("short")).is_some()
+            && subscription(&site, "en/atom.xml", &renewed.callback("renewed")).is_some()
     });
-    let expires =
-        |cb: &str| count(&site, &format!("SELECT expires_at FROM websub_subscriptions WHERE callback = '{cb}'"));
+    let expires = |cb: &str| subscription(&site, "en/atom.xml", cb).expect("subscribed").expires_at;
     let first = expires(&renewed.callback("renewed"));
     // Subscribing again renews: the same row, a later end.
     subscribe(&daemon, "subscribe", &atom, &renewed.callback("renewed"), &[("hub.lease_seconds", "6")]);
     assert_eq!(lease_of(&renewed, 2).as_deref(), Some("6"));
     wait_until("renewed", &daemon, || expires(&renewed.callback("renewed")) > first);
-    assert_eq!(count(&site, "SELECT COUNT(*) FROM websub_subscriptions"), 3, "a renewal is not a second row");
+    assert_eq!(site.rows("websub_subscriptions"), 3, "a renewal is not a second row");
 
     // The short lease ends (its row is deleted when it does); the renewed one still gets content.
-    wait_until("the short lease ended", &daemon, || subscriptions(&site, &short.callback("short")) == 0);
+    wait_until("the short lease ended", &daemon, || {
+        subscription(&site, "en/atom.xml", &short.callback("short")).is_none()
+    });
     add_article(&site, "after-expiry");
     renewed.wait_for("POST", 1, LONG);
     std::thread::sleep(Duration::from_millis(500));
@@ -244,7 +248,7 @@ fn websub_refuses_loopback_callbacks_unless_allowed() {
     daemon.wait_log("feeds built", LONG);
     std::thread::sleep(Duration::from_millis(1000));
     assert!(listener.received().is_empty(), "a request reached the loopback listener: {:?}", listener.received());
-    assert_eq!(count(&site, "SELECT COUNT(*) FROM websub_subscriptions"), 0);
+    assert_eq!(site.rows("websub_subscriptions"), 0);
     // Malformed requests are refused at once, with the reason.
     let bad = daemon.send(&post_form(
         "/websub",
