@@ -309,8 +309,8 @@ impl Producer<'_> {
                     return Ok(());
                 }
                 let page = halt.patiently(self.db, |state| {
-                    let (since, now) = (Instant::now(), Utc::now().timestamp());
-                    let page = state.claim(run, sender, &self.held.ids(), now, now.saturating_add(lease), PAGE)?;
+                    let since = Instant::now();
+                    let page = state.claim(run, sender, &self.held.ids(), lease, PAGE)?;
                     self.held.add(page.iter().map(|s| s.id), since);
                     Ok(page)
                 })?;
@@ -601,9 +601,7 @@ fn keep_leases(config: &Config, db: &Database, run: &Run, held: &Held, done: &st
             last_renewed = since;
             continue;
         }
-        let renewed = db.get().and_then(|mut state| {
-            state.renew_claims(run.id, db.sender(), &asked, Utc::now().timestamp().saturating_add(seconds))
-        });
+        let renewed = db.get().and_then(|mut state| state.renew_claims(run.id, db.sender(), &asked, seconds));
         match renewed {
             Ok(renewed) => {
                 held.renewed(&asked, &renewed, since);

@@ -210,34 +210,28 @@ impl State {
     }
 
     /// Claims up to `limit` pending deliveries of `run` for `sender` (a process of its own,
-    /// [`super::Database::sender`]) until `lease_until`, by subscriber id, and returns their
+    /// [`super::Database::sender`]) for `lease` seconds, by subscriber id, and returns their
     /// subscribers as they are now. Deliveries in `held` (the sender's, still being sent) are
     /// left; one of the sender's own it no longer holds is taken again. A delivery another
     /// sender holds is left to it until its lease ends (on SQLite, where one sender at a time
     /// holds the digest's lock, a claim of another is that of a process that ended, and is
-    /// taken).
-    pub fn claim(
-        &mut self,
-        run: i64,
-        sender: &str,
-        held: &[i64],
-        now: i64,
-        lease_until: i64,
-        limit: usize,
-    ) -> Result<Vec<Subscriber>> {
+    /// taken). Leases are timed by the database's clock (on PostgreSQL the server's), so the
+    /// instances' clocks need not agree.
+    pub fn claim(&mut self, run: i64, sender: &str, held: &[i64], lease: i64, limit: usize) -> Result<Vec<Subscriber>> {
         match self {
-            State::Sqlite(c) => c.claim(run, sender, held, now, lease_until, limit),
-            State::Postgres(c) => c.claim(run, sender, held, now, lease_until, limit),
+            State::Sqlite(c) => c.claim(run, sender, held, lease, limit),
+            State::Postgres(c) => c.claim(run, sender, held, lease, limit),
         }
     }
 
-    /// Extends the leases of those deliveries in `held` that are still pending and still
-    /// `sender`'s; returns them. One missing was recorded, or was taken over by another sender
-    /// when this one's lease ran out: it is not this sender's to send any more.
-    pub fn renew_claims(&mut self, run: i64, sender: &str, held: &[i64], lease_until: i64) -> Result<Vec<i64>> {
+    /// Extends to `lease` seconds from now the leases of those deliveries in `held` that are
+    /// still pending and still `sender`'s; returns them. One missing was recorded, or was taken
+    /// over by another sender when this one's lease ran out: it is not this sender's to send
+    /// any more.
+    pub fn renew_claims(&mut self, run: i64, sender: &str, held: &[i64], lease: i64) -> Result<Vec<i64>> {
         match self {
-            State::Sqlite(c) => c.renew_claims(run, sender, held, lease_until),
-            State::Postgres(c) => c.renew_claims(run, sender, held, lease_until),
+            State::Sqlite(c) => c.renew_claims(run, sender, held, lease),
+            State::Postgres(c) => c.renew_claims(run, sender, held, lease),
         }
     }
 

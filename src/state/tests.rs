@@ -8,7 +8,7 @@ use crate::subscription::{Address, Giver};
 /// Claims every pending delivery of `run` for a sender of the test's, and records `outcomes`
 /// as that sender's.
 fn record(state: &mut State, run: &Run, outcomes: &[(i64, Outcome)], now: i64) {
-    state.claim(run.id, "test", &[], now, now + 60, 10_000).unwrap();
+    state.claim(run.id, "test", &[], 60, 10_000).unwrap();
     let recorded = state.record_outcomes(run, "test", outcomes, now).unwrap();
     assert_eq!(recorded.len(), outcomes.len(), "every one recorded");
 }
@@ -125,7 +125,7 @@ fn fill(state: &mut State) -> (i64, i64) {
     let fair = NewsItem { lang: "zh".into(), slug: "fair".into(), at: 90, is_fallback: false };
     let fallback = NewsItem { is_fallback: true, ..fair.clone() };
     state.record_news(&run, &[("zh", fair), ("ru", fallback)]).unwrap();
-    state.claim(run.id, "test", &[], 101, 161, 10).unwrap();
+    state.claim(run.id, "test", &[], 60, 10).unwrap();
     state
         .write(|tx| {
             tx.record_outcomes(&run, "test", &[(li_id, Outcome::Sent)], 101)?;
@@ -235,38 +235,43 @@ fn senders_of_one_run_claim_each_delivery_once_and_take_over_what_a_dead_one_hel
         assert_eq!(other.open_run("daily", Some(500), 1_001).unwrap().id, run.id);
         assert_eq!(other.open_run("daily", None, 1_002).unwrap().id, run.id);
         let ids = |page: Vec<crate::state::Subscriber>| page.into_iter().map(|s| s.id).collect::<Vec<_>>();
-        let mut a = ids(state.claim(run.id, "a", &[], 1_000, 1_060, 4).unwrap());
+        let mut a = ids(state.claim(run.id, "a", &[], 60, 4).unwrap());
         assert_eq!(a.len(), 4);
-        let more = ids(state.claim(run.id, "a", &a, 1_000, 1_060, 4).unwrap());
+        let more = ids(state.claim(run.id, "a", &a, 60, 4).unwrap());
         assert!(more.iter().all(|id| !a.contains(id)), "what a holds is not claimed again");
         a.extend(more);
         assert_eq!(state.record_outcomes(&run, "a", &[(a[0], Outcome::Sent)], 1_001).unwrap(), [a[0]]);
         let a = a.split_off(1);
         // Sender b gets none of a's while a's leases hold (on SQLite the digest's lock keeps a
         // second sender out, and a claim of another is taken: it is of a process that ended).
-        let b = ids(other.claim(run.id, "b", &[], 1_010, 1_130, 10).unwrap());
+        // b's leases are short: the server's clock (not the test's) ends them, below.
+        const SHORT: i64 = 2;
+        let b = ids(other.claim(run.id, "b", &[], SHORT, 10).unwrap());
         if scratch.db.url().sqlite_path().is_some() {
             assert_eq!(b.len(), 9, "all that is pending, a's included");
             continue;
         }
         assert_eq!(b.len(), 2, "the two nobody held");
-        assert_eq!(state.renew_claims(run.id, "a", &a, 1_100).unwrap().len(), 7, "a renews what it holds");
-        assert!(other.claim(run.id, "b", &b, 1_070, 1_130, 10).unwrap().is_empty(), "renewed: still a's");
+        assert_eq!(state.renew_claims(run.id, "a", &a, 60).unwrap().len(), 7, "a renews what it holds");
+        assert!(other.claim(run.id, "b", &b, SHORT, 10).unwrap().is_empty(), "renewed: still a's");
         // a gives back what it has not got to (it stops); b takes it at once.
         assert_eq!(state.release_claims(run.id, "a").unwrap(), 7);
-        let taken = ids(other.claim(run.id, "b", &b, 1_071, 1_130, 10).unwrap());
+        let taken = ids(other.claim(run.id, "b", &b, SHORT, 10).unwrap());
+        let b_claimed = std::time::Instant::now();
         assert_eq!(taken.len(), 7);
         // What a sent of them is not a's to record, nor a's to renew: b's now.
         assert!(state.record_outcomes(&run, "a", &[(taken[0], Outcome::Sent)], 1_072).unwrap().is_empty());
-        assert!(state.renew_claims(run.id, "a", &a, 1_073).unwrap().is_empty());
+        assert!(state.renew_claims(run.id, "a", &a, 60).unwrap().is_empty());
         // c takes over b's once b's leases run out (b died), and none of them twice.
-        assert!(ids(state.claim(run.id, "c", &[], 1_129, 1_200, 10).unwrap()).is_empty());
-        let c = ids(state.claim(run.id, "c", &[], 1_131, 1_200, 10).unwrap());
+        assert!(ids(state.claim(run.id, "c", &[], 60, 10).unwrap()).is_empty(), "b's leases hold");
+        // A lease is whole seconds, rounded up when taken and down when compared.
+        std::thread::sleep(std::time::Duration::from_secs(SHORT as u64 + 2).saturating_sub(b_claimed.elapsed()));
+        let c = ids(state.claim(run.id, "c", &[], 60, 10).unwrap());
         assert_eq!(c.len(), 9);
-        assert!(other.renew_claims(run.id, "b", &taken, 1_140).unwrap().is_empty(), "b's were taken over");
+        assert!(other.renew_claims(run.id, "b", &taken, 60).unwrap().is_empty(), "b's were taken over");
         // A claim whose answer c never got (a lost connection) is c's to claim again.
-        assert_eq!(ids(state.claim(run.id, "c", &[], 1_132, 1_200, 10).unwrap()), c);
-        assert!(state.claim(run.id, "c", &c, 1_132, 1_200, 10).unwrap().is_empty());
+        assert_eq!(ids(state.claim(run.id, "c", &[], 60, 10).unwrap()), c);
+        assert!(state.claim(run.id, "c", &c, 60, 10).unwrap().is_empty());
         let outcomes: Vec<_> = c.iter().map(|&id| (id, Outcome::Sent)).collect();
         assert_eq!(state.write(|tx| tx.record_outcomes(&run, "c", &outcomes, 1_140)).unwrap().len(), 9);
         assert!(state.record_outcomes(&run, "c", &outcomes, 1_141).unwrap().is_empty(), "recorded once");

@@ -10,6 +10,13 @@ use crate::state::{NewsItem, Outcome, ReturnEntry, Run, RunNews, RunReport, Subs
 /// Runs read at a time when walking past digests.
 const RUNS_PAGE: i64 = 50;
 
+/// The server's time (Unix seconds, rounded down), which times every lease: the instances'
+/// own clocks need not agree.
+const SERVER_NOW: &str = "floor(extract(epoch FROM statement_timestamp()))::BIGINT";
+/// When a lease of `$3` seconds taken now ends: rounded up, so it never ends before its holder
+/// (who counts from before it asked) expects.
+const LEASE_END: &str = "ceil(extract(epoch FROM statement_timestamp()))::BIGINT + $3";
+
 impl Conn {
     pub fn open_run(&mut self, digest: &str, due: Option<i64>, now: i64) -> Result<Run> {
         let run = self.open_run_locked(digest, due, now)?;
@@ -58,42 +65,38 @@ impl Conn {
         Ok(run)
     }
 
-    pub fn claim(
-        &mut self,
-        run: i64,
-        sender: &str,
-        held: &[i64],
-        now: i64,
-        lease_until: i64,
-        max: usize,
-    ) -> Result<Vec<Subscriber>> {
+    pub fn claim(&mut self, run: i64, sender: &str, held: &[i64], lease: i64, max: usize) -> Result<Vec<Subscriber>> {
         // One statement: deliveries other senders are claiming this moment are skipped, not
         // waited for; those whose sender's lease ran out (it died) are taken over, and so are
         // this sender's own that it does not hold (a claim whose reply was lost, say).
         let rows = self.rows(
-            "WITH picked AS (
+            &format!(
+                "WITH picked AS (
                  SELECT subscriber_id FROM deliveries
-                 WHERE run_id = $1 AND status = 'pending' AND subscriber_id <> ALL($6::BIGINT[])
-                   AND (claimed_by IS NULL OR lease_until < $3 OR claimed_by = $2)
-                 ORDER BY subscriber_id LIMIT $5 FOR UPDATE SKIP LOCKED
+                 WHERE run_id = $1 AND status = 'pending' AND subscriber_id <> ALL($5::BIGINT[])
+                   AND (claimed_by IS NULL OR lease_until < {SERVER_NOW} OR claimed_by = $2)
+                 ORDER BY subscriber_id LIMIT $4 FOR UPDATE SKIP LOCKED
              ), claimed AS (
-                 UPDATE deliveries d SET claimed_by = $2, lease_until = $4 FROM picked p
+                 UPDATE deliveries d SET claimed_by = $2, lease_until = {LEASE_END} FROM picked p
                  WHERE d.run_id = $1 AND d.subscriber_id = p.subscriber_id RETURNING d.subscriber_id
              )
-             SELECT s.* FROM subscribers s JOIN claimed c ON s.id = c.subscriber_id ORDER BY s.id",
-            &[&run, &sender, &now, &lease_until, &limit(max), &held],
+             SELECT s.* FROM subscribers s JOIN claimed c ON s.id = c.subscriber_id ORDER BY s.id"
+            ),
+            &[&run, &sender, &lease, &limit(max), &held],
         )?;
         rows.iter().map(subscriber).collect()
     }
 
-    pub fn renew_claims(&mut self, run: i64, sender: &str, held: &[i64], lease_until: i64) -> Result<Vec<i64>> {
+    pub fn renew_claims(&mut self, run: i64, sender: &str, held: &[i64], lease: i64) -> Result<Vec<i64>> {
         // A row locked this moment (its outcome being recorded, a bounce marked) is waited
         // for, not skipped: one left out would be dropped as taken over, and claimed again.
         let rows = self.rows(
-            "UPDATE deliveries SET lease_until = $3
-             WHERE run_id = $1 AND subscriber_id = ANY($4::BIGINT[]) AND claimed_by = $2 AND status = 'pending'
-             RETURNING subscriber_id",
-            &[&run, &sender, &lease_until, &held],
+            &format!(
+                "UPDATE deliveries SET lease_until = {LEASE_END}
+                 WHERE run_id = $1 AND subscriber_id = ANY($4::BIGINT[]) AND claimed_by = $2 AND status = 'pending'
+                 RETURNING subscriber_id"
+            ),
+            &[&run, &sender, &lease, &held],
         )?;
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }

@@ -52,15 +52,9 @@ impl Conn {
     /// subscriber id, leaving those it holds (`held`), and returns their subscribers. Here one
     /// sender at a time holds the digest's lock, so a delivery another sender claimed is that
     /// of a process that has ended: it is taken whatever its lease.
-    pub fn claim(
-        &mut self,
-        run: i64,
-        sender: &str,
-        held: &[i64],
-        _now: i64,
-        lease_until: i64,
-        limit: usize,
-    ) -> Result<Vec<Subscriber>> {
+    pub fn claim(&mut self, run: i64, sender: &str, held: &[i64], lease: i64, limit: usize) -> Result<Vec<Subscriber>> {
+        // One sender at a time holds the digest's lock: the lease is only written down.
+        let lease_until = chrono::Utc::now().timestamp().saturating_add(lease);
         let tx = self.conn.transaction()?;
         let claimed = {
             let mut claim = tx.prepare_cached(
@@ -85,7 +79,8 @@ impl Conn {
 
     /// Extends the leases of the pending deliveries of `run` that `sender` holds, of those in
     /// `held`; the ones extended.
-    pub fn renew_claims(&mut self, run: i64, sender: &str, held: &[i64], lease_until: i64) -> Result<Vec<i64>> {
+    pub fn renew_claims(&mut self, run: i64, sender: &str, held: &[i64], lease: i64) -> Result<Vec<i64>> {
+        let lease_until = chrono::Utc::now().timestamp().saturating_add(lease);
         let mut renew = self.conn.prepare_cached(
             "UPDATE deliveries SET lease_until = ?3
              WHERE run_id = ?1 AND claimed_by = ?2 AND status = 'pending'
