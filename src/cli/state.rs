@@ -20,14 +20,24 @@ pub enum StateCommand {
         /// GAZETTE_DB_PASSWORD) or sqlite://FILE.
         #[arg(long, value_name = "URL")]
         to: String,
+        /// With sslmode=require in --to: the certificates (PEM) to trust for the server's, as
+        /// state.ca_file.
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<std::path::PathBuf>,
     },
 }
 
 /// Runs a state subcommand.
 pub fn run(config: &Config, command: &StateCommand) -> Result<ExitCode> {
     match command {
-        StateCommand::Copy { to } => {
-            let url = StateUrl::parse(to, &std::env::current_dir()?, "--to")?;
+        StateCommand::Copy { to, ca_file } => {
+            let url = match (StateUrl::parse(to, &std::env::current_dir()?, "--to")?, ca_file) {
+                (StateUrl::Postgres(postgres), Some(file)) if postgres.requires_tls() => {
+                    StateUrl::Postgres(crate::config::PostgresUrl { ca_file: Some(file.clone()), ..postgres })
+                }
+                (_, Some(_)) => bail!("--ca-file: --to does not ask for TLS (add sslmode=require to its URL)"),
+                (url, None) => url,
+            };
             if url == config.state.url {
                 bail!("--to: {url} is the database state.url already names");
             }
@@ -39,6 +49,9 @@ pub fn run(config: &Config, command: &StateCommand) -> Result<ExitCode> {
             }
             println!("copied {} into {}, checked by counting each table in both", from.url(), to.url());
             println!("next: set state.url = \"{}\" in {} and start gazette", to.url(), config.path.display());
+            if let Some(file) = ca_file {
+                println!("      and state.ca_file = \"{}\"", file.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

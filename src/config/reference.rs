@@ -94,12 +94,12 @@ pub const KEYS: &[Key] = &[
     },
     Key {
         key: "state.ca_file",
-        meaning: "with `sslmode=require` in `state.url`: certificates (PEM) to trust for the PostgreSQL server's, beside the web's root certificates (a private CA); the server's name is checked too",
+        meaning: "with `sslmode=require` in `state.url`: the certificates (PEM) to trust for the PostgreSQL server's, alone (a private CA; without it, the web's root certificates); the server's name is checked too",
     },
     Key { key: "state.path", meaning: "the older spelling of `state.url = \"sqlite://PATH\"`; give one of the two" },
     Key {
         key: "state.lease",
-        meaning: "on PostgreSQL, how long an instance holds the deliveries of a digest run it claimed without renewing them (it renews every third of it); those of an instance that died are taken over by the others after this (default `60s`)",
+        meaning: "on PostgreSQL, how long an instance holds the deliveries of a digest run it claimed without renewing them (it renews every third of it); those of an instance that died are taken over by the others after this (3s to 1d, default `60s`)",
     },
     Key {
         key: "state.keep_runs",

@@ -40,8 +40,8 @@ pub struct PostgresUrl {
     /// `state.password_file`: a file holding the password, when `GAZETTE_DB_PASSWORD` is not
     /// set (a systemd credential, say).
     pub password_file: Option<PathBuf>,
-    /// `state.ca_file`: certificates (PEM) to trust for the server's, beside the web's roots,
-    /// with `sslmode=require`.
+    /// `state.ca_file`: the certificates (PEM) to trust for the server's, alone (without it,
+    /// the web's roots), with `sslmode=require`.
     pub ca_file: Option<PathBuf>,
 }
 
@@ -163,6 +163,9 @@ impl RawState {
             .with_context(|| format!("state.lease: '{lease}' is not a duration such as '60s'"))?;
         if lease < std::time::Duration::from_secs(3) {
             bail!("state.lease: at least 3s (it is renewed every third of it)");
+        }
+        if lease > std::time::Duration::from_secs(24 * 3600) {
+            bail!("state.lease: at most a day (a dead instance's deliveries wait this long)");
         }
         Ok(StateConfig { url, keep_runs, lease })
     }

@@ -245,7 +245,7 @@ fn senders_of_one_run_claim_each_delivery_once_and_take_over_what_a_dead_one_hel
         // Sender b gets none of a's while a's leases hold (on SQLite the digest's lock keeps a
         // second sender out, and a claim of another is taken: it is of a process that ended).
         // b's leases are short: the server's clock (not the test's) ends them, below.
-        const SHORT: i64 = 2;
+        const SHORT: i64 = 4;
         let b = ids(other.claim(run.id, "b", &[], SHORT, 10).unwrap());
         if scratch.db.url().sqlite_path().is_some() {
             assert_eq!(b.len(), 9, "all that is pending, a's included");

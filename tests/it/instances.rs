@@ -314,8 +314,31 @@ fn a_server_over_tls_is_reached_only_with_its_certificate_verified() {
     let err = &refused.code(2).stderr;
     assert!(err.contains(&format!("state.url {tls}")) && err.contains("certificate"), "{err}");
 
+    // The right CA, the wrong name: the server reached at its address but asked for by a name
+    // its certificate does not hold.
+    let misnamed = format!("{}&hostaddr=127.0.0.1", tls.replacen("127.0.0.1", "db.elsewhere.example", 1));
+    with(&misnamed, Some("ca.pem"));
+    let refused = site.subscribers(&["list"]);
+    let err = &refused.code(2).stderr;
+    assert!(err.contains("not valid for name \"db.elsewhere.example\""), "{err}");
+
     with(&url, None);
     let plain = site.subscribers(&["list"]);
     let err = &plain.code(2).stderr;
     assert!(err.contains(&format!("state.url {url}")) && err.contains("no encryption"), "{err}");
+
+    // A SQLite deployment moves onto it over TLS with the CA given to state copy.
+    let target = server.create_database("moved");
+    let local = Site::empty();
+    local.subscribers(&["add", "ann@example.org", "--confirmed"]).success();
+    let copy = |ca: &str| {
+        let ca = certs.path().join(ca);
+        let args =
+            ["state", "copy", "--to", &format!("{target}?sslmode=require"), "--ca-file", ca.to_str().expect("utf-8")];
+        local.run(args.iter().map(std::ffi::OsStr::new))
+    };
+    let refused = copy("other-ca.pem");
+    assert!(refused.code(2).stderr.contains("UnknownIssuer"), "{refused}");
+    let copied = copy("ca.pem");
+    assert!(copied.success().stdout.contains("state.ca_file"), "{copied}");
 }

@@ -181,6 +181,13 @@ fn websub_a_failing_callback_is_retried_then_given_up_and_deliveries_survive_a_r
     // A delivery waiting when the process is killed is sent after the restart.
     add_article(&site, "pending");
     flaky.wait_for("POST", attempts + 1, LONG);
+    // Killed once that failed attempt is recorded (its retry due within seconds), not while
+    // it is being sent: a delivery the killed process had claimed waits out its claim (half a
+    // minute and more) before another may send it.
+    wait_until("the attempt recorded", &daemon, || {
+        let due = site.state().get().expect("a connection").hub_next_due().expect("the next due delivery");
+        due.is_some_and(|due| due < chrono::Utc::now().timestamp_millis() + 10_000)
+    });
     daemon.kill();
     assert_eq!(site.rows("websub_deliveries"), 1, "the delivery waits in the database");
     flaky.post_status.store(200, Ordering::SeqCst);

@@ -1,7 +1,8 @@
 //! TLS to the PostgreSQL server, for a `state.url` with `sslmode=require`: rustls, the server's
-//! certificate checked against the web's root certificates and `state.ca_file`, and its name
-//! against the URL's host (what libpq calls `verify-full`; gazette never talks TLS to a server
-//! it has not verified).
+//! certificate checked against `state.ca_file` (or, without one, the web's root certificates),
+//! and its name against the URL's host, which a `subjectAltName` must hold (rustls never falls
+//! back to the common name): what libpq calls `verify-full`. gazette never talks TLS to a
+//! server it has not verified.
 
 use std::future::Future;
 use std::io;
@@ -24,9 +25,13 @@ pub struct MakeRustls {
 }
 
 impl MakeRustls {
-    /// Trusting the web's root certificates and those in `ca_file` (PEM), if given.
+    /// Trusting the certificates in `ca_file` (PEM) alone when given, as libpq trusts
+    /// `sslrootcert` alone, or else the web's root certificates.
     pub fn new(ca_file: Option<&Path>) -> Result<MakeRustls> {
-        let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        let mut roots = rustls::RootCertStore::empty();
+        if ca_file.is_none() {
+            roots.roots = webpki_roots::TLS_SERVER_ROOTS.to_vec();
+        }
         if let Some(file) = ca_file {
             let pem = std::fs::read(file).with_context(|| format!("state.ca_file: cannot read {}", file.display()))?;
             let mut found = 0;
@@ -43,11 +48,15 @@ impl MakeRustls {
                 anyhow::bail!("state.ca_file: {} holds no PEM certificate", file.display());
             }
         }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .context("TLS set-up")?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let mut config =
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .context("TLS set-up")?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+        // What PostgreSQL 17 asks of a client that starts with TLS (`sslnegotiation=direct`);
+        // older servers ignore it.
+        config.alpn_protocols = vec![b"postgresql".to_vec()];
         Ok(MakeRustls { config: Arc::new(config) })
     }
 }
